@@ -1,0 +1,85 @@
+//! The element types the crate computes with.
+
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+
+use num_traits::{Float, FromPrimitive, ToPrimitive};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A floating-point element type: `f32` or `f64`.
+///
+/// The trait is sealed so that methods can be added later (f16 and bf16 are planned)
+/// without breaking users. All arithmetic of an op happens in `Self`, as PyTorch does on
+/// the CPU: an `f32` tensor computes its interpolation coordinates in `f32`, which is what
+/// makes nearest-neighbour index choices match PyTorch bit for bit.
+///
+/// # Examples
+///
+/// ```
+/// fn total<T: upconv::Element>(xs: &[T]) -> T {
+///     xs.iter().copied().sum()
+/// }
+/// assert_eq!(total(&[1.0f32, 2.0]), 3.0);
+/// ```
+pub trait Element:
+    Float
+    + FromPrimitive
+    + ToPrimitive
+    + Default
+    + Debug
+    + Display
+    + Sum
+    + Send
+    + Sync
+    + 'static
+    + sealed::Sealed
+{
+    /// The type's name as PyTorch spells it (`"float32"`, `"float64"`).
+    const NAME: &'static str;
+
+    /// Converts from `f64`, rounding to nearest.
+    fn from_f64_lossy(v: f64) -> Self;
+
+    /// Converts from `usize`, rounding to nearest (exact for lengths below 2^24 in `f32`).
+    fn from_usize_lossy(v: usize) -> Self;
+
+    /// Widens to `f64`.
+    fn to_f64_lossless(self) -> f64;
+}
+
+impl Element for f32 {
+    const NAME: &'static str = "float32";
+    #[inline]
+    fn from_f64_lossy(v: f64) -> Self {
+        v as f32
+    }
+    #[inline]
+    fn from_usize_lossy(v: usize) -> Self {
+        v as f32
+    }
+    #[inline]
+    fn to_f64_lossless(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl Element for f64 {
+    const NAME: &'static str = "float64";
+    #[inline]
+    fn from_f64_lossy(v: f64) -> Self {
+        v
+    }
+    #[inline]
+    fn from_usize_lossy(v: usize) -> Self {
+        v as f64
+    }
+    #[inline]
+    fn to_f64_lossless(self) -> f64 {
+        self
+    }
+}

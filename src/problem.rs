@@ -1,0 +1,147 @@
+//! The resolved problem every convolution kernel works on.
+//!
+//! Forward and transposed convolution are the same index relation read in two directions.
+//! Per spatial axis, a position `i` on the *strided* side and a kernel tap `k` meet a position
+//! on the *dense* side at
+//!
+//! ```text
+//! dense = i * stride + k * dilation - pad_begin
+//! ```
+//!
+//! * transposed convolution: the input is the strided side and every input sample is
+//!   *scattered* to the dense output;
+//! * forward convolution: the output is the strided side and every output sample *gathers* from
+//!   the dense input.
+//!
+//! The weight is indexed the same way for both: `w[strided channel, dense channel in group,
+//! taps...]`, which is PyTorch's `[C_in, C_out/groups, k...]` for transposed convolution and
+//! `[C_out, C_in/groups, k...]` for convolution. So one `Problem` describes both ops and the
+//! adjoint identity holds by construction of the index map.
+//!
+//! 1-D and 2-D problems are stored as 3-D problems whose leading axes have length 1, so every
+//! kernel is written once, for three axes.
+
+/// One spatial axis of a problem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AxisMap {
+    /// Length on the strided side.
+    pub(crate) strided: usize,
+    /// Length on the dense side.
+    pub(crate) dense: usize,
+    pub(crate) kernel: usize,
+    pub(crate) stride: usize,
+    pub(crate) dilation: usize,
+    /// May be negative (ONNX `output_shape` larger than the full result shifts it).
+    pub(crate) pad_begin: i64,
+}
+
+impl AxisMap {
+    /// The axis that 1-D and 2-D problems use for their missing leading axes.
+    pub(crate) const UNIT: AxisMap = AxisMap {
+        strided: 1,
+        dense: 1,
+        kernel: 1,
+        stride: 1,
+        dilation: 1,
+        pad_begin: 0,
+    };
+
+    /// Dense position of strided position `i` and tap `k` (may be outside `0..dense`).
+    #[inline]
+    pub(crate) fn dense_pos(&self, i: usize, k: usize) -> i64 {
+        (i * self.stride + k * self.dilation) as i64 - self.pad_begin
+    }
+
+    /// The strided positions `lo..hi` whose tap `k` lands inside `0..dense`.
+    ///
+    /// `0 <= i*s + k*d - pb < dense` gives `i >= ceil((pb - k*d)/s)` and
+    /// `i <= floor((dense - 1 + pb - k*d)/s)`.
+    pub(crate) fn tap_range(&self, k: usize) -> (usize, usize) {
+        let s = self.stride as i64;
+        let off = self.pad_begin - (k * self.dilation) as i64;
+        let lo = if off <= 0 { 0 } else { (off + s - 1) / s };
+        let last = self.dense as i64 - 1 + off;
+        let hi = if last < 0 { 0 } else { last / s + 1 };
+        let hi = hi.min(self.strided as i64).max(0) as usize;
+        let lo = (lo as usize).min(hi);
+        (lo, hi)
+    }
+
+    /// Number of (position, tap) pairs that land inside the dense side.
+    pub(crate) fn valid_pairs(&self) -> u64 {
+        (0..self.kernel)
+            .map(|k| {
+                let (lo, hi) = self.tap_range(k);
+                (hi - lo) as u64
+            })
+            .sum()
+    }
+
+    /// True when every dense position is hit by exactly one (position, tap) pair, so a
+    /// transposed convolution can assign instead of accumulate (e.g. kernel == stride, no
+    /// padding).
+    pub(crate) fn covers_exactly_once(&self) -> bool {
+        if self.dense > self.strided.saturating_mul(self.kernel) {
+            return false;
+        }
+        let mut hits = vec![0u8; self.dense];
+        for k in 0..self.kernel {
+            let (lo, hi) = self.tap_range(k);
+            for i in lo..hi {
+                let o = self.dense_pos(i, k) as usize;
+                if hits[o] == 1 {
+                    return false;
+                }
+                hits[o] = 1;
+            }
+        }
+        hits.iter().all(|&h| h == 1)
+    }
+}
+
+/// A fully validated convolution problem (both directions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Problem {
+    pub(crate) batch: usize,
+    pub(crate) groups: usize,
+    /// Channels per group on the strided side.
+    pub(crate) strided_channels: usize,
+    /// Channels per group on the dense side.
+    pub(crate) dense_channels: usize,
+    /// Spatial axes, outermost first (`[D, H, W]`).
+    pub(crate) axes: [AxisMap; 3],
+}
+
+impl Problem {
+    /// Number of positions of one channel on the strided side.
+    pub(crate) fn strided_plane(&self) -> usize {
+        self.axes.iter().map(|a| a.strided).product()
+    }
+    /// Number of positions of one channel on the dense side.
+    pub(crate) fn dense_plane(&self) -> usize {
+        self.axes.iter().map(|a| a.dense).product()
+    }
+    /// Taps of one kernel.
+    pub(crate) fn kernel_volume(&self) -> usize {
+        self.axes.iter().map(|a| a.kernel).product()
+    }
+    /// Total strided-side channels.
+    pub(crate) fn strided_channels_total(&self) -> usize {
+        self.strided_channels * self.groups
+    }
+    /// Total dense-side channels.
+    pub(crate) fn dense_channels_total(&self) -> usize {
+        self.dense_channels * self.groups
+    }
+    /// Multiply-adds that land inside the dense side.
+    pub(crate) fn multiply_adds(&self) -> u64 {
+        let pairs: u64 = self.axes.iter().map(AxisMap::valid_pairs).product();
+        crate::shape::cost::product(&[
+            pairs,
+            self.batch as u64,
+            self.groups as u64,
+            self.strided_channels as u64,
+            self.dense_channels as u64,
+        ])
+    }
+}

@@ -1,0 +1,1 @@
+//! Output sizes and costs of upsampling / resizing (PyTorch `interpolate`, ONNX `Resize`).

@@ -1,0 +1,1 @@
+//! Upsampling and resizing (PyTorch `interpolate`, ONNX `Resize`, pixel shuffle).
