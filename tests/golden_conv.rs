@@ -20,12 +20,22 @@ use upconv::{
     ConvTranspose, Error,
 };
 
-const CONV_TRANSPOSE_TORCH: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/conv/conv_transpose_torch.json");
-const CONV_TORCH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/conv/conv_torch.json");
-const CONV_TRANSPOSE_ONNX: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/conv/conv_transpose_onnx.json");
-const INVALID_TORCH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/conv/invalid_torch.json");
+const CONV_TRANSPOSE_TORCH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/conv/conv_transpose_torch.json"
+);
+const CONV_TORCH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/conv/conv_torch.json"
+);
+const CONV_TRANSPOSE_ONNX: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/conv/conv_transpose_onnx.json"
+);
+const INVALID_TORCH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/conv/invalid_torch.json"
+);
 
 // ------------------------------------------------------------------------------------------
 // JSON access
@@ -53,7 +63,9 @@ fn usizes(v: &Value, what: &str) -> Vec<usize> {
         .unwrap_or_else(|| panic!("{what} is not an array: {v}"))
         .iter()
         .map(|e| {
-            let n = e.as_u64().unwrap_or_else(|| panic!("{what}: {e} is not a non-negative integer"));
+            let n = e
+                .as_u64()
+                .unwrap_or_else(|| panic!("{what}: {e} is not a non-negative integer"));
             usize::try_from(n).unwrap()
         })
         .collect()
@@ -258,7 +270,9 @@ fn check_golden(c: &Value) -> Result<f64, String> {
         Ok(Ok(out)) => out,
     };
     if shape != expected_shape {
-        return Err(format!("output shape {shape:?}, expected {expected_shape:?}"));
+        return Err(format!(
+            "output shape {shape:?}, expected {expected_shape:?}"
+        ));
     }
     assert_eq!(got.len(), expected.len());
     let scale = expected.iter().fold(1.0f64, |m, v| m.max(v.abs()));
@@ -286,7 +300,12 @@ fn check_golden_file(path: &str, expect_op: &str) {
     let mut failures = Vec::new();
     let mut worst = (0.0f64, String::new());
     for c in &cases {
-        assert_eq!(c["op"].as_str(), Some(expect_op), "{}: unexpected op", name(c));
+        assert_eq!(
+            c["op"].as_str(),
+            Some(expect_op),
+            "{}: unexpected op",
+            name(c)
+        );
         match check_golden(c) {
             Ok(rel) => {
                 if rel > worst.0 {
