@@ -338,6 +338,33 @@ macro_rules! conv_fns {
     };
 }
 
-conv_fns!(1, conv1d, conv1d_into, ArrayRef3, Array3, "(1, 2, 9)", "(4, 2, 3)", "[1, 4, 5]");
-conv_fns!(2, conv2d, conv2d_into, ArrayRef4, Array4, "(1, 2, 9, 9)", "(4, 2, 3, 3)", "[1, 4, 5, 5]");
-conv_fns!(3, conv3d, conv3d_into, ArrayRef5, Array5, "(1, 2, 5, 9, 9)", "(4, 2, 3, 3, 3)", "[1, 4, 3, 5, 5]");
+conv_fns!(
+    1,
+    conv1d,
+    conv1d_into,
+    ArrayRef3,
+    Array3,
+    "(1, 2, 9)",
+    "(4, 2, 3)",
+    "[1, 4, 5]"
+);
+conv_fns!(
+    2,
+    conv2d,
+    conv2d_into,
+    ArrayRef4,
+    Array4,
+    "(1, 2, 9, 9)",
+    "(4, 2, 3, 3)",
+    "[1, 4, 5, 5]"
+);
+conv_fns!(
+    3,
+    conv3d,
+    conv3d_into,
+    ArrayRef5,
+    Array5,
+    "(1, 2, 5, 9, 9)",
+    "(4, 2, 3, 3, 3)",
+    "[1, 4, 3, 5, 5]"
+);

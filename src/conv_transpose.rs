@@ -338,17 +338,18 @@ impl<const D: usize> ConvTranspose<D> {
                 groups: self.groups,
             });
         }
-        weight[1]
-            .checked_mul(self.groups)
-            .ok_or(Error::Overflow {
-                what: "output channels",
-            })?;
+        weight[1].checked_mul(self.groups).ok_or(Error::Overflow {
+            what: "output channels",
+        })?;
         let mut axes = [AxisMap::UNIT; 3];
         for a in 0..D {
             let p = self.axis_params(a, weight[2 + a]);
             let len = input[2 + a];
             let (out, pad_begin) = match self.target {
-                Target::Padding => (shape::conv_transpose_output_len(a, len, &p)?, p.pad_begin as i64),
+                Target::Padding => (
+                    shape::conv_transpose_output_len(a, len, &p)?,
+                    p.pad_begin as i64,
+                ),
                 Target::TorchSize(size) => {
                     shape::output_padding_for_size(a, len, &p, size[a])?;
                     (size[a], p.pad_begin as i64)
@@ -541,6 +542,33 @@ macro_rules! conv_transpose_fns {
     };
 }
 
-conv_transpose_fns!(1, conv_transpose1d, conv_transpose1d_into, ArrayRef3, Array3, "(1, 2, 5)", "(2, 4, 4)", "[1, 4, 10]");
-conv_transpose_fns!(2, conv_transpose2d, conv_transpose2d_into, ArrayRef4, Array4, "(1, 2, 5, 5)", "(2, 4, 4, 4)", "[1, 4, 10, 10]");
-conv_transpose_fns!(3, conv_transpose3d, conv_transpose3d_into, ArrayRef5, Array5, "(1, 2, 3, 5, 5)", "(2, 4, 4, 4, 4)", "[1, 4, 6, 10, 10]");
+conv_transpose_fns!(
+    1,
+    conv_transpose1d,
+    conv_transpose1d_into,
+    ArrayRef3,
+    Array3,
+    "(1, 2, 5)",
+    "(2, 4, 4)",
+    "[1, 4, 10]"
+);
+conv_transpose_fns!(
+    2,
+    conv_transpose2d,
+    conv_transpose2d_into,
+    ArrayRef4,
+    Array4,
+    "(1, 2, 5, 5)",
+    "(2, 4, 4, 4)",
+    "[1, 4, 10, 10]"
+);
+conv_transpose_fns!(
+    3,
+    conv_transpose3d,
+    conv_transpose3d_into,
+    ArrayRef5,
+    Array5,
+    "(1, 2, 3, 5, 5)",
+    "(2, 4, 4, 4, 4)",
+    "[1, 4, 6, 10, 10]"
+);

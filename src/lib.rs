@@ -47,7 +47,9 @@ pub mod shape;
 mod upsample;
 
 pub use axes::IntoAxes;
-pub use conv::{conv1d, conv1d_into, conv2d, conv2d_into, conv3d, conv3d_into, Conv, Conv1d, Conv2d, Conv3d};
+pub use conv::{
+    conv1d, conv1d_into, conv2d, conv2d_into, conv3d, conv3d_into, Conv, Conv1d, Conv2d, Conv3d,
+};
 pub use conv_transpose::{
     conv_transpose1d, conv_transpose1d_into, conv_transpose2d, conv_transpose2d_into,
     conv_transpose3d, conv_transpose3d_into, ConvTranspose, ConvTranspose1d, ConvTranspose2d,

@@ -96,7 +96,8 @@ fn dense_position(p: &Problem, i: [usize; 3], k: [usize; 3]) -> Option<[usize; 3
 
 /// Every multi-index of a 3-axis box, outermost axis first.
 fn positions(dims: [usize; 3]) -> impl Iterator<Item = [usize; 3]> {
-    (0..dims[0]).flat_map(move |a| (0..dims[1]).flat_map(move |b| (0..dims[2]).map(move |c| [a, b, c])))
+    (0..dims[0])
+        .flat_map(move |a| (0..dims[1]).flat_map(move |b| (0..dims[2]).map(move |c| [a, b, c])))
 }
 
 /// Scatter-add transposed convolution. `x`: strided side `[N, Cs, ...]`, `y`: dense side.
@@ -145,7 +146,9 @@ pub(crate) fn gather<T: Element>(p: &Problem, x: &[T], w: &[T], bias: Option<&[T
                     let ci = g * p.dense_channels + dc;
                     for k in positions(kdims) {
                         if let Some(o) = dense_position(p, i, k) {
-                            acc = acc + xn[offset(ci, o, ddims)] * w[offset(co * p.dense_channels + dc, k, kdims)];
+                            acc = acc
+                                + xn[offset(ci, o, ddims)]
+                                    * w[offset(co * p.dense_channels + dc, k, kdims)];
                         }
                     }
                 }

@@ -19,7 +19,10 @@ pub(crate) fn row_major<T: Element, Dm: Dimension>(a: &ArrayRef<T, Dm>) -> Cow<'
 }
 
 /// Checks the bias length against the output channels (`dims[1]`).
-fn check_bias<'a, T: Element>(bias: Option<&'a ArrayRef1<T>>, dims: &[usize]) -> Result<Option<Cow<'a, [T]>>> {
+fn check_bias<'a, T: Element>(
+    bias: Option<&'a ArrayRef1<T>>,
+    dims: &[usize],
+) -> Result<Option<Cow<'a, [T]>>> {
     match bias {
         None => Ok(None),
         Some(b) if b.len() != dims[1] => Err(Error::BiasLength {
@@ -49,7 +52,13 @@ pub(crate) fn new_output<T: Element, Dm: Dimension>(
     let bias = check_bias(bias, dims)?;
     // `vec![0; n]` is a calloc: the pages arrive zeroed from the OS, there is no fill pass.
     let mut out = vec![T::zero(); dims.iter().product()];
-    kernel(p, &row_major(input), &row_major(weight), bias.as_deref(), &mut out);
+    kernel(
+        p,
+        &row_major(input),
+        &row_major(weight),
+        bias.as_deref(),
+        &mut out,
+    );
     Array::from_shape_vec(to_dim(input.raw_dim(), dims), out).map_err(|_| Error::Overflow {
         what: "output array",
     })

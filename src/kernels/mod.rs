@@ -6,7 +6,13 @@ use crate::problem::Problem;
 use crate::Element;
 
 /// Transposed convolution: picks the fastest path for the problem.
-pub(crate) fn conv_transpose<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
+pub(crate) fn conv_transpose<T: Element>(
+    p: &Problem,
+    x: &[T],
+    w: &[T],
+    b: Option<&[T]>,
+    y: &mut [T],
+) {
     crate::reference::scatter(p, x, w, b, y)
 }
 

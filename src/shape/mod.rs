@@ -124,9 +124,13 @@ impl AxisParams {
         self
     }
 
-    /// `dilation * (kernel - 1)`, the distance from the first to the last tap.
+    /// `dilation * (kernel - 1)`, the distance from the first to the last tap (below 2^128,
+    /// so it fits in `i128`... except at the very top, where it saturates and the caller's
+    /// checked arithmetic reports the overflow).
     fn span(&self) -> i128 {
-        self.dilation as i128 * (self.kernel as i128 - 1)
+        (self.dilation as i128)
+            .checked_mul(self.kernel as i128 - 1)
+            .unwrap_or(i128::MAX)
     }
 }
 
@@ -189,7 +193,7 @@ pub fn conv_output_len(axis: usize, input: usize, p: &AxisParams) -> Result<usiz
         ));
     }
     let padded = input as i128 + p.pad_begin as i128 + p.pad_end as i128;
-    let extent = p.span() + 1;
+    let extent = p.span().saturating_add(1);
     if extent > padded {
         return Err(Error::KernelTooLarge {
             axis,
@@ -197,7 +201,10 @@ pub fn conv_output_len(axis: usize, input: usize, p: &AxisParams) -> Result<usiz
             padded_input: padded as u128,
         });
     }
-    to_usize((padded - extent) / p.stride as i128 + 1, "conv output length")
+    to_usize(
+        (padded - extent) / p.stride as i128 + 1,
+        "conv output length",
+    )
 }
 
 /// Checks PyTorch's output-padding rule: `output_padding < stride || output_padding < dilation`.
@@ -229,10 +236,16 @@ pub fn check_output_padding(axis: usize, p: &AxisParams) -> Result<()> {
 
 /// The output length before output padding, `(in - 1)*stride - pads + dilation*(kernel - 1) + 1`,
 /// which may be zero or negative.
-fn transposed_base_len(input: usize, p: &AxisParams) -> i128 {
-    (input as i128 - 1) * p.stride as i128 - p.pad_begin as i128 - p.pad_end as i128
-        + p.span()
-        + 1
+fn transposed_base_len(input: usize, p: &AxisParams) -> Result<i128> {
+    // |(in - 1)*stride| < 2^128 can still overflow i128, so multiply with a check; the sums of
+    // a few values below 2^127 and 2^64 cannot.
+    (input as i128 - 1)
+        .checked_mul(p.stride as i128)
+        .and_then(|v| v.checked_add(p.span()))
+        .map(|v| (v - p.pad_begin as i128 - p.pad_end as i128).saturating_add(1))
+        .ok_or(Error::Overflow {
+            what: "transposed conv output length",
+        })
 }
 
 /// Output length of a transposed convolution on one axis (PyTorch and ONNX agree).
@@ -267,7 +280,7 @@ pub fn conv_transpose_output_len(axis: usize, input: usize, p: &AxisParams) -> R
             dim: axis + 2,
         });
     }
-    let len = transposed_base_len(input, p) + p.output_padding as i128;
+    let len = transposed_base_len(input, p)? + p.output_padding as i128;
     if len < 1 {
         return Err(Error::EmptyOutput { axis, length: len });
     }
@@ -308,7 +321,7 @@ pub fn conv_transpose_size_range(
             dim: axis + 2,
         });
     }
-    let min = transposed_base_len(input, p);
+    let min = transposed_base_len(input, p)?;
     let max = min + p.stride as i128 - 1;
     if max < 1 {
         return Err(Error::EmptyOutput { axis, length: max });
@@ -340,7 +353,7 @@ pub fn output_padding_for_size(
     requested: usize,
 ) -> Result<usize> {
     let range = conv_transpose_size_range(axis, input, p)?;
-    let min = transposed_base_len(input, p);
+    let min = transposed_base_len(input, p)?;
     if !range.contains(&requested) {
         return Err(Error::OutputSizeOutOfRange {
             axis,
@@ -387,13 +400,16 @@ pub struct SignedPads {
 /// total  = stride*(in - 1) + output_padding + dilation*(kernel - 1) + 1 - target
 /// SAME_UPPER:           begin = floor(total/2), end = total - begin
 /// SAME_LOWER or NOTSET: end = floor(total/2),   begin = total - end
+/// total < 0 (target longer than the full result): begin = 0, end = total (zeros at the end)
 /// VALID (no output_shape): 0, 0;  NOTSET (no output_shape): the pads of `p`
+/// target may exceed the full result by at most stride - 1 (ONNX Runtime's limit)
 /// ```
 ///
 /// # Errors
 ///
 /// * [`Error::ZeroParameter`], [`Error::OutputPaddingTooLarge`] for invalid parameters;
 /// * [`Error::EmptyOutput`] when `output_shape` is 0 or the pads leave nothing;
+/// * [`Error::OutputSizeOutOfRange`] when `output_shape` exceeds the full result by `stride` or more;
 /// * [`Error::Overflow`] for absurd sizes.
 ///
 /// # Examples
@@ -433,13 +449,23 @@ pub fn onnx_conv_transpose_pads(
             if t < 1 {
                 return Err(Error::EmptyOutput { axis, length: t });
             }
-            let full = (input as i128 - 1) * p.stride as i128
-                + p.output_padding as i128
-                + p.span()
-                + 1;
+            let full = transposed_base_len(input, &p.pads(0, 0))? + p.output_padding as i128;
+            // ONNX Runtime accepts at most `stride - 1` samples beyond the full result.
+            let max = full - p.output_padding as i128 + p.stride as i128 - 1;
+            if t > max {
+                return Err(Error::OutputSizeOutOfRange {
+                    axis,
+                    requested: t as usize,
+                    min: 1,
+                    max,
+                });
+            }
             let total = full - t;
             let half = total.div_euclid(2);
-            if auto_pad == AutoPad::SameUpper {
+            if total < 0 {
+                // a longer target is never split: all the zeros go at the end
+                (0, total)
+            } else if auto_pad == AutoPad::SameUpper {
                 (half, total - half)
             } else {
                 (total - half, half)
@@ -448,7 +474,7 @@ pub fn onnx_conv_transpose_pads(
         None if auto_pad == AutoPad::Valid => (0, 0),
         None => (p.pad_begin as i128, p.pad_end as i128),
     };
-    let len = transposed_base_len(input, &p.pads(0, 0)) + p.output_padding as i128 - begin - end;
+    let len = transposed_base_len(input, &p.pads(0, 0))? + p.output_padding as i128 - begin - end;
     if len < 1 {
         return Err(Error::EmptyOutput { axis, length: len });
     }
@@ -480,18 +506,74 @@ mod tests {
     #[test]
     fn transposed_lengths_table() {
         let cases = [
-            Case { input: 3, p: AxisParams::new(2), expected: Ok(4) },
-            Case { input: 3, p: AxisParams::new(2).stride(2), expected: Ok(6) },
-            Case { input: 5, p: AxisParams::new(3).padding(3), expected: Ok(1) },
-            Case { input: 5, p: AxisParams::new(3).padding(4), expected: Err(Error::EmptyOutput { axis: 0, length: -1 }) },
-            Case { input: 4, p: AxisParams::new(3).dilation(3).output_padding(2), expected: Ok(12) },
-            Case { input: 4, p: AxisParams::new(3).stride(2).output_padding(2), expected: Err(Error::OutputPaddingTooLarge { axis: 0, output_padding: 2, stride: 2, dilation: 1 }) },
-            Case { input: 0, p: AxisParams::new(3), expected: Err(Error::EmptyDimension { what: "input", dim: 2 }) },
-            Case { input: 3, p: AxisParams::new(0), expected: Err(Error::ZeroParameter { name: "kernel size", axis: 0 }) },
-            Case { input: usize::MAX, p: AxisParams::new(3).stride(usize::MAX), expected: Err(Error::Overflow { what: "transposed conv output length" }) },
+            Case {
+                input: 3,
+                p: AxisParams::new(2),
+                expected: Ok(4),
+            },
+            Case {
+                input: 3,
+                p: AxisParams::new(2).stride(2),
+                expected: Ok(6),
+            },
+            Case {
+                input: 5,
+                p: AxisParams::new(3).padding(3),
+                expected: Ok(1),
+            },
+            Case {
+                input: 5,
+                p: AxisParams::new(3).padding(4),
+                expected: Err(Error::EmptyOutput {
+                    axis: 0,
+                    length: -1,
+                }),
+            },
+            Case {
+                input: 4,
+                p: AxisParams::new(3).dilation(3).output_padding(2),
+                expected: Ok(12),
+            },
+            Case {
+                input: 4,
+                p: AxisParams::new(3).stride(2).output_padding(2),
+                expected: Err(Error::OutputPaddingTooLarge {
+                    axis: 0,
+                    output_padding: 2,
+                    stride: 2,
+                    dilation: 1,
+                }),
+            },
+            Case {
+                input: 0,
+                p: AxisParams::new(3),
+                expected: Err(Error::EmptyDimension {
+                    what: "input",
+                    dim: 2,
+                }),
+            },
+            Case {
+                input: 3,
+                p: AxisParams::new(0),
+                expected: Err(Error::ZeroParameter {
+                    name: "kernel size",
+                    axis: 0,
+                }),
+            },
+            Case {
+                input: usize::MAX,
+                p: AxisParams::new(3).stride(usize::MAX),
+                expected: Err(Error::Overflow {
+                    what: "transposed conv output length",
+                }),
+            },
         ];
         for case in cases {
-            assert_eq!(conv_transpose_output_len(0, case.input, &case.p), case.expected, "{case:?}");
+            assert_eq!(
+                conv_transpose_output_len(0, case.input, &case.p),
+                case.expected,
+                "{case:?}"
+            );
         }
     }
 
@@ -513,7 +595,16 @@ mod tests {
         let p = AxisParams::new(3).stride(2);
         let r = |ap, os| onnx_conv_transpose_pads(0, 3, &p, ap, os).unwrap();
         assert_eq!(r(AutoPad::NotSet, Some(6)), SignedPads { begin: 1, end: 0 });
-        assert_eq!(r(AutoPad::NotSet, Some(8)), SignedPads { begin: 0, end: -1 });
+        assert_eq!(
+            r(AutoPad::NotSet, Some(8)),
+            SignedPads { begin: 0, end: -1 }
+        );
+        assert_eq!(
+            r(AutoPad::SameUpper, Some(8)),
+            SignedPads { begin: 0, end: -1 }
+        );
+        assert!(r(AutoPad::NotSet, Some(8)) != r(AutoPad::NotSet, Some(6)));
+        assert!(onnx_conv_transpose_pads(0, 3, &p, AutoPad::NotSet, Some(9)).is_err());
         assert_eq!(r(AutoPad::Valid, None), SignedPads { begin: 0, end: 0 });
     }
 }

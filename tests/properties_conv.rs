@@ -1,0 +1,219 @@
+//! Property tests of convolution and transposed convolution over every parameter mix.
+
+mod common;
+
+use common::{conv_case, conv_cfg, ct_cfg, seeded};
+use ndarray::{ArrayD, Dimension};
+use proptest::prelude::*;
+use upconv::{reference, Element};
+
+fn typed<T: Element, Dm: Dimension>(a: &ArrayD<f64>) -> ndarray::Array<T, Dm> {
+    a.mapv(T::from_f64_lossy)
+        .into_dimensionality::<Dm>()
+        .unwrap()
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn norm(a: &[f64]) -> f64 {
+    dot(a, a).sqrt()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// <conv_transpose(x, W), y> == <x, conv(y, W)> for the same weight tensor and options.
+    #[test]
+    fn adjoint_identity(case in conv_case(true)) {
+        with_dims!(case, D, Ix, {
+            let ct = ct_cfg::<D>(&case);
+            let Ok(out_dims) = ct.output_dims(&case.input_shape(), &case.weight_shape()) else {
+                return Ok(());
+            };
+            let x = typed::<f64, Ix>(&seeded(&case.input_shape(), case.seed));
+            let w = typed::<f64, Ix>(&seeded(&case.weight_shape(), case.seed ^ 1));
+            let y = typed::<f64, Ix>(&seeded(&out_dims, case.seed ^ 2));
+            let tx = reference::conv_transpose(&x, &w, None, &ct).unwrap();
+            let cy = reference::conv(&y, &w, None, &conv_cfg::<D>(&case)).unwrap();
+            prop_assert_eq!(cy.shape(), x.shape());
+            let lhs = dot(tx.as_slice().unwrap(), y.as_slice().unwrap());
+            let rhs = dot(x.as_slice().unwrap(), cy.as_slice().unwrap());
+            let scale = norm(tx.as_slice().unwrap()) * norm(y.as_slice().unwrap());
+            prop_assert!((lhs - rhs).abs() <= 1e-10 * scale.max(1e-300), "{} vs {}", lhs, rhs);
+            // and the same through the public fast path
+            let fx = upconv::ConvTranspose::<D>::output_dims(&ct, x.shape(), w.shape()).unwrap();
+            prop_assert_eq!(fx, tx.shape().to_vec());
+        });
+    }
+
+    /// Output shapes equal what the Shape calculator says; invalid mixes give `Err`, never a panic.
+    #[test]
+    fn shapes_match_calculator(case in conv_case(false)) {
+        with_dims!(case, D, Ix, {
+            let ct = ct_cfg::<D>(&case);
+            let expected = ct.output_dims(&case.input_shape(), &case.weight_shape());
+            // the per-axis Shape functions agree with the op-level answer
+            let per_axis: Result<Vec<usize>, upconv::Error> = (0..D)
+                .map(|a| upconv::shape::conv_transpose_output_len(a, case.input[a], &ct.axis_params(a, case.kernel[a])))
+                .collect();
+            let x = typed::<f64, Ix>(&seeded(&case.input_shape(), case.seed));
+            let w = typed::<f64, Ix>(&seeded(&case.weight_shape(), case.seed ^ 1));
+            let got = reference::conv_transpose(&x, &w, None, &ct);
+            match (&expected, &got, &per_axis) {
+                (Ok(dims), Ok(y), Ok(spatial)) => {
+                    prop_assert_eq!(y.shape(), dims.as_slice());
+                    prop_assert_eq!(&dims[2..], spatial.as_slice());
+                }
+                (Err(e), Err(g), _) => prop_assert_eq!(e, g),
+                _ => prop_assert!(false, "calculator {:?} vs op {:?} vs axes {:?}", expected, got.map(|a| a.shape().to_vec()), per_axis),
+            }
+            // forward conv: same agreement
+            let cc = conv_cfg::<D>(&case);
+            let cw = typed::<f64, Ix>(&seeded(&conv_weight_shape(&case), case.seed ^ 3));
+            let expected = cc.output_dims(&case.input_shape(), cw.shape());
+            match (expected, reference::conv(&x, &cw, None, &cc)) {
+                (Ok(dims), Ok(y)) => prop_assert_eq!(y.shape(), dims.as_slice()),
+                (Err(e), Err(g)) => prop_assert_eq!(e, g),
+                (e, g) => prop_assert!(false, "{:?} vs {:?}", e, g.map(|a| a.shape().to_vec())),
+            }
+        });
+    }
+
+    /// The fast paths agree with the reference on every parameter mix, f32 and f64, for
+    /// contiguous and strided (non-contiguous) inputs.
+    #[test]
+    fn fast_matches_reference(case in conv_case(false), strided in any::<bool>()) {
+        with_dims!(case, D, Ix, {
+            let ct = ct_cfg::<D>(&case);
+            if ct.output_dims(&case.input_shape(), &case.weight_shape()).is_err() {
+                return Ok(());
+            }
+            let mut big = case.input_shape();
+            if strided { big[D + 1] *= 2; }
+            let xb = seeded(&big, case.seed);
+            let x = if strided {
+                xb.slice_each_axis(|ax| if ax.axis.index() == D + 1 { ndarray::Slice::new(0, None, 2) } else { ndarray::Slice::from(..) }).to_owned()
+            } else { xb.clone() };
+            let w = seeded(&case.weight_shape(), case.seed ^ 1);
+            let b = case.bias.then(|| seeded(&[case.out_channels()], case.seed ^ 2).into_dimensionality::<ndarray::Ix1>().unwrap());
+            let x64 = typed::<f64, Ix>(&x);
+            let w64 = typed::<f64, Ix>(&w);
+            let want = reference::conv_transpose(&x64, &w64, b.as_deref(), &ct).unwrap();
+            let max = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+            // f64 through the public op, with the input as a strided view when asked
+            let xb64 = typed::<f64, Ix>(&xb);
+            let view = if strided {
+                xb64.slice_each_axis(|ax| if ax.axis.index() == D + 1 { ndarray::Slice::new(0, None, 2) } else { ndarray::Slice::from(..) })
+            } else { xb64.view() };
+            let got = upconv::reference::conv_transpose(&view, &w64, b.as_deref(), &ct).unwrap();
+            let fast = fast_conv_transpose::<f64, D, Ix>(&view.to_owned(), &w64, b.as_deref(), &ct);
+            for (g, f) in [(&got, &fast)] {
+                let err = g.iter().zip(want.iter()).chain(f.iter().zip(want.iter())).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+                prop_assert!(err <= 1e-12 * max, "f64 error {} (max {})", err, max);
+            }
+            // f32
+            let x32 = typed::<f32, Ix>(&x);
+            let w32 = typed::<f32, Ix>(&w);
+            let b32 = b.as_ref().map(|b| b.mapv(|v| v as f32));
+            let f32out = fast_conv_transpose::<f32, D, Ix>(&x32, &w32, b32.as_deref(), &ct);
+            let err = f32out.iter().zip(want.iter()).fold(0.0f64, |m, (a, b)| m.max((*a as f64 - b).abs()));
+            prop_assert!(err <= 1e-5 * max, "f32 error {} (max {})", err, max);
+            // forward conv, fast against reference
+            let cc = conv_cfg::<D>(&case);
+            let cw = typed::<f64, Ix>(&seeded(&conv_weight_shape(&case), case.seed ^ 3));
+            if let Ok(want) = reference::conv(&x64, &cw, None, &cc) {
+                let got = fast_conv::<f64, D, Ix>(&x64, &cw, &cc);
+                let max = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+                let err = got.iter().zip(want.iter()).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+                prop_assert!(err <= 1e-12 * max, "conv f64 error {}", err);
+            }
+        });
+    }
+}
+
+/// `[C_out, C_in/groups, K...]` for a forward conv with the case's channels.
+fn conv_weight_shape(c: &common::ConvCase) -> Vec<usize> {
+    let mut s = vec![c.groups * c.out_per_group, c.in_per_group];
+    s.extend(&c.kernel);
+    s
+}
+
+/// The public fast op of rank `D`.
+fn fast_conv_transpose<T: Element, const D: usize, Ix: Dimension>(
+    x: &ndarray::Array<T, Ix>,
+    w: &ndarray::Array<T, Ix>,
+    b: Option<&ndarray::ArrayRef1<T>>,
+    cfg: &upconv::ConvTranspose<D>,
+) -> ndarray::ArrayD<T> {
+    let (x, w) = (x.view().into_dyn(), w.view().into_dyn());
+
+    match D {
+        1 => upconv::conv_transpose1d(
+            &x.into_dimensionality().unwrap(),
+            &w.into_dimensionality().unwrap(),
+            b,
+            &cast(cfg),
+        )
+        .unwrap()
+        .into_dyn(),
+        2 => upconv::conv_transpose2d(
+            &x.into_dimensionality().unwrap(),
+            &w.into_dimensionality().unwrap(),
+            b,
+            &cast(cfg),
+        )
+        .unwrap()
+        .into_dyn(),
+        _ => upconv::conv_transpose3d(
+            &x.into_dimensionality().unwrap(),
+            &w.into_dimensionality().unwrap(),
+            b,
+            &cast(cfg),
+        )
+        .unwrap()
+        .into_dyn(),
+    }
+}
+
+fn fast_conv<T: Element, const D: usize, Ix: Dimension>(
+    x: &ndarray::Array<T, Ix>,
+    w: &ndarray::Array<T, Ix>,
+    cfg: &upconv::Conv<D>,
+) -> ndarray::ArrayD<T> {
+    let (x, w) = (x.view().into_dyn(), w.view().into_dyn());
+    match D {
+        1 => upconv::conv1d(
+            &x.into_dimensionality().unwrap(),
+            &w.into_dimensionality().unwrap(),
+            None,
+            &cast(cfg),
+        )
+        .unwrap()
+        .into_dyn(),
+        2 => upconv::conv2d(
+            &x.into_dimensionality().unwrap(),
+            &w.into_dimensionality().unwrap(),
+            None,
+            &cast(cfg),
+        )
+        .unwrap()
+        .into_dyn(),
+        _ => upconv::conv3d(
+            &x.into_dimensionality().unwrap(),
+            &w.into_dimensionality().unwrap(),
+            None,
+            &cast(cfg),
+        )
+        .unwrap()
+        .into_dyn(),
+    }
+}
+
+/// Reinterprets options of rank `D` as rank `E` when `D == E` (a const-generic dispatch helper).
+fn cast<C: Copy + 'static, E: Copy + 'static>(c: &C) -> E {
+    *(c as &dyn std::any::Any)
+        .downcast_ref::<E>()
+        .expect("same rank")
+}
