@@ -1,0 +1,314 @@
+//! Transposed-convolution fast paths.
+//!
+//! * [`depthwise`]: one input and one output channel per group, a direct per-plane scatter
+//!   (memory-bound, no GEMM);
+//! * stride 1 on every axis: a forward convolution with the kernel flipped and the channel
+//!   roles swapped (see [`as_forward_conv`]), so no output receives overlapping adds;
+//! * otherwise [`gemm_col2im`]: `col = W^T X` by GEMM for a band of input rows, then each
+//!   column row is added into the output at `i*stride + k*dilation - pad_begin`. When every
+//!   output position is hit exactly once (kernel == stride, no padding: the U-Net case) the
+//!   adds become plain stores with the bias fused, and the output is never initialised.
+
+use super::gemm::{matmul, Mat};
+use super::parallel::{for_each_chunk, for_each_task};
+use super::{tap_ranges, COL_BUDGET};
+use crate::problem::{AxisMap, Problem};
+use crate::Element;
+
+/// Picks the path for `p` and runs it. `x` is the strided side, `y` the dense side.
+pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
+    if p.strided_channels == 1 && p.dense_channels == 1 {
+        depthwise(p, x, w, b, y);
+    } else if p.axes.iter().all(|a| a.stride == 1) {
+        as_forward_conv(p, x, w, b, y);
+    } else {
+        gemm_col2im(p, x, w, b, y);
+    }
+}
+
+/// Scratch elements [`run`] allocates for `p` (per task; tasks may run concurrently, one per
+/// thread).
+pub(crate) fn workspace(p: &Problem) -> usize {
+    if p.strided_channels == 1 && p.dense_channels == 1 {
+        0
+    } else if p.axes.iter().all(|a| a.stride == 1) {
+        let conv = flipped_problem(p);
+        p.strided_channels_total() * p.dense_channels * p.kernel_volume()
+            + super::conv::workspace(&conv)
+    } else {
+        let (_, rows) = col_tile(p, block_channels(p));
+        block_channels(p) * p.kernel_volume() * rows * p.axes[2].strided
+    }
+}
+
+/// Output channels per GEMM block: whole groups when there are several independent
+/// (image, group) tasks, otherwise a split into about four blocks so threads have work. Fixed
+/// by the problem alone, so the arithmetic never depends on the thread count.
+fn block_channels(p: &Problem) -> usize {
+    let tasks = p.batch * p.groups;
+    let cg = p.dense_channels;
+    if tasks >= 4 || cg < 8 {
+        cg
+    } else {
+        cg.div_ceil(4)
+            .max(64usize.div_ceil(p.kernel_volume()))
+            .min(cg)
+    }
+}
+
+/// Rows of the strided side per GEMM tile, and the total number of such rows.
+fn col_tile(p: &Problem, block: usize) -> (usize, usize) {
+    let rows = p.axes[0].strided * p.axes[1].strided;
+    let per_row = block * p.kernel_volume() * p.axes[2].strided;
+    ((COL_BUDGET / per_row.max(1)).clamp(1, rows), rows)
+}
+
+/// Adds (or, with `assign`, stores) `src` times `scale` plus `bias` into every `stride`-th
+/// element of `dst`.
+#[inline]
+fn scatter_row<T: Element>(dst: &mut [T], src: &[T], stride: usize, bias: T, assign: bool) {
+    if stride == 1 {
+        let dst = &mut dst[..src.len()];
+        if assign {
+            dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s + bias);
+        } else {
+            dst.iter_mut().zip(src).for_each(|(d, &s)| *d = *d + s);
+        }
+    } else if assign {
+        dst.iter_mut()
+            .step_by(stride)
+            .zip(src)
+            .for_each(|(d, &s)| *d = s + bias);
+    } else {
+        dst.iter_mut()
+            .step_by(stride)
+            .zip(src)
+            .for_each(|(d, &s)| *d = *d + s);
+    }
+}
+
+/// Where strided row `r` (an index over the two outer axes) lands with taps `(kd, kh)`:
+/// the dense row index, or `None` when it falls outside.
+#[inline]
+fn dense_row(axes: &[AxisMap; 3], r: usize, kd: usize, kh: usize) -> Option<usize> {
+    let (id, ih) = (r / axes[1].strided, r % axes[1].strided);
+    let od = axes[0].dense_pos(id, kd);
+    let oh = axes[1].dense_pos(ih, kh);
+    if od < 0 || oh < 0 || od >= axes[0].dense as i64 || oh >= axes[1].dense as i64 {
+        return None;
+    }
+    Some(od as usize * axes[1].dense + oh as usize)
+}
+
+/// Adds column rows `col[m, ...]` for strided rows `r0..r1` into the output planes of one
+/// block. `col` has `(r1 - r0) * W` columns; row `m = j*kvol + tap`.
+#[allow(clippy::too_many_arguments)]
+fn col2im<T: Element>(
+    p: &Problem,
+    col: &[T],
+    rows: (usize, usize),
+    block: &mut [T],
+    bias: &[T],
+    assign: bool,
+    w_ranges: &[(usize, usize)],
+) {
+    let a = &p.axes;
+    let (kd_n, kh_n, kw_n) = (a[0].kernel, a[1].kernel, a[2].kernel);
+    let kvol = p.kernel_volume();
+    let (w_in, w_out, q) = (a[2].strided, a[2].dense, p.dense_plane());
+    let cols = (rows.1 - rows.0) * w_in;
+    for (j, plane) in block.chunks_mut(q).enumerate() {
+        for kd in 0..kd_n {
+            for kh in 0..kh_n {
+                for r in rows.0..rows.1 {
+                    let Some(orow) = dense_row(a, r, kd, kh) else {
+                        continue;
+                    };
+                    let out_row = &mut plane[orow * w_out..(orow + 1) * w_out];
+                    for (kw, &(lo, hi)) in w_ranges.iter().enumerate() {
+                        if lo >= hi {
+                            continue;
+                        }
+                        let m = j * kvol + (kd * kh_n + kh) * kw_n + kw;
+                        let base = m * cols + (r - rows.0) * w_in;
+                        let ow0 = a[2].dense_pos(lo, kw) as usize;
+                        scatter_row(
+                            &mut out_row[ow0..],
+                            &col[base + lo..base + hi],
+                            a[2].stride,
+                            bias[j],
+                            assign,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// GEMM into a bounded column tile, then column-to-image adds.
+fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
+    let (cin_g, cg, kvol, q) = (
+        p.strided_channels,
+        p.dense_channels,
+        p.kernel_volume(),
+        p.dense_plane(),
+    );
+    let pin = p.strided_plane();
+    let block = block_channels(p);
+    let (tile_rows, rows) = col_tile(p, block);
+    let assign = p.axes.iter().all(AxisMap::covers_exactly_once);
+    let w_ranges: Vec<(usize, usize)> = tap_ranges(&p.axes[2]);
+    let w_in = p.axes[2].strided;
+
+    // Tasks: (image, group, block of output channels), each owning its contiguous planes.
+    let mut tasks = Vec::new();
+    let mut rest: &mut [T] = y;
+    for n in 0..p.batch {
+        for g in 0..p.groups {
+            let mut co = 0;
+            while co < cg {
+                let len = block.min(cg - co);
+                let (head, tail) = rest.split_at_mut(len * q);
+                tasks.push((n, g, co, head));
+                rest = tail;
+                co += len;
+            }
+        }
+    }
+    let work = p.multiply_adds() / tasks.len().max(1) as u64;
+    for_each_task(tasks, work, |(n, g, co0, planes)| {
+        let cbk = planes.len() / q;
+        let gco = g * cg + co0;
+        let bias: Vec<T> = (0..cbk)
+            .map(|j| b.map_or(T::zero(), |b| b[gco + j]))
+            .collect();
+        if !assign {
+            for (plane, &bv) in planes.chunks_mut(q).zip(&bias) {
+                plane.fill(bv);
+            }
+        }
+        let mut col = vec![T::zero(); cbk * kvol * tile_rows * w_in];
+        // A[m, c] = w[g*cin_g + c, co0 + m / kvol, m % kvol]: the weight slice read transposed.
+        let lhs = Mat {
+            data: &w[(g * cin_g * cg + co0) * kvol..],
+            rows: cbk * kvol,
+            cols: cin_g,
+            row_stride: 1,
+            col_stride: cg * kvol,
+        };
+        let x_base = (n * p.groups + g) * cin_g * pin;
+        let mut r0 = 0;
+        while r0 < rows {
+            let r1 = (r0 + tile_rows).min(rows);
+            let cols = (r1 - r0) * w_in;
+            let rhs = Mat {
+                data: &x[x_base + r0 * w_in..],
+                rows: cin_g,
+                cols,
+                row_stride: pin,
+                col_stride: 1,
+            };
+            matmul(&mut col, cols, lhs, rhs);
+            col2im(p, &col, (r0, r1), planes, &bias, assign, &w_ranges);
+            r0 = r1;
+        }
+    });
+}
+
+/// One input and one output channel per group: every plane scatters into its own output plane.
+fn depthwise<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
+    let a = &p.axes;
+    let (pin, q, kvol) = (p.strided_plane(), p.dense_plane(), p.kernel_volume());
+    let channels = p.groups;
+    let assign = a.iter().all(AxisMap::covers_exactly_once);
+    let w_ranges = tap_ranges(&a[2]);
+    let rows = a[0].strided * a[1].strided;
+    let (w_in, w_out) = (a[2].strided, a[2].dense);
+    let work = (q * kvol) as u64;
+    for_each_chunk(y, q, work, |idx, plane| {
+        let c = idx % channels;
+        let bias = b.map_or(T::zero(), |b| b[c]);
+        if !assign {
+            plane.fill(bias);
+        }
+        let src = &x[idx * pin..(idx + 1) * pin];
+        for kd in 0..a[0].kernel {
+            for kh in 0..a[1].kernel {
+                for r in 0..rows {
+                    let Some(orow) = dense_row(a, r, kd, kh) else {
+                        continue;
+                    };
+                    let out_row = &mut plane[orow * w_out..(orow + 1) * w_out];
+                    let in_row = &src[r * w_in..(r + 1) * w_in];
+                    for (kw, &(lo, hi)) in w_ranges.iter().enumerate() {
+                        if lo >= hi {
+                            continue;
+                        }
+                        let wv = w[c * kvol + (kd * a[1].kernel + kh) * a[2].kernel + kw];
+                        let ow0 = a[2].dense_pos(lo, kw) as usize;
+                        let dst = &mut out_row[ow0..];
+                        let s = a[2].stride;
+                        if assign {
+                            dst.iter_mut()
+                                .step_by(s)
+                                .zip(&in_row[lo..hi])
+                                .for_each(|(d, &v)| *d = v * wv + bias);
+                        } else if s == 1 {
+                            dst.iter_mut()
+                                .zip(&in_row[lo..hi])
+                                .for_each(|(d, &v)| *d = *d + v * wv);
+                        } else {
+                            dst.iter_mut()
+                                .step_by(s)
+                                .zip(&in_row[lo..hi])
+                                .for_each(|(d, &v)| *d = *d + v * wv);
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// The forward convolution that equals a stride-1 transposed convolution: output `o` gathers
+/// input `i = o + pad_begin - k*d`; with the flipped tap `k' = K-1-k` that is
+/// `i = o + k'*d - (d*(K-1) - pad_begin)`, a convolution with padding `d*(K-1) - pad_begin`
+/// (negative means cropping) and the channel roles swapped.
+fn flipped_problem(p: &Problem) -> Problem {
+    Problem {
+        batch: p.batch,
+        groups: p.groups,
+        strided_channels: p.dense_channels,
+        dense_channels: p.strided_channels,
+        axes: p.axes.map(|a| AxisMap {
+            strided: a.dense,
+            dense: a.strided,
+            kernel: a.kernel,
+            stride: 1,
+            dilation: a.dilation,
+            pad_begin: (a.dilation * (a.kernel - 1)) as i64 - a.pad_begin,
+        }),
+    }
+}
+
+/// Stride 1: flip the kernel, swap the channel roles, run the forward convolution.
+fn as_forward_conv<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
+    let conv = flipped_problem(p);
+    let (cin_g, cg, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
+    // w'[g*cg + co, ci, k'] = w[g*cin_g + ci, co, kvol-1-k']: reversing the flat tap index
+    // flips every spatial axis at once.
+    let mut flipped = vec![T::zero(); p.groups * cg * cin_g * kvol];
+    for g in 0..p.groups {
+        for co in 0..cg {
+            for ci in 0..cin_g {
+                let dst = &mut flipped[((g * cg + co) * cin_g + ci) * kvol..][..kvol];
+                let src = &w[((g * cin_g + ci) * cg + co) * kvol..][..kvol];
+                dst.iter_mut()
+                    .zip(src.iter().rev())
+                    .for_each(|(d, &s)| *d = s);
+            }
+        }
+    }
+    super::conv::run(&conv, x, &flipped, b, y);
+}

@@ -1,0 +1,123 @@
+//! The crate's one call into a GEMM library, and its only `unsafe` code.
+//!
+//! [`matmul`] checks every index the product can touch against the slices before calling
+//! `gemm::gemm` through raw pointers, so callers stay in safe Rust.
+#![allow(unsafe_code)]
+
+use crate::Element;
+
+/// A read-only matrix inside a slice: element `(i, j)` is `data[i*row_stride + j*col_stride]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Mat<'a, T> {
+    pub(crate) data: &'a [T],
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) row_stride: usize,
+    pub(crate) col_stride: usize,
+}
+
+impl<T> Mat<'_, T> {
+    /// One past the largest index the matrix touches (0 when it is empty).
+    fn extent(&self) -> usize {
+        if self.rows == 0 || self.cols == 0 {
+            return 0;
+        }
+        (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride + 1
+    }
+}
+
+/// `dst[i*dst_row_stride + j] = sum_k lhs[i, k] * rhs[k, j]` (overwrites; `dst` need not be
+/// initialised to anything in particular).
+///
+/// Single-threaded: the crate parallelises over independent tasks, so results never depend on
+/// the thread count.
+///
+/// # Panics
+///
+/// When the shapes disagree or a matrix does not fit in its slice (a bug in the caller).
+pub(crate) fn matmul<T: Element>(
+    dst: &mut [T],
+    dst_row_stride: usize,
+    lhs: Mat<'_, T>,
+    rhs: Mat<'_, T>,
+) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(rhs.rows, k, "inner dimensions differ");
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(m == 1 || dst_row_stride >= n, "output rows overlap");
+    let dst_extent = (m - 1) * dst_row_stride + n;
+    assert!(dst_extent <= dst.len(), "output does not fit");
+    assert!(lhs.extent() <= lhs.data.len(), "lhs does not fit");
+    assert!(rhs.extent() <= rhs.data.len(), "rhs does not fit");
+    if k == 0 {
+        for i in 0..m {
+            dst[i * dst_row_stride..i * dst_row_stride + n].fill(T::zero());
+        }
+        return;
+    }
+    // SAFETY: `gemm` reads lhs[(i, k)] at `lhs + i*rs + k*cs` for i < m, k < k, which the
+    // extent assertion above keeps inside `lhs.data` (likewise rhs); it writes dst[(i, j)] at
+    // `dst + i*dst_row_stride + j` for i < m, j < n, inside `dst` by the dst assertion, and the
+    // assertion `dst_row_stride >= n` makes those positions distinct. `read_dst = false` means
+    // dst's old values are never read. All strides fit in isize because each extent is at most
+    // a slice length. The three slices cannot alias: dst is `&mut`, the others `&`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_row_stride as isize,
+            false,
+            lhs.data.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.data.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
+            T::zero(),
+            T::one(),
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_product_with_strides() {
+        // lhs = [[1, 2], [3, 4]] stored column-major; rhs = [[1, 0, 2], [0, 1, 3]]
+        let lhs = [1.0, 3.0, 2.0, 4.0];
+        let rhs = [1.0, 0.0, 2.0, 0.0, 1.0, 3.0];
+        let mut dst = [f64::NAN; 8];
+        matmul(
+            &mut dst,
+            4,
+            Mat {
+                data: &lhs,
+                rows: 2,
+                cols: 2,
+                row_stride: 1,
+                col_stride: 2,
+            },
+            Mat {
+                data: &rhs,
+                rows: 2,
+                cols: 3,
+                row_stride: 3,
+                col_stride: 1,
+            },
+        );
+        assert_eq!(&dst[..3], &[1.0, 2.0, 8.0]);
+        assert_eq!(&dst[4..7], &[3.0, 4.0, 18.0]);
+        assert!(dst[3].is_nan() && dst[7].is_nan());
+    }
+}
