@@ -131,6 +131,54 @@ pub enum Error {
 
     // ---- upsampling / resize (src/upsample) ----
     // UPSAMPLE-ERRORS-BEGIN
+    /// A scale factor is not a finite number greater than 0.
+    #[error("scale factor {scale} on spatial axis {axis} must be finite and greater than 0")]
+    InvalidScale {
+        /// Axis the scale belongs to (spatial axis for `Upsample`, tensor axis for `Resize`).
+        axis: usize,
+        /// The scale given.
+        scale: f64,
+    },
+    /// A floating-point option is not finite (NaN or infinite).
+    #[error("{what} must be finite, got {value}")]
+    NonFinite {
+        /// The option (`"cubic coefficient"`, `"roi"`, `"extrapolation value"`).
+        what: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// Pixel shuffle: the channel count is not a multiple of the upscale factor squared.
+    #[error("pixel shuffle needs channels ({channels}) divisible by upscale_factor^2 ({divisor})")]
+    ShuffleChannels {
+        /// Input channels.
+        channels: usize,
+        /// `upscale_factor * upscale_factor`.
+        divisor: usize,
+    },
+    /// Pixel unshuffle: a spatial length is not a multiple of the downscale factor.
+    #[error("pixel unshuffle needs spatial axis {axis} (length {length}) divisible by the downscale factor {factor}")]
+    ShuffleSpatial {
+        /// Spatial axis (0 = height, 1 = width).
+        axis: usize,
+        /// Its length.
+        length: usize,
+        /// The downscale factor.
+        factor: usize,
+    },
+    /// ONNX `Resize`: an entry of `axes` is outside `[-rank, rank)`.
+    #[error("resize axis {axis} is out of range for a tensor of rank {rank}")]
+    AxisOutOfRange {
+        /// The axis given (possibly negative).
+        axis: i64,
+        /// Tensor rank.
+        rank: usize,
+    },
+    /// ONNX `Resize`: an axis appears twice in `axes` (after normalising negative values).
+    #[error("resize axis {axis} is listed more than once")]
+    DuplicateAxis {
+        /// The normalised axis.
+        axis: usize,
+    },
     // UPSAMPLE-ERRORS-END
 }
 

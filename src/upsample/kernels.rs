@@ -1,0 +1,341 @@
+//! The fast N-D engine: fused separable passes over per-axis tables.
+//!
+//! One engine serves every mode and rank. The tensor is split into independent blocks over
+//! the leading axes that are not resized (usually `N x C` planes). Inside a block, axis `k`
+//! is processed as
+//!
+//! ```text
+//! out[o, ...] = Σ_t w[o, t] * R_{k+1}(in[idx[o, t], ...])
+//! ```
+//!
+//! where `R_{k+1}` is the resize of the remaining (inner) axes. `R_{k+1}` of an input slice is
+//! computed once into a small ring of cached rows / planes and reused by every output that
+//! needs it, so each output element is written exactly once and no full-size intermediate
+//! exists. The innermost axis is a gather along a contiguous row; the outer axes combine
+//! whole contiguous rows with scalar weights, which the compiler vectorises. Nearest tables
+//! copy rows (and re-copy the previous output row when the source repeats).
+//!
+//! The operation order is exactly the nested sum of [`super::reference`] (inner axis first,
+//! taps left to right), so results are bit-identical to it and independent of threading.
+
+use super::tables::AxisTable;
+use crate::element::Element;
+
+/// Per-level constants of one call.
+struct LevelInfo<'a, T> {
+    /// The axis table, `None` when the axis is not resized (or the table is the identity).
+    table: Option<&'a AxisTable<T>>,
+    /// Elements of one input slice below this axis.
+    sub_in: usize,
+    /// Elements of one output slice below this axis.
+    sub_out: usize,
+    /// No deeper axis is resized: slices below this axis are copied unchanged.
+    deeper_identity: bool,
+    /// Nearest upsampling by an integer factor (innermost axis only).
+    repeat: Option<usize>,
+    /// Every output has this many taps.
+    fixed_taps: Option<usize>,
+    /// Ring size for cached inner results.
+    ring: usize,
+}
+
+/// Scratch of one level: a ring of inner results keyed by input index.
+struct LevelScratch<T> {
+    cache: Vec<T>,
+    keys: Vec<usize>,
+}
+
+struct Ctx<'a, T> {
+    levels: Vec<LevelInfo<'a, T>>,
+    extrapolation: T,
+}
+
+/// Resizes a contiguous row-major tensor `input` of shape `in_shape` into the contiguous
+/// `out`, whose shape is given by the tables (`tables[k]` is `None` for axes kept as is).
+///
+/// `out.len()` must be the product of the output shape. `extrapolation` fills outputs that a
+/// table marks as outside.
+pub(crate) fn resize_contiguous<T: Element>(
+    input: &[T],
+    in_shape: &[usize],
+    tables: &[Option<AxisTable<T>>],
+    extrapolation: T,
+    out: &mut [T],
+) {
+    debug_assert_eq!(in_shape.len(), tables.len());
+    let out_shape: Vec<usize> = in_shape
+        .iter()
+        .zip(tables)
+        .map(|(&d, t)| t.as_ref().map_or(d, |t| t.out_len))
+        .collect();
+    let effective: Vec<Option<&AxisTable<T>>> = tables
+        .iter()
+        .map(|t| t.as_ref().filter(|t| !t.is_identity()))
+        .collect();
+    let Some(first) = effective.iter().position(Option::is_some) else {
+        out.copy_from_slice(input);
+        return;
+    };
+    let rank = in_shape.len();
+    let mut levels = Vec::with_capacity(rank - first);
+    for k in first..rank {
+        let table = effective[k];
+        levels.push(LevelInfo {
+            table,
+            sub_in: in_shape[k + 1..].iter().product(),
+            sub_out: out_shape[k + 1..].iter().product(),
+            deeper_identity: effective[k + 1..].iter().all(Option::is_none),
+            repeat: table.and_then(AxisTable::integer_repeat),
+            fixed_taps: table.and_then(AxisTable::fixed_taps),
+            ring: table.map_or(1, AxisTable::max_span),
+        });
+    }
+    let ctx = Ctx {
+        levels,
+        extrapolation,
+    };
+    let plane_in: usize = in_shape[first..].iter().product();
+    let plane_out: usize = out_shape[first..].iter().product();
+    let batch: usize = in_shape[..first].iter().product();
+    if plane_out == 0 || plane_in == 0 {
+        return;
+    }
+
+    #[cfg(feature = "rayon")]
+    {
+        const PAR_BYTES: usize = 1 << 20;
+        let threads = rayon::current_num_threads();
+        if threads > 1 && batch > 1 && std::mem::size_of_val(out) >= PAR_BYTES {
+            use rayon::prelude::*;
+            let per_task = batch.div_ceil(threads * 4).max(1);
+            out.par_chunks_mut(plane_out * per_task)
+                .zip(input.par_chunks(plane_in * per_task))
+                .for_each(|(o, i)| run_planes(&ctx, i, o, plane_in, plane_out));
+            return;
+        }
+    }
+    let _ = batch;
+    run_planes(&ctx, input, out, plane_in, plane_out);
+}
+
+/// Resizes consecutive independent planes with one scratch allocation.
+fn run_planes<T: Element>(
+    ctx: &Ctx<'_, T>,
+    input: &[T],
+    out: &mut [T],
+    plane_in: usize,
+    plane_out: usize,
+) {
+    let mut scratch: Vec<LevelScratch<T>> = ctx
+        .levels
+        .iter()
+        .map(|l| {
+            let cached = l.table.is_some_and(|t| !t.is_nearest()) && !l.deeper_identity;
+            if cached {
+                LevelScratch {
+                    cache: vec![T::zero(); l.ring * l.sub_out],
+                    keys: vec![usize::MAX; l.ring],
+                }
+            } else {
+                LevelScratch {
+                    cache: Vec::new(),
+                    keys: Vec::new(),
+                }
+            }
+        })
+        .collect();
+    for (i, o) in input
+        .chunks_exact(plane_in)
+        .zip(out.chunks_exact_mut(plane_out))
+    {
+        level(ctx, 0, i, o, &mut scratch);
+    }
+}
+
+/// Resizes the block `inp` (axes `k..`) into `out`.
+fn level<T: Element>(
+    ctx: &Ctx<'_, T>,
+    k: usize,
+    inp: &[T],
+    out: &mut [T],
+    scratch: &mut [LevelScratch<T>],
+) {
+    let info = &ctx.levels[k];
+    let (lv, rest) = scratch
+        .split_first_mut()
+        .expect("one scratch level per axis");
+    let (si, so) = (info.sub_in, info.sub_out);
+    let Some(tab) = info.table else {
+        if info.deeper_identity {
+            out.copy_from_slice(inp);
+        } else {
+            for (i, o) in inp.chunks_exact(si).zip(out.chunks_exact_mut(so)) {
+                level(ctx, k + 1, i, o, rest);
+            }
+        }
+        return;
+    };
+    if k + 1 == ctx.levels.len() {
+        row(tab, info, inp, out, ctx.extrapolation);
+        return;
+    }
+    let outside = |o: usize| tab.outside.get(o).copied().unwrap_or(false);
+    if tab.is_nearest() {
+        for o in 0..tab.out_len {
+            if outside(o) {
+                out[o * so..(o + 1) * so].fill(ctx.extrapolation);
+                continue;
+            }
+            let i = tab.idx[o];
+            if o > 0 && tab.idx[o - 1] == i && !outside(o - 1) {
+                out.copy_within((o - 1) * so..o * so, o * so);
+                continue;
+            }
+            let src = &inp[i * si..(i + 1) * si];
+            let dst = &mut out[o * so..(o + 1) * so];
+            if info.deeper_identity {
+                dst.copy_from_slice(src);
+            } else {
+                level(ctx, k + 1, src, dst, rest);
+            }
+        }
+        return;
+    }
+    let ring = info.ring;
+    // a new block: cached inner results of the previous block are stale
+    lv.keys.fill(usize::MAX);
+    for o in 0..tab.out_len {
+        let dst = &mut out[o * so..(o + 1) * so];
+        if outside(o) {
+            dst.fill(ctx.extrapolation);
+            continue;
+        }
+        let taps = tab.offs[o]..tab.offs[o + 1];
+        let idx = &tab.idx[taps.clone()];
+        let w = &tab.w[taps];
+        if info.deeper_identity {
+            combine(dst, w, |t| &inp[idx[t] * si..(idx[t] + 1) * si]);
+        } else {
+            for &i in idx {
+                let slot = i % ring;
+                if lv.keys[slot] != i {
+                    lv.keys[slot] = i;
+                    let cached = &mut lv.cache[slot * so..(slot + 1) * so];
+                    level(ctx, k + 1, &inp[i * si..(i + 1) * si], cached, rest);
+                }
+            }
+            let cache = &lv.cache;
+            combine(dst, w, |t| {
+                let slot = idx[t] % ring;
+                &cache[slot * so..(slot + 1) * so]
+            });
+        }
+    }
+}
+
+/// `dst = Σ_t w[t] * src(t)`, taps left to right, each element written once.
+#[inline]
+fn combine<'s, T: Element>(dst: &mut [T], w: &[T], src: impl Fn(usize) -> &'s [T]) {
+    match w.len() {
+        0 => dst.fill(T::zero()),
+        1 => {
+            let w0 = w[0];
+            for (d, &a) in dst.iter_mut().zip(src(0)) {
+                *d = w0 * a;
+            }
+        }
+        2 => {
+            let (w0, w1) = (w[0], w[1]);
+            for ((d, &a), &b) in dst.iter_mut().zip(src(0)).zip(src(1)) {
+                *d = w0 * a + w1 * b;
+            }
+        }
+        3 => {
+            let (w0, w1, w2) = (w[0], w[1], w[2]);
+            for (((d, &a), &b), &c) in dst.iter_mut().zip(src(0)).zip(src(1)).zip(src(2)) {
+                *d = w0 * a + w1 * b + w2 * c;
+            }
+        }
+        n => {
+            let (w0, w1, w2, w3) = (w[0], w[1], w[2], w[3]);
+            for ((((d, &a), &b), &c), &e) in dst
+                .iter_mut()
+                .zip(src(0))
+                .zip(src(1))
+                .zip(src(2))
+                .zip(src(3))
+            {
+                *d = w0 * a + w1 * b + w2 * c + w3 * e;
+            }
+            for (t, &wt) in w.iter().enumerate().take(n).skip(4) {
+                for (d, &a) in dst.iter_mut().zip(src(t)) {
+                    *d = *d + wt * a;
+                }
+            }
+        }
+    }
+}
+
+/// The innermost axis: one contiguous input row into one output row.
+fn row<T: Element>(tab: &AxisTable<T>, info: &LevelInfo<'_, T>, inp: &[T], out: &mut [T], ext: T) {
+    if tab.is_nearest() {
+        match info.repeat {
+            Some(1) => out.copy_from_slice(inp),
+            Some(2) => {
+                for (d, &v) in out.chunks_exact_mut(2).zip(inp) {
+                    d[0] = v;
+                    d[1] = v;
+                }
+            }
+            Some(s) => {
+                for (d, &v) in out.chunks_exact_mut(s).zip(inp) {
+                    d.fill(v);
+                }
+            }
+            None => {
+                for (d, &i) in out.iter_mut().zip(&tab.idx) {
+                    *d = inp[i];
+                }
+            }
+        }
+    } else {
+        match info.fixed_taps {
+            Some(2) => {
+                for ((d, ix), w) in out
+                    .iter_mut()
+                    .zip(tab.idx.chunks_exact(2))
+                    .zip(tab.w.chunks_exact(2))
+                {
+                    *d = w[0] * inp[ix[0]] + w[1] * inp[ix[1]];
+                }
+            }
+            Some(4) => {
+                for ((d, ix), w) in out
+                    .iter_mut()
+                    .zip(tab.idx.chunks_exact(4))
+                    .zip(tab.w.chunks_exact(4))
+                {
+                    *d = w[0] * inp[ix[0]] + w[1] * inp[ix[1]] + w[2] * inp[ix[2]]
+                        + w[3] * inp[ix[3]];
+                }
+            }
+            _ => {
+                for (o, d) in out.iter_mut().enumerate() {
+                    let r = tab.offs[o]..tab.offs[o + 1];
+                    let mut acc = T::zero();
+                    for (n, (&i, &w)) in tab.idx[r.clone()].iter().zip(&tab.w[r]).enumerate() {
+                        acc = if n == 0 { w * inp[i] } else { acc + w * inp[i] };
+                    }
+                    *d = acc;
+                }
+            }
+        }
+    }
+    if !tab.outside.is_empty() {
+        for (d, &o) in out.iter_mut().zip(&tab.outside) {
+            if o {
+                *d = ext;
+            }
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! Per-axis index / weight tables: the readable definition of every interpolation mode.
+//!
+//! Every mode of the crate is separable: along one axis, output `o` is
+//! `Σ_t w[o, t] * x[idx[o, t]]`, and an N-D resize nests these sums, the last axis innermost
+//! (PyTorch's evaluation order). A table holds, for one axis, the taps of every output in
+//! CSR form. The fast kernels ([`super::kernels`]) and the per-element reference
+//! ([`super::reference`]) both consume these tables; the formulas live only here.
+//!
+//! Coordinate arithmetic is done in the element type `T` (f32 for f32 tensors), mirroring
+//! PyTorch's `opmath` and ONNX Runtime's `float`, so index choices match bit for bit.
+
+use crate::element::Element;
+
+/// Taps of every output position along one axis.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct AxisTable<T> {
+    /// Input length along the axis.
+    pub in_len: usize,
+    /// Output length along the axis.
+    pub out_len: usize,
+    /// `offs[o]..offs[o + 1]` are the taps of output `o` (length `out_len + 1`).
+    pub offs: Vec<usize>,
+    /// Input index of every tap, always `< in_len`.
+    pub idx: Vec<usize>,
+    /// Weight of every tap; empty for nearest tables (one tap of weight 1 each).
+    pub w: Vec<T>,
+    /// Outputs whose coordinate falls outside the input (`tf_crop_and_resize` only): they
+    /// take the extrapolation value. Empty when no output is outside.
+    pub outside: Vec<bool>,
+}
+
+impl<T: Element> AxisTable<T> {
+    /// A nearest-neighbour table: output `o` copies `x[idx[o]]`.
+    pub(crate) fn nearest(in_len: usize, idx: Vec<usize>) -> Self {
+        debug_assert!(idx.iter().all(|&i| i < in_len));
+        Self {
+            in_len,
+            out_len: idx.len(),
+            offs: (0..=idx.len()).collect(),
+            idx,
+            w: Vec::new(),
+            outside: Vec::new(),
+        }
+    }
+
+    /// A weighted table with `taps` taps per output (`idx.len() == w.len() == out_len * taps`).
+    pub(crate) fn fixed(in_len: usize, taps: usize, idx: Vec<usize>, w: Vec<T>) -> Self {
+        debug_assert_eq!(idx.len(), w.len());
+        let out_len = idx.len() / taps.max(1);
+        Self {
+            in_len,
+            out_len,
+            offs: (0..=out_len).map(|o| o * taps).collect(),
+            idx,
+            w,
+            outside: Vec::new(),
+        }
+    }
+
+    /// Whether every output copies one input (no weights).
+    pub(crate) fn is_nearest(&self) -> bool {
+        self.w.is_empty()
+    }
+
+    /// `Some(k)` when every output has exactly `k` taps.
+    pub(crate) fn fixed_taps(&self) -> Option<usize> {
+        let k = self.offs.get(1).copied()?;
+        self.offs
+            .windows(2)
+            .all(|p| p[1] - p[0] == k)
+            .then_some(k)
+    }
+
+    /// Whether the table is the identity (copy): same length, tap `o` of weight exactly 1 at
+    /// `o` (other taps of weight exactly 0), nothing outside.
+    pub(crate) fn is_identity(&self) -> bool {
+        if self.in_len != self.out_len || !self.outside.is_empty() {
+            return false;
+        }
+        (0..self.out_len).all(|o| {
+            let r = self.offs[o]..self.offs[o + 1];
+            if self.w.is_empty() {
+                return self.idx[r.start] == o;
+            }
+            let mut one = false;
+            for t in r {
+                if self.w[t] == T::one() && self.idx[t] == o && !one {
+                    one = true;
+                } else if self.w[t] != T::zero() {
+                    return false;
+                }
+            }
+            one
+        })
+    }
+
+    /// `Some(s)` when this is nearest upsampling by the integer factor `s`: `idx[o] = o / s`.
+    pub(crate) fn integer_repeat(&self) -> Option<usize> {
+        if !self.is_nearest() || !self.outside.is_empty() || self.out_len % self.in_len != 0 {
+            return None;
+        }
+        let s = self.out_len / self.in_len;
+        self.idx
+            .iter()
+            .enumerate()
+            .all(|(o, &i)| i == o / s)
+            .then_some(s)
+    }
+
+    /// Widest index span `max - min + 1` used by one output (the ring size the fused kernels
+    /// need to keep every tap of one output resident).
+    pub(crate) fn max_span(&self) -> usize {
+        (0..self.out_len)
+            .map(|o| {
+                let taps = &self.idx[self.offs[o]..self.offs[o + 1]];
+                let lo = taps.iter().min().copied().unwrap_or(0);
+                let hi = taps.iter().max().copied().unwrap_or(0);
+                hi - lo + 1
+            })
+            .max()
+            .unwrap_or(1)
+    }
+
+    /// Taps of output `o` as `(index, weight)` pairs (weight 1 for nearest).
+    #[cfg(test)]
+    pub(crate) fn taps(&self, o: usize) -> impl Iterator<Item = (usize, T)> + '_ {
+        let r = self.offs[o]..self.offs[o + 1];
+        r.map(move |t| (self.idx[t], self.w.get(t).copied().unwrap_or_else(T::one)))
+    }
+}
+
+/// `floorf(v)` as PyTorch's CPU kernels compute it: the value is rounded to `f32` first (even
+/// for f64 tensors, `floorf` takes a `float`), then floored. NaN gives 0, huge values saturate.
+#[inline]
+pub(crate) fn floorf<T: Element>(v: T) -> i64 {
+    (v.to_f64_lossless() as f32).floor() as i64
+}
+
+/// Clamps `i` into `[0, len - 1]`.
+#[inline]
+pub(crate) fn clamp_index(i: i64, len: usize) -> usize {
+    i.clamp(0, len as i64 - 1) as usize
+}
+
+#[inline]
+fn t_of<T: Element>(v: f64) -> T {
+    T::from_f64_lossy(v)
+}
+
+#[inline]
+fn t_usize<T: Element>(v: usize) -> T {
+    T::from_usize_lossy(v)
+}
+
+/// PyTorch `compute_scales_value`: `1/sf` when a scale factor is used, else `in/out`, in `T`.
+pub(crate) fn torch_scale<T: Element>(in_len: usize, out_len: usize, sf: Option<f64>) -> T {
+    match sf {
+        Some(s) if s > 0.0 => t_of(1.0 / s),
+        _ => t_usize::<T>(in_len) / t_usize::<T>(out_len),
+    }
+}
+
+/// PyTorch `area_pixel_compute_scale`.
+pub(crate) fn torch_area_scale<T: Element>(
+    in_len: usize,
+    out_len: usize,
+    align_corners: bool,
+    sf: Option<f64>,
+) -> T {
+    if align_corners {
+        if out_len > 1 {
+            t_usize::<T>(in_len - 1) / t_usize::<T>(out_len - 1)
+        } else {
+            T::zero()
+        }
+    } else {
+        torch_scale(in_len, out_len, sf)
+    }
+}
+
+/// PyTorch `area_pixel_compute_source_index`.
+#[inline]
+fn torch_source_index<T: Element>(scale: T, o: usize, align_corners: bool, cubic: bool) -> T {
+    if align_corners {
+        scale * t_usize::<T>(o)
+    } else {
+        let half = t_of::<T>(0.5);
+        let src = scale * (t_usize::<T>(o) + half) - half;
+        if !cubic && src < T::zero() {
+            T::zero()
+        } else {
+            src
+        }
+    }
+}
+
+/// PyTorch `mode="nearest"`: `src = min(floorf(scale * o), in - 1)` with `scale = 1/sf` or
+/// `in/out`. With `shortcuts` (2-D `upsample_nearest2d`), `out == in` copies and
+/// `out == 2 in` uses `o >> 1`, whatever the scale factor.
+pub(crate) fn torch_nearest<T: Element>(
+    in_len: usize,
+    out_len: usize,
+    sf: Option<f64>,
+    shortcuts: bool,
+) -> AxisTable<T> {
+    if shortcuts && out_len == in_len {
+        return AxisTable::nearest(in_len, (0..out_len).collect());
+    }
+    if shortcuts && Some(out_len) == in_len.checked_mul(2) {
+        return AxisTable::nearest(in_len, (0..out_len).map(|o| o >> 1).collect());
+    }
+    let scale: T = torch_scale(in_len, out_len, sf);
+    let idx = (0..out_len)
+        .map(|o| clamp_index(floorf(scale * t_usize::<T>(o)), in_len))
+        .collect();
+    AxisTable::nearest(in_len, idx)
+}
+
+/// PyTorch `mode="nearest-exact"`: `src = min(floorf(max(scale*(o + 0.5) - 0.5, 0) + 0.5), in - 1)`.
+pub(crate) fn torch_nearest_exact<T: Element>(
+    in_len: usize,
+    out_len: usize,
+    sf: Option<f64>,
+) -> AxisTable<T> {
+    let scale: T = torch_scale(in_len, out_len, sf);
+    let half = t_of::<T>(0.5);
+    let idx = (0..out_len)
+        .map(|o| {
+            let r = torch_source_index(scale, o, false, false);
+            clamp_index(floorf(r + half), in_len)
+        })
+        .collect();
+    AxisTable::nearest(in_len, idx)
+}
+
+/// PyTorch `linear` / `bilinear` / `trilinear` (`compute_source_index_and_lambda`): two taps
+/// `(i0, 1 - λ)`, `(i1, λ)`; `out == in` copies.
+pub(crate) fn torch_linear<T: Element>(
+    in_len: usize,
+    out_len: usize,
+    align_corners: bool,
+    sf: Option<f64>,
+) -> AxisTable<T> {
+    let mut idx = Vec::with_capacity(2 * out_len);
+    let mut w = Vec::with_capacity(2 * out_len);
+    let scale: T = torch_area_scale(in_len, out_len, align_corners, sf);
+    for o in 0..out_len {
+        if out_len == in_len {
+            idx.extend([o, o]);
+            w.extend([T::one(), T::zero()]);
+            continue;
+        }
+        let r = torch_source_index(scale, o, align_corners, false);
+        // guard_index_and_lambda: i0 = min(floorf(r), in - 1), λ = clamp(r - i0, 0, 1)
+        let i0 = floorf(r).min(in_len as i64 - 1);
+        let lambda = (r - T::from_i64(i0).unwrap_or_else(T::zero))
+            .max(T::zero())
+            .min(T::one());
+        let i0 = clamp_index(i0, in_len);
+        let i1 = if i0 < in_len - 1 { i0 + 1 } else { i0 };
+        idx.extend([i0, i1]);
+        w.extend([T::one() - lambda, lambda]);
+    }
+    AxisTable::fixed(in_len, 2, idx, w)
+}
+
+/// Keys cubic convolution for `|x| <= 1`: `((A + 2) x - (A + 3)) x^2 + 1`.
+#[inline]
+pub(crate) fn cubic1<T: Element>(x: T, a: T) -> T {
+    let two = t_of::<T>(2.0);
+    let three = t_of::<T>(3.0);
+    ((a + two) * x - (a + three)) * x * x + T::one()
+}
+
+/// Keys cubic convolution for `1 < |x| < 2`: `((A x - 5A) x + 8A) x - 4A`.
+#[inline]
+pub(crate) fn cubic2<T: Element>(x: T, a: T) -> T {
+    let five = t_of::<T>(5.0);
+    let eight = t_of::<T>(8.0);
+    let four = t_of::<T>(4.0);
+    ((a * x - five * a) * x + eight * a) * x - four * a
+}
+
+/// PyTorch `get_cubic_upsample_coefficients`: `[W2(t+1), W1(t), W1(1-t), W2(2-t)]`.
+#[inline]
+pub(crate) fn cubic_coefficients<T: Element>(t: T, a: T) -> [T; 4] {
+    let x2 = T::one() - t;
+    [
+        cubic2(t + T::one(), a),
+        cubic1(t, a),
+        cubic1(x2, a),
+        cubic2(x2 + T::one(), a),
+    ]
+}
+
+/// PyTorch `bicubic`: `r` unclamped, `i = min(floorf(r), in - 1)`, `t = clamp(r - i, 0, 1)`,
+/// taps `i-1 .. i+2` clamped to the edge. No `out == in` shortcut.
+pub(crate) fn torch_cubic<T: Element>(
+    in_len: usize,
+    out_len: usize,
+    align_corners: bool,
+    sf: Option<f64>,
+    a: T,
+) -> AxisTable<T> {
+    let scale: T = torch_area_scale(in_len, out_len, align_corners, sf);
+    let mut idx = Vec::with_capacity(4 * out_len);
+    let mut w = Vec::with_capacity(4 * out_len);
+    for o in 0..out_len {
+        let r = torch_source_index(scale, o, align_corners, true);
+        let i = floorf(r).min(in_len as i64 - 1);
+        let t = (r - T::from_i64(i).unwrap_or_else(T::zero))
+            .max(T::zero())
+            .min(T::one());
+        let c = cubic_coefficients(t, a);
+        for (j, cj) in c.into_iter().enumerate() {
+            idx.push(clamp_index(i.saturating_add(j as i64 - 1), in_len));
+            w.push(cj);
+        }
+    }
+    AxisTable::fixed(in_len, 4, idx, w)
+}
+
+/// The filter of an antialiased resize.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum AaFilter<T> {
+    /// Triangle `max(0, 1 - |x|)`, support 1.
+    Triangle,
+    /// Keys cubic with coefficient `a`, support 2.
+    Cubic(T),
+}
+
+impl<T: Element> AaFilter<T> {
+    /// `interp_size / 2`: 1 for the triangle, 2 for cubic.
+    pub(crate) fn half_support(&self) -> T {
+        match self {
+            Self::Triangle => T::one(),
+            Self::Cubic(_) => t_of(2.0),
+        }
+    }
+
+    /// The filter value at `x`.
+    #[inline]
+    pub(crate) fn eval(&self, x: T) -> T {
+        let x = x.abs();
+        match *self {
+            Self::Triangle => {
+                if x < T::one() {
+                    T::one() - x
+                } else {
+                    T::zero()
+                }
+            }
+            Self::Cubic(a) => {
+                if x < T::one() {
+                    cubic1(x, a)
+                } else if x < t_of(2.0) {
+                    cubic2(x, a)
+                } else {
+                    T::zero()
+                }
+            }
+        }
+    }
+}
+
+/// PyTorch `antialias=True` (`_compute_indices_min_size_weights_aa`): the filter stretched by
+/// the scale when downsampling, taps outside the input dropped, weights normalised.
+///
+/// ```text
+/// support = scale >= 1 ? half_support * scale : half_support
+/// center  = scale * (o + 0.5);  invs = scale >= 1 ? 1/scale : 1
+/// xmin    = max(trunc(center - support + 0.5), 0);  xmax = min(trunc(center + support + 0.5), in)
+/// w_j     = F((j - center + 0.5) * invs) / Σ,  j in xmin..xmax
+/// ```
+pub(crate) fn torch_antialias<T: Element>(
+    in_len: usize,
+    out_len: usize,
+    align_corners: bool,
+    sf: Option<f64>,
+    filter: AaFilter<T>,
+) -> AxisTable<T> {
+    let scale: T = torch_area_scale(in_len, out_len, align_corners, sf);
+    let half = t_of::<T>(0.5);
+    let hs = filter.half_support();
+    let (support, invscale) = if scale >= T::one() {
+        (hs * scale, T::one() / scale)
+    } else {
+        (hs, T::one())
+    };
+    let max_taps = (support.ceil().to_f64_lossless() as usize).saturating_mul(2) + 1;
+    let mut offs = vec![0];
+    let mut idx = Vec::new();
+    let mut w = Vec::new();
+    for o in 0..out_len {
+        let center = scale * (t_usize::<T>(o) + half);
+        let xmin = ((center - support + half).to_f64_lossless() as i64).max(0);
+        let xmax = ((center + support + half).to_f64_lossless() as i64).min(in_len as i64);
+        let xsize = (xmax - xmin).clamp(0, max_taps as i64) as usize;
+        let xmin = xmin as usize;
+        let start = w.len();
+        let mut total = T::zero();
+        for j in 0..xsize {
+            let v = filter.eval((t_usize::<T>(j + xmin) - center + half) * invscale);
+            idx.push(j + xmin);
+            w.push(v);
+            total = total + v;
+        }
+        if total != T::zero() {
+            for v in &mut w[start..] {
+                *v = *v / total;
+            }
+        }
+        if xsize == 0 {
+            // cannot happen for in, out >= 1; keep the table well formed
+            idx.push(clamp_index(xmin as i64, in_len));
+            w.push(T::zero());
+        }
+        offs.push(w.len());
+    }
+    AxisTable {
+        in_len,
+        out_len,
+        offs,
+        idx,
+        w,
+        outside: Vec::new(),
+    }
+}
+
+/// PyTorch `mode="area"` (adaptive average pooling): output `o` averages
+/// `x[floor(o*in/out) .. ceil((o+1)*in/out))` with weights `1/count`.
+pub(crate) fn area<T: Element>(in_len: usize, out_len: usize) -> AxisTable<T> {
+    let mut offs = vec![0];
+    let mut idx = Vec::new();
+    let mut w = Vec::new();
+    for o in 0..out_len {
+        // in u128 so that o * in cannot overflow
+        let (o128, i128_, n128) = (o as u128, in_len as u128, out_len as u128);
+        let start = ((o128 * i128_) / n128) as usize;
+        let end = (((o128 + 1) * i128_).div_ceil(n128) as usize).min(in_len);
+        let inv = T::one() / t_usize::<T>(end - start);
+        for i in start..end {
+            idx.push(i);
+            w.push(inv);
+        }
+        offs.push(w.len());
+    }
+    AxisTable {
+        in_len,
+        out_len,
+        offs,
+        idx,
+        w,
+        outside: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_uses_f32_scale() {
+        // 41 * f32(2/82) = 0.99999994 -> 0 (PyTorch), exact maths gives 1
+        let t = torch_nearest::<f32>(2, 82, None, false);
+        assert_eq!(t.idx[41], 0);
+        let t = torch_nearest::<f64>(2, 98, None, false);
+        // f64 tensors still floor through floorf (f32): 49 * (2/98) rounds to 1.0f
+        assert_eq!(t.idx[49], 1);
+    }
+
+    #[test]
+    fn nearest_2d_shortcuts() {
+        let t = torch_nearest::<f32>(4, 8, Some(2.2), true);
+        assert_eq!(t.idx, vec![0, 0, 1, 1, 2, 2, 3, 3]);
+        let t = torch_nearest::<f32>(4, 8, Some(2.2), false);
+        assert_eq!(t.idx, vec![0, 0, 0, 1, 1, 2, 2, 3]);
+        assert_eq!(torch_nearest::<f32>(4, 8, None, false).integer_repeat(), Some(2));
+    }
+
+    #[test]
+    fn linear_copy_and_edges() {
+        let t = torch_linear::<f64>(4, 4, false, Some(1.2));
+        assert!(t.is_identity());
+        let t = torch_linear::<f64>(2, 4, false, None);
+        assert_eq!(t.idx, vec![0, 1, 0, 1, 0, 1, 1, 1]);
+        assert_eq!(t.w, vec![1.0, 0.0, 0.75, 0.25, 0.25, 0.75, 0.75, 0.25]);
+    }
+
+    #[test]
+    fn cubic_weights_sum_to_one() {
+        let t = torch_cubic::<f64>(5, 9, false, None, -0.75);
+        for o in 0..9 {
+            let s: f64 = t.taps(o).map(|(_, w)| w).sum();
+            assert!((s - 1.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn area_bins() {
+        let t = area::<f64>(5, 3);
+        assert_eq!(t.offs, vec![0, 2, 5, 7]);
+        assert_eq!(t.idx, vec![0, 1, 1, 2, 3, 3, 4]);
+    }
+}
