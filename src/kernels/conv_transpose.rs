@@ -189,13 +189,22 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
             }
         }
         let mut col = vec![T::zero(); cbk * kvol * tile_rows * w_in];
-        // A[m, c] = w[g*cin_g + c, co0 + m / kvol, m % kvol]: the weight slice read transposed.
+        // A[m, c] = w[g*cin_g + c, co0 + m / kvol, m % kvol]: the weight slice transposed,
+        // copied once per task into row-major order so every GEMM call packs it quickly.
+        let m_rows = cbk * kvol;
+        let mut a = vec![T::zero(); m_rows * cin_g];
+        for c in 0..cin_g {
+            let src = &w[((g * cin_g + c) * cg + co0) * kvol..][..m_rows];
+            for (m, &v) in src.iter().enumerate() {
+                a[m * cin_g + c] = v;
+            }
+        }
         let lhs = Mat {
-            data: &w[(g * cin_g * cg + co0) * kvol..],
-            rows: cbk * kvol,
+            data: &a,
+            rows: m_rows,
             cols: cin_g,
-            row_stride: 1,
-            col_stride: cg * kvol,
+            row_stride: cin_g,
+            col_stride: 1,
         };
         let x_base = (n * p.groups + g) * cin_g * pin;
         let mut r0 = 0;
