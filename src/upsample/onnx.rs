@@ -392,9 +392,9 @@ impl Resize {
         let roi = self.roi_per_axis(rank, &d.axes)?;
         let tf_crop = self.coordinate_transformation_mode == CoordinateTransform::TfCropAndResize;
         let mut tabs = vec![None; rank];
-        // ONNX Runtime returns the input unchanged when the shapes agree (not for
-        // tf_crop_and_resize, whose roi can still crop)
-        if d.output == input && !tf_crop {
+        // ONNX Runtime returns the input unchanged when the shapes agree, whatever the
+        // scales, the roi or the mode
+        if d.output == input {
             return Ok((d.output, tabs));
         }
         for &ax in &d.axes {
@@ -580,8 +580,9 @@ impl Resize {
         let mut taps: Vec<(usize, T)> = Vec::new();
         for (y, &x) in coords.iter().enumerate().take(out) {
             let center = if scale == 1.0 { T::from_usize_lossy(y) + half } else { x + half };
-            let xmin_real = (center - support + half).to_f64_lossless() as i64;
-            let xmax_real = (center + support + half).to_f64_lossless() as i64;
+            // ORT 1.32 floors the window bounds (a truncating version would differ left of 0)
+            let xmin_real = (center - support + half).floor().to_f64_lossless() as i64;
+            let xmax_real = (center + support + half).floor().to_f64_lossless() as i64;
             let (lo, hi) = if self.exclude_outside {
                 (xmin_real.max(0), xmax_real.min(inp as i64))
             } else {
@@ -650,7 +651,7 @@ fn linear_table<T: Element>(inp: usize, coords: &[T]) -> AxisTable<T> {
 /// ```
 ///
 /// Any axis can be resized. When the output shape equals the input shape the input is
-/// returned unchanged (ONNX Runtime's rule), except for `tf_crop_and_resize`.
+/// returned unchanged (ONNX Runtime's rule, even for `tf_crop_and_resize` with a roi).
 ///
 /// # Errors
 ///
