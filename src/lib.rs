@@ -59,3 +59,8 @@ pub use element::Element;
 pub use error::{Error, Result};
 pub use shape::AutoPad;
 pub use upsample::*;
+
+/// The README's code, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

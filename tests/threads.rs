@@ -1,0 +1,88 @@
+//! Results do not depend on the number of threads: bit-identical outputs with 1 and 2 rayon
+//! threads, on problems big enough that the work is split into parallel tasks.
+
+use ndarray::{Array, Array4, Array5};
+use upconv::{
+    conv2d, conv_transpose2d, conv_transpose3d, upsample2d, Conv2d, ConvTranspose2d,
+    ConvTranspose3d, Mode, Upsample2d,
+};
+
+fn ramp<D: ndarray::Dimension>(shape: D) -> Array<f32, D> {
+    let mut i = 0u32;
+    Array::from_shape_simple_fn(shape, || {
+        i = i.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        (i >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+    })
+}
+
+fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+fn same_bits<D: ndarray::Dimension>(a: &Array<f32, D>, b: &Array<f32, D>) -> bool {
+    a.shape() == b.shape()
+        && a.iter()
+            .zip(b.iter())
+            .all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+#[test]
+fn conv_transpose_is_thread_count_independent() {
+    let cases = [
+        (
+            ramp(ndarray::Ix4(1, 48, 20, 20)),
+            ramp(ndarray::Ix4(48, 40, 4, 4)),
+            ConvTranspose2d::new().stride(2).padding(1),
+        ),
+        (
+            ramp(ndarray::Ix4(3, 16, 17, 9)),
+            ramp(ndarray::Ix4(16, 8, 3, 3)),
+            ConvTranspose2d::new()
+                .stride([2, 3])
+                .padding(1)
+                .output_padding(1)
+                .groups(2),
+        ),
+        (
+            ramp(ndarray::Ix4(2, 12, 30, 30)),
+            ramp(ndarray::Ix4(12, 12, 3, 3)),
+            ConvTranspose2d::new().padding(1),
+        ),
+        (
+            ramp(ndarray::Ix4(2, 32, 40, 40)),
+            ramp(ndarray::Ix4(32, 1, 2, 2)),
+            ConvTranspose2d::new().stride(2).groups(32),
+        ),
+    ];
+    for (x, w, cfg) in &cases {
+        let one: Array4<f32> = in_pool(1, || conv_transpose2d(x, w, None, cfg).unwrap());
+        let two: Array4<f32> = in_pool(2, || conv_transpose2d(x, w, None, cfg).unwrap());
+        assert!(same_bits(&one, &two), "{cfg:?}");
+    }
+    let x = ramp(ndarray::Ix5(1, 8, 6, 10, 10));
+    let w = ramp(ndarray::Ix5(8, 8, 3, 3, 3));
+    let cfg = ConvTranspose3d::new().stride(2);
+    let one: Array5<f32> = in_pool(1, || conv_transpose3d(&x, &w, None, &cfg).unwrap());
+    let two: Array5<f32> = in_pool(2, || conv_transpose3d(&x, &w, None, &cfg).unwrap());
+    assert!(same_bits(&one, &two));
+}
+
+#[test]
+fn conv_and_upsample_are_thread_count_independent() {
+    let x = ramp(ndarray::Ix4(2, 24, 50, 50));
+    let w = ramp(ndarray::Ix4(20, 24, 3, 3));
+    let cfg = Conv2d::new().padding(1);
+    let one = in_pool(1, || conv2d(&x, &w, None, &cfg).unwrap());
+    let two = in_pool(2, || conv2d(&x, &w, None, &cfg).unwrap());
+    assert!(same_bits(&one, &two));
+    for mode in [Mode::Nearest, Mode::Linear, Mode::Cubic, Mode::Area] {
+        let up = Upsample2d::scale([2.0, 2.0]).mode(mode);
+        let one = in_pool(1, || upsample2d(&x, &up).unwrap());
+        let two = in_pool(2, || upsample2d(&x, &up).unwrap());
+        assert!(same_bits(&one, &two), "{mode:?}");
+    }
+}
