@@ -39,7 +39,13 @@ fn combination(coefs: &[f64], symbols: &[&str]) -> String {
         .iter()
         .zip(symbols)
         .filter(|(c, _)| **c != 0.0)
-        .map(|(c, s)| if *c == 1.0 { s.to_string() } else { format!("{c}{s}") })
+        .map(|(c, s)| {
+            if *c == 1.0 {
+                s.to_string()
+            } else {
+                format!("{c}{s}")
+            }
+        })
         .collect();
     if terms.is_empty() {
         "0".into()
@@ -90,7 +96,11 @@ fn deconv_section(title: &str, cfg: &ConvTranspose2d) -> Result<()> {
     let w = kernel(1.0, 10.0, 100.0, 1000.0);
     let y = conv_transpose2d(&input(), &w, None, cfg)?;
     print_numbers(&format!("{title}, kernel a=1, b=10, c=100, d=1000:"), &y);
-    print_symbolic(&format!("{title}, symbolically:"), &symbolic_deconv(cfg)?, &["a", "b", "c", "d"]);
+    print_symbolic(
+        &format!("{title}, symbolically:"),
+        &symbolic_deconv(cfg)?,
+        &["a", "b", "c", "d"],
+    );
     println!("  cost: {}\n", cfg.cost(&[1, 1, 3, 3], &[1, 1, 2, 2], 8)?);
     Ok(())
 }
@@ -98,8 +108,14 @@ fn deconv_section(title: &str, cfg: &ConvTranspose2d) -> Result<()> {
 fn main() -> Result<()> {
     println!("Input x = [[1,2,3],[4,5,6],[7,8,9]], kernel [[a,b],[c,d]]\n");
 
-    deconv_section("Transposed convolution, stride 1 (3x3 -> 4x4)", &ConvTranspose2d::new())?;
-    deconv_section("Transposed convolution, stride 2 (3x3 -> 6x6)", &ConvTranspose2d::new().stride(2))?;
+    deconv_section(
+        "Transposed convolution, stride 1 (3x3 -> 4x4)",
+        &ConvTranspose2d::new(),
+    )?;
+    deconv_section(
+        "Transposed convolution, stride 2 (3x3 -> 6x6)",
+        &ConvTranspose2d::new().stride(2),
+    )?;
 
     println!("Parameter choices that turn the 3x3 input into a 5x5 output (Shape calculator):");
     let mut found = Vec::new();
@@ -108,7 +124,11 @@ fn main() -> Result<()> {
             for p in 0..=2usize {
                 for d in 1..=2usize {
                     for op in 0..s.max(d) {
-                        let ax = shape::AxisParams::new(k).stride(s).padding(p).dilation(d).output_padding(op);
+                        let ax = shape::AxisParams::new(k)
+                            .stride(s)
+                            .padding(p)
+                            .dilation(d)
+                            .output_padding(op);
                         if shape::conv_transpose_output_len(0, 3, &ax) == Ok(5) {
                             found.push((k, s, p, d, op));
                         }
@@ -121,8 +141,14 @@ fn main() -> Result<()> {
         println!("  kernel {k}x{k}, stride {s}, padding {p}, dilation {d}, output_padding {op}");
     }
     println!();
-    let five = ConvTranspose2d::new().stride(2).padding(1).output_padding(1);
-    deconv_section("With the 2x2 kernel: stride 2, padding 1, output_padding 1 (3x3 -> 5x5)", &five)?;
+    let five = ConvTranspose2d::new()
+        .stride(2)
+        .padding(1)
+        .output_padding(1);
+    deconv_section(
+        "With the 2x2 kernel: stride 2, padding 1, output_padding 1 (3x3 -> 5x5)",
+        &five,
+    )?;
     println!(
         "  (A widely copied article draws this 5x5 result with kernel symbols e..h; a 2x2 kernel\n   only has a..d, and the table above is what the operation really computes.)\n"
     );
@@ -137,7 +163,11 @@ fn main() -> Result<()> {
         let y = upsample2d(&x, &up)?;
         per_symbol.push(y.slice(ndarray::s![0, 0, .., ..]).to_owned());
     }
-    print_symbolic("Nearest-neighbour upsampling x2 of [[a,b,c],[d,e,f],[g,h,i]] (3x3 -> 6x6):", &per_symbol, &symbols);
+    print_symbolic(
+        "Nearest-neighbour upsampling x2 of [[a,b,c],[d,e,f],[g,h,i]] (3x3 -> 6x6):",
+        &per_symbol,
+        &symbols,
+    );
     println!("  cost: {}\n", up.cost(&[1, 1, 3, 3], 8)?);
     println!("Every output of the upsampling copies one input: no multiply-adds, no parameters.");
     println!("The stride-2 transposed convolution computes each output from learned weights.");
