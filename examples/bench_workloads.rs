@@ -1,0 +1,490 @@
+//! Times upconv on a workload file (the format of `bench/workloads.json`), one line per
+//! workload, in the line format `scripts/compare.py` and the `peers/` crate also print:
+//!
+//! ```text
+//! deconv <name> out=[N,C,H,W] <median ms> ms <GFLOP/s> GFLOP/s
+//! up <name> out=[N,C,H,W] <median ms> ms <GB/s> GB/s
+//! gemm <name> mnk=[m,n,k] <median ms> ms <GFLOP/s> GFLOP/s   (GEMM ceiling, same FLOP count)
+//! copy <name> bytes=B <median ms> ms <GB/s> GB/s             (bandwidth ceiling, same bytes)
+//! ```
+//!
+//! FLOPs are `2 * multiply_adds` and bytes are `bytes_moved()` (input, weights and output
+//! once each) from upconv's cost model, so every implementation is rated on the same work.
+//!
+//! ```text
+//! cargo run --release --example bench_workloads -- [WORKLOADS.json] [--threads N] [--into]
+//!     [--reps N] [--warmup N] [--only SUBSTRING] [--no-gemm] [--no-copy]
+//! ```
+//!
+//! * `WORKLOADS.json`: default `bench/workloads.json` (a copy of the project's standard set);
+//! * `--threads N`: run inside a rayon pool of `N` threads (default: rayon's default, one per
+//!   core); without the `rayon` feature everything is single-threaded;
+//! * `--into`: reuse one preallocated output across iterations (`*_into` functions); by default
+//!   every call allocates its output, as `F.conv_transpose2d` / `F.interpolate` do;
+//! * `--reps N`: timed runs per workload (default: as many as fit in about 1 s, 5 to 50), after
+//!   `--warmup N` untimed runs (default 2); the median is printed;
+//! * `--gemm` / `--copy` (on by default; `--no-gemm` / `--no-copy` turn them off): after each
+//!   deconv workload, one plain f32 matrix product (`gemm` crate) of the same FLOP count; after
+//!   each workload, one plain memory copy moving the same bytes (half read, half written).
+
+use std::error::Error;
+use std::time::Instant;
+
+use ndarray::{Array4, ArrayRef4};
+use serde_json::Value;
+use upconv::{
+    conv_transpose2d, conv_transpose2d_into, pixel_shuffle, pixel_shuffle_into, upsample2d,
+    upsample2d_into, ConvTranspose2d, CoordinateMode, Mode, Upsample2d,
+};
+
+type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
+
+struct Opts {
+    path: String,
+    threads: Option<usize>,
+    into: bool,
+    reps: Option<usize>,
+    warmup: usize,
+    gemm: bool,
+    copy: bool,
+    only: Option<String>,
+}
+
+fn parse_args() -> Res<Opts> {
+    let mut o = Opts {
+        path: "bench/workloads.json".into(),
+        threads: None,
+        into: false,
+        reps: None,
+        warmup: 2,
+        gemm: true,
+        copy: true,
+        only: None,
+    };
+    let mut args = std::env::args().skip(1);
+    let num = |v: Option<String>, flag: &str| -> Res<usize> {
+        let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
+        Ok(v.parse()
+            .map_err(|_| format!("{flag}: not a number: {v}"))?)
+    };
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--threads" => o.threads = Some(num(args.next(), "--threads")?.max(1)),
+            "--reps" => o.reps = Some(num(args.next(), "--reps")?.max(1)),
+            "--warmup" => o.warmup = num(args.next(), "--warmup")?,
+            "--into" => o.into = true,
+            "--gemm" => o.gemm = true,
+            "--copy" => o.copy = true,
+            "--no-gemm" => o.gemm = false,
+            "--no-copy" => o.copy = false,
+            "--only" => o.only = Some(args.next().ok_or("--only needs a value")?),
+            "-h" | "--help" => {
+                println!(
+                    "usage: bench_workloads [WORKLOADS.json] [--threads N] [--into] [--reps N] \
+                     [--warmup N] [--only SUBSTRING] [--no-gemm] [--no-copy]"
+                );
+                std::process::exit(0);
+            }
+            s if s.starts_with("--") => return Err(format!("unknown option {s}").into()),
+            s => o.path = s.to_string(),
+        }
+    }
+    Ok(o)
+}
+
+/// Median wall time in ms of `f`, after `warmup` untimed runs; `reps` timed runs, or as many
+/// as fit in about one second (5 to 50).
+fn time_ms(reps: Option<usize>, warmup: usize, mut f: impl FnMut() -> Res<()>) -> Res<f64> {
+    let mut first = f64::NAN;
+    for i in 0..warmup.max(1) {
+        let t = Instant::now();
+        f()?;
+        if i == 0 {
+            first = t.elapsed().as_secs_f64();
+        }
+    }
+    let n = reps.unwrap_or_else(|| ((1.0 / first.max(1e-6)).ceil() as usize).clamp(5, 50));
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        f()?;
+        v.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    v.sort_by(f64::total_cmp);
+    Ok(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    })
+}
+
+/// Deterministic pseudo-random values in [-1, 1).
+fn random(shape: [usize; 4], seed: u64) -> Array4<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    Array4::from_shape_simple_fn(shape, || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    })
+}
+
+fn get_usize(v: &Value, key: &str, default: Option<usize>) -> Res<usize> {
+    match v.get(key) {
+        Some(x) => Ok(x.as_u64().ok_or_else(|| format!("{key}: not an integer"))? as usize),
+        None => default.ok_or_else(|| format!("missing key {key}").into()),
+    }
+}
+
+/// An integer or a pair `[h, w]`.
+fn get_pair(v: &Value, key: &str, default: Option<usize>) -> Res<[usize; 2]> {
+    match v.get(key) {
+        Some(Value::Array(a)) if a.len() == 2 => {
+            let g = |i: usize| a[i].as_u64().map(|x| x as usize).ok_or("not an integer");
+            Ok([g(0)?, g(1)?])
+        }
+        Some(_) => Ok([get_usize(v, key, None)?; 2]),
+        None => Ok([default.ok_or_else(|| format!("missing key {key}"))?; 2]),
+    }
+}
+
+fn get_shape4(v: &Value) -> Res<[usize; 4]> {
+    let a = v
+        .get("x")
+        .and_then(Value::as_array)
+        .filter(|a| a.len() == 4)
+        .ok_or("x must be [N, C, H, W]")?;
+    let mut s = [0; 4];
+    for (d, x) in s.iter_mut().zip(a) {
+        *d = x.as_u64().ok_or("x: not an integer")? as usize;
+    }
+    Ok(s)
+}
+
+fn fmt_shape(s: &[usize]) -> String {
+    let v: Vec<String> = s.iter().map(ToString::to_string).collect();
+    format!("[{}]", v.join(","))
+}
+
+/// The deconv workload's configuration and weight shape.
+fn deconv_cfg(wl: &Value, x: [usize; 4]) -> Res<(ConvTranspose2d, [usize; 4])> {
+    let k = get_pair(wl, "k", None)?;
+    let groups = get_usize(wl, "groups", Some(1))?;
+    let cout = get_usize(wl, "cout", None)?;
+    let cfg = ConvTranspose2d::new()
+        .stride(get_pair(wl, "stride", Some(1))?)
+        .padding(get_pair(wl, "pad", Some(0))?)
+        .output_padding(get_pair(wl, "outpad", Some(0))?)
+        .dilation(get_pair(wl, "dilation", Some(1))?)
+        .groups(groups);
+    if groups == 0 || cout % groups != 0 {
+        return Err(format!("groups {groups} does not divide cout {cout}").into());
+    }
+    Ok((cfg, [x[1], cout / groups, k[0], k[1]]))
+}
+
+enum UpOp {
+    Resize(Upsample2d),
+    PixelShuffle(usize),
+}
+
+fn up_op(wl: &Value) -> Res<UpOp> {
+    let mode = wl
+        .get("mode")
+        .and_then(Value::as_str)
+        .ok_or("missing mode")?;
+    let scale: [f64; 2] = match wl.get("scale") {
+        Some(Value::Array(a)) if a.len() == 2 => [
+            a[0].as_f64().ok_or("scale: not a number")?,
+            a[1].as_f64().ok_or("scale: not a number")?,
+        ],
+        Some(s) => [s.as_f64().ok_or("scale: not a number")?; 2],
+        None => return Err("missing scale".into()),
+    };
+    let mode = match mode {
+        "nearest" => Mode::Nearest,
+        "nearest-exact" | "nearest_exact" => Mode::NearestExact,
+        "linear" | "bilinear" => Mode::Linear,
+        "cubic" | "bicubic" => Mode::Cubic,
+        "area" => Mode::Area,
+        "pixel_shuffle" => return Ok(UpOp::PixelShuffle(scale[0] as usize)),
+        m => return Err(format!("unknown mode {m}").into()),
+    };
+    let mut cfg = Upsample2d::scale(scale).mode(mode);
+    if wl.get("align_corners").and_then(Value::as_bool) == Some(true) {
+        cfg = cfg.coordinates(CoordinateMode::AlignCorners);
+    }
+    Ok(UpOp::Resize(cfg))
+}
+
+impl UpOp {
+    fn output_dims(&self, x: &[usize]) -> Res<Vec<usize>> {
+        match self {
+            UpOp::Resize(c) => Ok(c.output_dims(x)?),
+            UpOp::PixelShuffle(r) => {
+                let r2 = r * r;
+                if *r == 0 || x[1] % r2 != 0 {
+                    return Err(format!("pixel_shuffle: {} channels, factor {r}", x[1]).into());
+                }
+                Ok(vec![x[0], x[1] / r2, x[2] * r, x[3] * r])
+            }
+        }
+    }
+
+    /// The cost model's bytes (pixel shuffle moves what nearest-x1 would: input and output).
+    fn bytes(&self, x: &[usize]) -> Res<u64> {
+        match self {
+            UpOp::Resize(c) => Ok(c.cost(x, 4)?.bytes_moved()),
+            UpOp::PixelShuffle(_) => Ok(2 * 4 * x.iter().product::<usize>() as u64),
+        }
+    }
+
+    fn run(&self, x: &ArrayRef4<f32>) -> Res<Array4<f32>> {
+        Ok(match self {
+            UpOp::Resize(c) => upsample2d(x, c)?,
+            UpOp::PixelShuffle(r) => pixel_shuffle(x, *r)?,
+        })
+    }
+
+    fn run_into(&self, x: &ArrayRef4<f32>, y: &mut ArrayRef4<f32>) -> Res<()> {
+        match self {
+            UpOp::Resize(c) => upsample2d_into(x, c, y)?,
+            UpOp::PixelShuffle(r) => pixel_shuffle_into(x, *r, y)?,
+        }
+        Ok(())
+    }
+}
+
+fn shape4(v: &[usize]) -> Res<[usize; 4]> {
+    Ok(v.try_into().map_err(|_| "output is not 4-D")?)
+}
+
+fn run_deconv(o: &Opts, wl: &Value) -> Res<()> {
+    let name = wl.get("name").and_then(Value::as_str).unwrap_or("?");
+    let xs = get_shape4(wl)?;
+    let (cfg, ws) = deconv_cfg(wl, xs)?;
+    let x = random(xs, 1);
+    let w = random(ws, 2);
+    let cost = cfg.cost(&xs, &ws, 4)?;
+    let out = cfg.output_dims(&xs, &ws)?;
+    println!(
+        "# cost {name} multiply_adds={} bytes_moved={} workspace_bytes={}",
+        cost.multiply_adds,
+        cost.bytes_moved(),
+        cost.workspace_bytes
+    );
+    let ms = if o.into {
+        let mut y = Array4::<f32>::zeros(shape4(&out)?);
+        time_ms(o.reps, o.warmup, || {
+            conv_transpose2d_into(&x, &w, None, &cfg, &mut y)?;
+            Ok(())
+        })?
+    } else {
+        time_ms(o.reps, o.warmup, || {
+            std::hint::black_box(conv_transpose2d(&x, &w, None, &cfg)?);
+            Ok(())
+        })?
+    };
+    println!(
+        "deconv {name} out={} {ms:.3} ms {:.1} GFLOP/s",
+        fmt_shape(&out),
+        cost.flops() as f64 / (ms * 1e6)
+    );
+    if o.gemm {
+        gemm_line(o, name, cost.multiply_adds)?;
+    }
+    if o.copy {
+        copy_line(o, name, cost.bytes_moved())?;
+    }
+    Ok(())
+}
+
+fn run_up(o: &Opts, wl: &Value) -> Res<()> {
+    let name = wl.get("name").and_then(Value::as_str).unwrap_or("?");
+    let xs = get_shape4(wl)?;
+    let op = up_op(wl)?;
+    let x = random(xs, 3);
+    let out = op.output_dims(&xs)?;
+    let bytes = op.bytes(&xs)?;
+    println!("# cost {name} bytes_moved={bytes}");
+    let ms = if o.into {
+        let mut y = Array4::<f32>::zeros(shape4(&out)?);
+        time_ms(o.reps, o.warmup, || op.run_into(&x, &mut y))?
+    } else {
+        time_ms(o.reps, o.warmup, || {
+            std::hint::black_box(op.run(&x)?);
+            Ok(())
+        })?
+    };
+    println!(
+        "up {name} out={} {ms:.3} ms {:.2} GB/s",
+        fmt_shape(&out),
+        bytes as f64 / (ms * 1e6)
+    );
+    if o.copy {
+        copy_line(o, name, bytes)?;
+    }
+    Ok(())
+}
+
+/// Number of threads work is split over (the current rayon pool's).
+fn threads() -> usize {
+    #[cfg(feature = "rayon")]
+    {
+        rayon::current_num_threads()
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        1
+    }
+}
+
+/// `m x n x k` with `m*n*k` close to `macs`, each side a multiple of 8 (at least 8).
+fn gemm_shape(macs: u64) -> [usize; 3] {
+    let side = (((macs as f64).cbrt() / 8.0).round() as usize).max(1) * 8;
+    let n = ((macs as f64 / (side * side) as f64 / 8.0).round() as usize).max(1) * 8;
+    [side, n, side]
+}
+
+/// Row-major `c[m x n] = a[m x k] * b[k x n]` with `gemm`, single-threaded.
+fn matmul(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    // SAFETY: the asserts above keep every index the strides reach in bounds: `c` is m x n
+    // with row stride n, `a` is m x k with row stride k, `b` is k x n with row stride n, all
+    // column strides 1; `c` is a unique borrow that aliases neither input.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            0.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// One plain f32 matrix product of (about) `macs` multiply-adds: the compute ceiling. With
+/// several threads the rows of the product are split evenly between them.
+fn gemm_line(o: &Opts, name: &str, macs: u64) -> Res<()> {
+    let [m, n, k] = gemm_shape(macs);
+    let a = random([1, 1, m, k], 4).into_raw_vec_and_offset().0;
+    let b = random([1, 1, k, n], 5).into_raw_vec_and_offset().0;
+    let mut c = vec![0f32; m * n];
+    let t = threads();
+    let ms = time_ms(o.reps, o.warmup, || {
+        let rows = m.div_ceil(t).max(1);
+        #[cfg(feature = "rayon")]
+        {
+            use rayon::prelude::*;
+            c.par_chunks_mut(rows * n)
+                .zip(a.par_chunks(rows * k))
+                .for_each(|(c, a)| matmul(c.len() / n, n, k, a, &b, c));
+        }
+        #[cfg(not(feature = "rayon"))]
+        matmul(rows.min(m), n, k, &a, &b, &mut c);
+        Ok(())
+    })?;
+    let flops = 2.0 * (m * n * k) as f64;
+    println!(
+        "gemm {name} mnk={} {ms:.3} ms {:.1} GFLOP/s",
+        fmt_shape(&[m, n, k]),
+        flops / (ms * 1e6)
+    );
+    Ok(())
+}
+
+/// A plain copy of `bytes / 2` bytes (so `bytes` move): the bandwidth ceiling. With several
+/// threads each copies a contiguous share.
+fn copy_line(o: &Opts, name: &str, bytes: u64) -> Res<()> {
+    let len = (bytes / 8).max(1) as usize;
+    let src = random([1, 1, 1, len], 6).into_raw_vec_and_offset().0;
+    let mut dst = vec![0f32; len];
+    let t = threads();
+    let ms = time_ms(o.reps, o.warmup, || {
+        let chunk = len.div_ceil(t).max(1);
+        #[cfg(feature = "rayon")]
+        {
+            use rayon::prelude::*;
+            dst.par_chunks_mut(chunk)
+                .zip(src.par_chunks(chunk))
+                .for_each(|(d, s)| d.copy_from_slice(s));
+        }
+        #[cfg(not(feature = "rayon"))]
+        {
+            let _ = chunk;
+            dst.copy_from_slice(&src);
+        }
+        std::hint::black_box(&mut dst);
+        Ok(())
+    })?;
+    println!(
+        "copy {name} bytes={} {ms:.3} ms {:.2} GB/s",
+        len * 8,
+        (len * 8) as f64 / (ms * 1e6)
+    );
+    Ok(())
+}
+
+fn run_all(o: &Opts, doc: &Value) -> Res<()> {
+    println!(
+        "# upconv bench_workloads: file={} threads={} into={} reps={} warmup={}",
+        o.path,
+        threads(),
+        o.into,
+        o.reps.map_or("auto".to_string(), |r| r.to_string()),
+        o.warmup
+    );
+    let wanted = |wl: &Value| match (&o.only, wl.get("name").and_then(Value::as_str)) {
+        (Some(s), Some(n)) => n.contains(s.as_str()),
+        _ => true,
+    };
+    let empty = Vec::new();
+    for wl in doc
+        .get("deconv")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty)
+    {
+        if wanted(wl) {
+            run_deconv(o, wl)?;
+        }
+    }
+    for wl in doc.get("up").and_then(Value::as_array).unwrap_or(&empty) {
+        if wanted(wl) {
+            run_up(o, wl)?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> Res<()> {
+    let o = parse_args()?;
+    let text = std::fs::read_to_string(&o.path).map_err(|e| format!("{}: {e}", o.path))?;
+    let doc: Value = serde_json::from_str(&text)?;
+    match o.threads {
+        #[cfg(feature = "rayon")]
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()?
+            .install(|| run_all(&o, &doc)),
+        #[cfg(not(feature = "rayon"))]
+        Some(n) if n > 1 => {
+            eprintln!("built without the rayon feature: --threads {n} ignored, 1 thread");
+            run_all(&o, &doc)
+        }
+        _ => run_all(&o, &doc),
+    }
+}
