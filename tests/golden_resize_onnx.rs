@@ -6,9 +6,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 use serde_json::Value;
-use upconv::{
-    resize, AspectRatioPolicy, CoordinateTransform, NearestMode, Resize, ResizeMode,
-};
+use upconv::{resize, AspectRatioPolicy, CoordinateTransform, NearestMode, Resize, ResizeMode};
 
 fn load() -> Value {
     let path = format!(
@@ -19,11 +17,19 @@ fn load() -> Value {
 }
 
 fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 fn config(case: &Value) -> Resize {
@@ -106,7 +112,10 @@ fn resize_matches_onnx_runtime() {
             assert_eq!(case["output_shape"], case["input_shape"], "{name}");
             let cfg = config(case);
             let positive = cfg.clone().axes(vec![3, 2]);
-            assert_eq!(cfg.output_dims(&[1, 1, 4, 6]), positive.output_dims(&[1, 1, 4, 6]));
+            assert_eq!(
+                cfg.output_dims(&[1, 1, 4, 6]),
+                positive.output_dims(&[1, 1, 4, 6])
+            );
             known += 1;
             continue;
         }
@@ -142,6 +151,11 @@ fn resize_matches_onnx_runtime() {
     }
     eprintln!("{n} ONNX Runtime cases, worst relative error {worst:e}, {known} known ORT bugs");
     assert_eq!(known, 4);
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(n > 150, "only {n} cases checked");
 }

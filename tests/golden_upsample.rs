@@ -18,18 +18,29 @@ fn load(name: &str) -> Value {
 }
 
 fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 fn array<T: Element, D: Dimension>(shape: &[usize], data: &[f64]) -> ndarray::Array<T, D> {
-    ArrayD::from_shape_vec(IxDyn(shape), data.iter().map(|&v| T::from_f64_lossy(v)).collect())
-        .unwrap()
-        .into_dimensionality::<D>()
-        .unwrap()
+    ArrayD::from_shape_vec(
+        IxDyn(shape),
+        data.iter().map(|&v| T::from_f64_lossy(v)).collect(),
+    )
+    .unwrap()
+    .into_dimensionality::<D>()
+    .unwrap()
 }
 
 fn mode_of(s: &str) -> Mode {
@@ -66,7 +77,11 @@ fn compare(name: &str, got: &[f64], got_shape: &[usize], case: &Value, exact: bo
         // serde_json's default float parser can be 1 ulp off in f64; the f32 value is exact
         want.iter_mut().for_each(|v| *v = f64::from(*v as f32));
     }
-    assert_eq!(got_shape, usizes(&case["output_shape"]).as_slice(), "{name}: shape");
+    assert_eq!(
+        got_shape,
+        usizes(&case["output_shape"]).as_slice(),
+        "{name}: shape"
+    );
     let max = want.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-30);
     let mut worst = 0.0f64;
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
@@ -92,7 +107,10 @@ fn run_case<T: Element>(case: &Value) -> (Vec<f64>, Vec<usize>) {
             .unwrap()
             .into_dyn(),
     };
-    (y.iter().map(|v| v.to_f64_lossless()).collect(), y.shape().to_vec())
+    (
+        y.iter().map(|v| v.to_f64_lossless()).collect(),
+        y.shape().to_vec(),
+    )
 }
 
 #[test]

@@ -323,6 +323,7 @@ impl<const D: usize> Upsample<D> {
         input: &[usize],
     ) -> Result<(Vec<usize>, Vec<Option<AxisTable<T>>>)> {
         let out = self.output_dims(input)?;
+        super::check_bytes::<T>(&out)?;
         let align = self.coordinates == CoordinateMode::AlignCorners;
         let mut tabs = vec![None, None];
         for axis in 0..D {
@@ -389,7 +390,8 @@ impl<const D: usize> Upsample<D> {
             for k in 2..tabs.len().saturating_sub(1) {
                 if let Some(t) = &tabs[k] {
                     let below: u64 = count(&out[k + 1..]);
-                    workspace = workspace.saturating_add((t.max_span() as u64).saturating_mul(below));
+                    workspace =
+                        workspace.saturating_add((t.max_span() as u64).saturating_mul(below));
                 }
             }
         }

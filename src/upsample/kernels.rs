@@ -116,6 +116,38 @@ pub(crate) fn resize_contiguous<T: Element>(
     }
     let _ = batch;
     run_planes(&ctx, input, out, plane_in, plane_out);
+    if tables.iter().flatten().any(|t| !t.outside.is_empty()) {
+        // an output outside on any axis is exactly the extrapolation value, even where an
+        // outer axis interpolated between extrapolated inner rows
+        mark_outside(out, &out_shape, tables, extrapolation, false);
+    }
+}
+
+/// Sets every element of `out` (shape `shape`) that some axis marks as outside to `ext`.
+fn mark_outside<T: Element>(
+    out: &mut [T],
+    shape: &[usize],
+    tables: &[Option<AxisTable<T>>],
+    ext: T,
+    inherited: bool,
+) {
+    if inherited {
+        out.fill(ext);
+        return;
+    }
+    let Some((&len, rest)) = shape.split_first() else {
+        return;
+    };
+    let sub: usize = rest.iter().product();
+    if sub == 0 {
+        return;
+    }
+    for (o, block) in out.chunks_exact_mut(sub).enumerate().take(len) {
+        let outside = tables[0]
+            .as_ref()
+            .is_some_and(|t| t.outside.get(o).copied().unwrap_or(false));
+        mark_outside(block, rest, &tables[1..], ext, outside);
+    }
 }
 
 /// Resizes consecutive independent planes with one scratch allocation.
@@ -315,7 +347,9 @@ fn row<T: Element>(tab: &AxisTable<T>, info: &LevelInfo<'_, T>, inp: &[T], out: 
                     .zip(tab.idx.chunks_exact(4))
                     .zip(tab.w.chunks_exact(4))
                 {
-                    *d = w[0] * inp[ix[0]] + w[1] * inp[ix[1]] + w[2] * inp[ix[2]]
+                    *d = w[0] * inp[ix[0]]
+                        + w[1] * inp[ix[1]]
+                        + w[2] * inp[ix[2]]
                         + w[3] * inp[ix[3]];
                 }
             }

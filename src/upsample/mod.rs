@@ -53,12 +53,10 @@ use ndarray::{
     Dimension, IxDyn,
 };
 
-pub use config::{CoordinateMode, Mode, Upsample, Upsample1d, Upsample2d, Upsample3d};
-pub use onnx::{
-    resize, resize_into, CoordinateTransform, NearestMode, Resize, ResizeMode,
-};
-pub use pixel_shuffle::{pixel_shuffle, pixel_shuffle_into, pixel_unshuffle, pixel_unshuffle_into};
 pub use crate::shape::resize::AspectRatioPolicy;
+pub use config::{CoordinateMode, Mode, Upsample, Upsample1d, Upsample2d, Upsample3d};
+pub use onnx::{resize, resize_into, CoordinateTransform, NearestMode, Resize, ResizeMode};
+pub use pixel_shuffle::{pixel_shuffle, pixel_shuffle_into, pixel_unshuffle, pixel_unshuffle_into};
 
 use crate::element::Element;
 use crate::error::{Error, Result};
@@ -94,12 +92,11 @@ pub(crate) fn write_output<T: Element, D: Dimension>(
     }
     let mut tmp = vec![T::zero(); out.len()];
     fill(&mut tmp);
-    let view = ArrayView::from_shape(out.raw_dim(), &tmp).map_err(|_| {
-        Error::OutputShapeMismatch {
+    let view =
+        ArrayView::from_shape(out.raw_dim(), &tmp).map_err(|_| Error::OutputShapeMismatch {
             expected: shape.to_vec(),
             got: out.shape().to_vec(),
-        }
-    })?;
+        })?;
     out.assign(&view);
     Ok(())
 }
@@ -118,8 +115,20 @@ pub(crate) fn execute<T: Element, D: Dimension>(
     })
 }
 
+/// Checks that a tensor of `shape` fits in memory addressing (at most `isize::MAX` bytes).
+pub(crate) fn check_bytes<T>(shape: &[usize]) -> Result<()> {
+    let n = crate::shape::checked_product(shape, "output element count")?;
+    match n.checked_mul(std::mem::size_of::<T>()) {
+        Some(b) if b <= isize::MAX as usize => Ok(()),
+        _ => Err(Error::Overflow {
+            what: "output size in bytes",
+        }),
+    }
+}
+
 /// Allocates a zeroed array of `shape` with dimension type `D` (calloc: no zero pass).
 pub(crate) fn zeros<T: Element, D: Dimension>(shape: &[usize]) -> Result<Array<T, D>> {
+    check_bytes::<T>(shape)?;
     ArrayD::<T>::zeros(IxDyn(shape))
         .into_dimensionality::<D>()
         .map_err(|_| Error::WrongRank {
@@ -316,9 +325,13 @@ mod tests {
     use ndarray::Array;
 
     fn ramp<D: Dimension>(shape: D, seed: u64) -> Array<f64, D> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         Array::from_shape_simple_fn(shape, || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 33) % 1000) as f64 / 100.0 - 5.0
         })
     }
@@ -326,7 +339,13 @@ mod tests {
     #[test]
     fn fast_equals_reference_all_modes() {
         let x = ramp(ndarray::Ix4(2, 3, 5, 7), 1);
-        for mode in [Mode::Nearest, Mode::NearestExact, Mode::Linear, Mode::Cubic, Mode::Area] {
+        for mode in [
+            Mode::Nearest,
+            Mode::NearestExact,
+            Mode::Linear,
+            Mode::Cubic,
+            Mode::Area,
+        ] {
             for (h, w) in [(9, 4), (5, 7), (1, 13), (3, 2)] {
                 let cfg = Upsample2d::size([h, w]).mode(mode);
                 let (_, tabs) = cfg.tables::<f64>(x.shape()).unwrap();

@@ -363,7 +363,11 @@ impl Resize {
         let Some(roi) = &self.roi else {
             return Ok(out);
         };
-        let n = if self.axes.is_some() { axes.len() } else { rank };
+        let n = if self.axes.is_some() {
+            axes.len()
+        } else {
+            rank
+        };
         if roi.len() != 2 * n {
             return Err(Error::WrongRank {
                 what: "roi",
@@ -372,22 +376,26 @@ impl Resize {
             });
         }
         if let Some(&v) = roi.iter().find(|v| !v.is_finite()) {
-            return Err(Error::NonFinite { what: "roi", value: v });
+            return Err(Error::NonFinite {
+                what: "roi",
+                value: v,
+            });
         }
         for i in 0..n {
             let ax = if self.axes.is_some() { axes[i] } else { i };
             // ONNX roi values are float tensors
-            out[ax] = (
-                f64::from(roi[i] as f32),
-                f64::from(roi[n + i] as f32),
-            );
+            out[ax] = (f64::from(roi[i] as f32), f64::from(roi[n + i] as f32));
         }
         Ok(out)
     }
 
     /// Output shape and per-axis tables (`None` for axes left unchanged).
-    fn tables<T: Element>(&self, input: &[usize]) -> Result<(Vec<usize>, Vec<Option<AxisTable<T>>>)> {
+    pub(crate) fn tables<T: Element>(
+        &self,
+        input: &[usize],
+    ) -> Result<(Vec<usize>, Vec<Option<AxisTable<T>>>)> {
         let d = self.dims(input)?;
+        super::check_bytes::<T>(&d.output)?;
         let rank = input.len();
         let roi = self.roi_per_axis(rank, &d.axes)?;
         let tf_crop = self.coordinate_transformation_mode == CoordinateTransform::TfCropAndResize;
@@ -408,14 +416,23 @@ impl Resize {
     }
 
     /// ONNX Runtime's input coordinate of output `y`.
-    fn coordinate<T: Element>(&self, y: usize, scale: f64, out: usize, inp: usize, roi: (f64, f64)) -> T {
+    fn coordinate<T: Element>(
+        &self,
+        y: usize,
+        scale: f64,
+        out: usize,
+        inp: usize,
+        roi: (f64, f64),
+    ) -> T {
         let f = |v: f64| T::from_f64_lossy(v);
         let yt = T::from_usize_lossy(y);
         let st = f(scale);
         let (lo, li) = (T::from_usize_lossy(out), T::from_usize_lossy(inp));
         let half = f(0.5);
         let one = T::one();
-        if scale == 1.0 && self.coordinate_transformation_mode != CoordinateTransform::TfCropAndResize {
+        if scale == 1.0
+            && self.coordinate_transformation_mode != CoordinateTransform::TfCropAndResize
+        {
             return yt;
         }
         match self.coordinate_transformation_mode {
@@ -455,7 +472,13 @@ impl Resize {
         }
     }
 
-    fn axis_table<T: Element>(&self, inp: usize, out: usize, scale: f64, roi: (f64, f64)) -> AxisTable<T> {
+    fn axis_table<T: Element>(
+        &self,
+        inp: usize,
+        out: usize,
+        scale: f64,
+        roi: (f64, f64),
+    ) -> AxisTable<T> {
         let tf_crop = self.coordinate_transformation_mode == CoordinateTransform::TfCropAndResize;
         let last = T::from_usize_lossy(inp - 1);
         let is_out = |x: T| tf_crop && (x < T::zero() || x > last);
@@ -520,7 +543,12 @@ impl Resize {
         for &x in coords {
             let xf = x.floor();
             let s = (x - xf).abs();
-            let mut c = [cubic2(s + one, a), cubic1(s, a), cubic1(one - s, a), cubic2(two - s, a)];
+            let mut c = [
+                cubic2(s + one, a),
+                cubic1(s, a),
+                cubic1(one - s, a),
+                cubic2(two - s, a),
+            ];
             let base = xf.to_f64_lossless() as i64;
             if self.exclude_outside {
                 let mut sum = T::zero();
@@ -548,13 +576,27 @@ impl Resize {
     /// ORT `SetupUpsampleFilterAA`: window `trunc(c ± support + 0.5)` around the centre
     /// `c = x + 0.5`, weights `F((j - c + 0.5) / max(1/scale, 1))`; outside taps fold onto the
     /// edge pixels (or are dropped with `exclude_outside`); normalised by the total.
-    fn antialias_table<T: Element>(&self, inp: usize, out: usize, scale: f64, coords: &[T]) -> AxisTable<T> {
+    fn antialias_table<T: Element>(
+        &self,
+        inp: usize,
+        out: usize,
+        scale: f64,
+        coords: &[T],
+    ) -> AxisTable<T> {
         let f = |v: f64| T::from_f64_lossy(v);
         let one = T::one();
         let half = f(0.5);
         let ss = one / f(scale); // ORT: scale = 1 / rscale
-        let half_support = if self.mode == ResizeMode::Cubic { f(2.0) } else { one };
-        let support = if ss >= one { half_support * ss } else { half_support };
+        let half_support = if self.mode == ResizeMode::Cubic {
+            f(2.0)
+        } else {
+            one
+        };
+        let support = if ss >= one {
+            half_support * ss
+        } else {
+            half_support
+        };
         let inv = if ss >= one { one / ss } else { one };
         let a = f(self.cubic_coeff_a);
         let filter = |x: T| -> T {
@@ -579,7 +621,11 @@ impl Resize {
         let mut w = Vec::new();
         let mut taps: Vec<(usize, T)> = Vec::new();
         for (y, &x) in coords.iter().enumerate().take(out) {
-            let center = if scale == 1.0 { T::from_usize_lossy(y) + half } else { x + half };
+            let center = if scale == 1.0 {
+                T::from_usize_lossy(y) + half
+            } else {
+                x + half
+            };
             // ORT 1.32 floors the window bounds (a truncating version would differ left of 0)
             let xmin_real = (center - support + half).floor().to_f64_lossless() as i64;
             let xmax_real = (center + support + half).floor().to_f64_lossless() as i64;
@@ -605,7 +651,11 @@ impl Resize {
             }
             for &(i, v) in &taps {
                 idx.push(i);
-                w.push(if total != T::zero() && total != one { v / total } else { v });
+                w.push(if total != T::zero() && total != one {
+                    v / total
+                } else {
+                    v
+                });
             }
             offs.push(w.len());
         }
@@ -675,7 +725,13 @@ fn linear_table<T: Element>(inp: usize, coords: &[T]) -> AxisTable<T> {
 pub fn resize<T: Element>(input: &ArrayRefD<T>, cfg: &Resize) -> Result<ArrayD<T>> {
     let (shape, tabs) = cfg.tables::<T>(input.shape())?;
     let mut out = zeros(&shape)?;
-    execute(input, &tabs, &shape, T::from_f64_lossy(cfg.extrapolation_value), &mut out)?;
+    execute(
+        input,
+        &tabs,
+        &shape,
+        T::from_f64_lossy(cfg.extrapolation_value),
+        &mut out,
+    )?;
     Ok(out)
 }
 
@@ -697,7 +753,17 @@ pub fn resize<T: Element>(input: &ArrayRefD<T>, cfg: &Resize) -> Result<ArrayD<T
 /// assert!(y.iter().all(|&v| v == 1.0));
 /// # Ok::<(), upconv::Error>(())
 /// ```
-pub fn resize_into<T: Element>(input: &ArrayRefD<T>, cfg: &Resize, out: &mut ArrayRefD<T>) -> Result<()> {
+pub fn resize_into<T: Element>(
+    input: &ArrayRefD<T>,
+    cfg: &Resize,
+    out: &mut ArrayRefD<T>,
+) -> Result<()> {
     let (shape, tabs) = cfg.tables::<T>(input.shape())?;
-    execute(input, &tabs, &shape, T::from_f64_lossy(cfg.extrapolation_value), out)
+    execute(
+        input,
+        &tabs,
+        &shape,
+        T::from_f64_lossy(cfg.extrapolation_value),
+        out,
+    )
 }

@@ -65,10 +65,7 @@ impl<T: Element> AxisTable<T> {
     /// `Some(k)` when every output has exactly `k` taps.
     pub(crate) fn fixed_taps(&self) -> Option<usize> {
         let k = self.offs.get(1).copied()?;
-        self.offs
-            .windows(2)
-            .all(|p| p[1] - p[0] == k)
-            .then_some(k)
+        self.offs.windows(2).all(|p| p[1] - p[0] == k).then_some(k)
     }
 
     /// Whether the table is the identity (copy): same length, tap `o` of weight exactly 1 at
@@ -475,7 +472,10 @@ mod tests {
         assert_eq!(t.idx, vec![0, 0, 1, 1, 2, 2, 3, 3]);
         let t = torch_nearest::<f32>(4, 8, Some(2.2), false);
         assert_eq!(t.idx, vec![0, 0, 0, 1, 1, 2, 2, 3]);
-        assert_eq!(torch_nearest::<f32>(4, 8, None, false).integer_repeat(), Some(2));
+        assert_eq!(
+            torch_nearest::<f32>(4, 8, None, false).integer_repeat(),
+            Some(2)
+        );
     }
 
     #[test]
