@@ -62,7 +62,7 @@ pub fn scaled_len(axis: usize, input: usize, scale: f64) -> Result<usize> {
         });
     }
     let v = (input as f64 * scale).floor();
-    if !(v < MAX_LEN) {
+    if v.is_nan() || v >= MAX_LEN {
         return Err(Error::Overflow {
             what: "upsample output length",
         });
@@ -301,7 +301,7 @@ pub fn onnx_resize_dims(
     }
     let mut output = input.to_vec();
     let mut out_scales = vec![1.0f64; rank];
-    let too_long = |l: f32| !(f64::from(l) < MAX_LEN);
+    let too_long = |l: f32| l.is_nan() || f64::from(l) >= MAX_LEN;
     match (scales, sizes) {
         (Some(scales), None) => {
             if scales.len() != axes.len() {
@@ -319,7 +319,7 @@ pub fn onnx_resize_dims(
             for (&ax, &s) in axes.iter().zip(scales) {
                 check_scale(ax, s)?;
                 let s32 = s as f32;
-                if !(s32 > 0.0) || !s32.is_finite() {
+                if s32.is_nan() || s32 <= 0.0 || !s32.is_finite() {
                     return Err(Error::InvalidScale { axis: ax, scale: s });
                 }
                 let len = (s32 * input[ax] as f32).trunc();

@@ -1,6 +1,6 @@
 //! PyTorch-style upsampling configuration (`F.interpolate` / `nn.Upsample`).
 
-use super::tables::{self, AaFilter, AxisTable};
+use super::tables::{self, AaFilter};
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::shape::{resize::interpolate_output_dims, Cost};
@@ -318,10 +318,7 @@ impl<const D: usize> Upsample<D> {
     }
 
     /// Per-axis tables for the full tensor rank (`None` for `N` and `C`) and the output shape.
-    pub(crate) fn tables<T: Element>(
-        &self,
-        input: &[usize],
-    ) -> Result<(Vec<usize>, Vec<Option<AxisTable<T>>>)> {
+    pub(crate) fn tables<T: Element>(&self, input: &[usize]) -> Result<tables::Plan<T>> {
         let out = self.output_dims(input)?;
         super::check_bytes::<T>(&out)?;
         let align = self.coordinates == CoordinateMode::AlignCorners;

@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayD, ArrayRefD};
 
-use super::tables::{clamp_index, cubic1, cubic2, AxisTable};
+use super::tables::{self, clamp_index, cubic1, cubic2, AxisTable};
 use super::{execute, zeros};
 use crate::element::Element;
 use crate::error::{Error, Result};
@@ -390,10 +390,7 @@ impl Resize {
     }
 
     /// Output shape and per-axis tables (`None` for axes left unchanged).
-    pub(crate) fn tables<T: Element>(
-        &self,
-        input: &[usize],
-    ) -> Result<(Vec<usize>, Vec<Option<AxisTable<T>>>)> {
+    pub(crate) fn tables<T: Element>(&self, input: &[usize]) -> Result<tables::Plan<T>> {
         let d = self.dims(input)?;
         super::check_bytes::<T>(&d.output)?;
         let rank = input.len();

@@ -11,6 +11,9 @@
 
 use crate::element::Element;
 
+/// Output shape plus one optional table per tensor axis (`None`: axis unchanged).
+pub(crate) type Plan<T> = (Vec<usize>, Vec<Option<AxisTable<T>>>);
+
 /// Taps of every output position along one axis.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct AxisTable<T> {
