@@ -5,7 +5,7 @@
 //! crate calls these same functions, so the shapes they report are the shapes the ops produce.
 //!
 //! Arithmetic is done in `i128` with checks, so no combination of inputs can overflow or
-//! underflow: impossible sizes come back as [`Error`](crate::Error)s.
+//! underflow: impossible sizes come back as [`Error`]s.
 //!
 //! Spatial axes are numbered from 0 (the first axis after `N, C`) in every error.
 

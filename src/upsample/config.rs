@@ -198,7 +198,8 @@ impl<const D: usize> Upsample<D> {
     /// use upconv::{upsample1d, Mode, Upsample1d};
     /// let x = ndarray::array![[[1.0f32, 2.0, 3.0, 4.0]]];
     /// let y = upsample1d(&x, &Upsample1d::size([2]).mode(Mode::Linear).antialias(true))?;
-    /// assert!((y[[0, 0, 0]] - 1.6666666).abs() < 1e-6);
+    /// // taps 1, 2, 3 with triangle weights 0.75, 0.75, 0.25 (support stretched by 2), normalised
+    /// assert!((y[[0, 0, 0]] - 3.0 / 1.75).abs() < 1e-6);
     /// # Ok::<(), upconv::Error>(())
     /// ```
     pub const fn antialias(mut self, antialias: bool) -> Self {

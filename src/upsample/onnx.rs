@@ -710,7 +710,7 @@ fn linear_table<T: Element>(inp: usize, coords: &[T]) -> AxisTable<T> {
 ///
 /// ```
 /// use ndarray::ArrayD;
-/// use upconv::{resize, CoordinateTransform, NearestMode, Resize};
+/// use upconv::{resize, NearestMode, Resize};
 /// // PyTorch "nearest-exact" as an ONNX Resize
 /// let x = ArrayD::from_shape_vec(vec![1, 1, 2], vec![1.0f32, 2.0]).unwrap();
 /// let cfg = Resize::new().sizes(vec![7]).axes(vec![-1])
