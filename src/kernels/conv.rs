@@ -36,28 +36,26 @@ pub(crate) fn workspace(p: &Problem) -> usize {
     im2col + p.strided_channels * cols
 }
 
-/// Fills `col[(ci*kvol + tap), t]` for output rows `r0..r1` of one image and group: the input
-/// sample each output position reads through each tap, or zero in the padding.
+/// Builds `col[(ci*kvol + tap), t]` for output rows `r0..r1` of one image and group: the input
+/// sample each output position reads through each tap, or zero in the padding. The matrix is
+/// appended in memory order, so every element is written exactly once (no zero pass first).
 fn im2col<T: Element>(
     p: &Problem,
     x: &[T],
     rows: (usize, usize),
-    col: &mut [T],
+    col: &mut Vec<T>,
     w_ranges: &[(usize, usize)],
 ) {
     let a = &p.axes;
     let (w_out, w_in, pin) = (a[2].strided, a[2].dense, p.dense_plane());
-    let cols = (rows.1 - rows.0) * w_out;
-    let mut m = 0;
+    col.clear();
+    let zeros = |col: &mut Vec<T>, n: usize| col.resize(col.len() + n, T::zero());
     for ci in 0..p.dense_channels {
         let plane = &x[ci * pin..(ci + 1) * pin];
         for kd in 0..a[0].kernel {
             for kh in 0..a[1].kernel {
                 for (kw, &(lo, hi)) in w_ranges.iter().enumerate() {
-                    let crow = &mut col[m * cols..(m + 1) * cols];
-                    m += 1;
                     for r in rows.0..rows.1 {
-                        let seg = &mut crow[(r - rows.0) * w_out..(r - rows.0 + 1) * w_out];
                         let (od, oh) = (r / a[1].strided, r % a[1].strided);
                         let id = a[0].dense_pos(od, kd);
                         let ih = a[1].dense_pos(oh, kh);
@@ -67,22 +65,19 @@ fn im2col<T: Element>(
                             || ih >= a[1].dense as i64
                             || lo >= hi
                         {
-                            seg.fill(T::zero());
+                            zeros(col, w_out);
                             continue;
                         }
                         let src = &plane[(id as usize * a[1].dense + ih as usize) * w_in..][..w_in];
-                        seg[..lo].fill(T::zero());
-                        seg[hi..].fill(T::zero());
+                        // output positions lo..hi read input iw0, iw0 + stride, ...
                         let iw0 = a[2].dense_pos(lo, kw) as usize;
-                        let s = a[2].stride;
-                        if s == 1 {
-                            seg[lo..hi].copy_from_slice(&src[iw0..iw0 + (hi - lo)]);
+                        zeros(col, lo);
+                        if a[2].stride == 1 {
+                            col.extend_from_slice(&src[iw0..iw0 + (hi - lo)]);
                         } else {
-                            seg[lo..hi]
-                                .iter_mut()
-                                .zip(src[iw0..].iter().step_by(s))
-                                .for_each(|(d, &v)| *d = v);
+                            col.extend(src[iw0..].iter().step_by(a[2].stride).take(hi - lo));
                         }
+                        zeros(col, w_out - hi);
                     }
                 }
             }
@@ -129,7 +124,7 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
         let r1 = (r0 + band_rows).min(rows);
         let cols = (r1 - r0) * w_out;
         let xg = &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
-        let mut col = Vec::new();
+        let mut col = Vec::with_capacity(if pointwise { 0 } else { kc * cols });
         let rhs = if pointwise {
             Mat {
                 data: &xg[r0 * w_out..],
@@ -139,7 +134,6 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
                 col_stride: 1,
             }
         } else {
-            col.resize(kc * cols, T::zero());
             im2col(p, xg, (r0, r1), &mut col, &w_ranges);
             Mat {
                 data: &col,

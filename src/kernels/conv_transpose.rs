@@ -176,6 +176,16 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
             }
         }
     }
+    // The weight of each group, [C_in/g, C_out/g * taps], transposed once per call into
+    // row-major [C_out/g * taps, C_in/g] so the GEMM reads its left operand along rows.
+    let rows_t = cg * kvol;
+    let mut wt = vec![T::zero(); p.groups * rows_t * cin_g];
+    for (src, dst) in w
+        .chunks_exact(cin_g * rows_t)
+        .zip(wt.chunks_exact_mut(cin_g * rows_t))
+    {
+        transpose(src, dst, cin_g, rows_t);
+    }
     let work = p.multiply_adds() / tasks.len().max(1) as u64;
     for_each_task(tasks, work, |(n, g, co0, planes)| {
         let cbk = planes.len() / q;
@@ -189,19 +199,10 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
             }
         }
         let mut col = vec![T::zero(); cbk * kvol * tile_rows * w_in];
-        // A[m, c] = w[g*cin_g + c, co0 + m / kvol, m % kvol]: the weight slice transposed,
-        // copied once per task into row-major order so every GEMM call packs it quickly.
-        let m_rows = cbk * kvol;
-        let mut a = vec![T::zero(); m_rows * cin_g];
-        for c in 0..cin_g {
-            let src = &w[((g * cin_g + c) * cg + co0) * kvol..][..m_rows];
-            for (m, &v) in src.iter().enumerate() {
-                a[m * cin_g + c] = v;
-            }
-        }
+        // A[m, c] = wt[g][co0*kvol + m][c]: this block's rows of the transposed weight.
         let lhs = Mat {
-            data: &a,
-            rows: m_rows,
+            data: &wt[(g * cg * kvol + co0 * kvol) * cin_g..],
+            rows: cbk * kvol,
             cols: cin_g,
             row_stride: cin_g,
             col_stride: 1,
@@ -223,6 +224,21 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
             r0 = r1;
         }
     });
+}
+
+/// `dst[j*rows + i] = src[i*cols + j]` for a `rows x cols` row-major `src`, in 32x32 blocks so
+/// both sides stay in cache.
+fn transpose<T: Element>(src: &[T], dst: &mut [T], rows: usize, cols: usize) {
+    const B: usize = 32;
+    for i0 in (0..rows).step_by(B) {
+        for j0 in (0..cols).step_by(B) {
+            for i in i0..(i0 + B).min(rows) {
+                for j in j0..(j0 + B).min(cols) {
+                    dst[j * rows + i] = src[i * cols + j];
+                }
+            }
+        }
+    }
 }
 
 /// One input and one output channel per group: every plane scatters into its own output plane.
