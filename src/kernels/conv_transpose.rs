@@ -248,6 +248,7 @@ fn depthwise<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut
     let channels = p.groups;
     let assign = a.iter().all(AxisMap::covers_exactly_once);
     let w_ranges = tap_ranges(&a[2]);
+    let pairs = assign && a[2].kernel == 2 && a[2].stride == 2 && a[2].dense == 2 * a[2].strided;
     let rows = a[0].strided * a[1].strided;
     let (w_in, w_out) = (a[2].strided, a[2].dense);
     let work = (q * kvol) as u64;
@@ -266,11 +267,23 @@ fn depthwise<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut
                     };
                     let out_row = &mut plane[orow * w_out..(orow + 1) * w_out];
                     let in_row = &src[r * w_in..(r + 1) * w_in];
+                    let taps =
+                        &w[c * kvol + (kd * a[1].kernel + kh) * a[2].kernel..][..a[2].kernel];
+                    if pairs {
+                        // kernel 2, stride 2 along W: out[2i], out[2i+1] = x[i]*w0, x[i]*w1,
+                        // written front to back in one pass (the compiler vectorises it).
+                        let (w0, w1) = (taps[0], taps[1]);
+                        for (o, &v) in out_row.chunks_exact_mut(2).zip(in_row) {
+                            o[0] = v * w0 + bias;
+                            o[1] = v * w1 + bias;
+                        }
+                        continue;
+                    }
                     for (kw, &(lo, hi)) in w_ranges.iter().enumerate() {
                         if lo >= hi {
                             continue;
                         }
-                        let wv = w[c * kvol + (kd * a[1].kernel + kh) * a[2].kernel + kw];
+                        let wv = taps[kw];
                         let ow0 = a[2].dense_pos(lo, kw) as usize;
                         let dst = &mut out_row[ow0..];
                         let s = a[2].stride;
