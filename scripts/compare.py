@@ -288,6 +288,9 @@ def main():
     backends = [makers[b.strip()](a.threads, a.into) for b in a.backends.split(",") if b.strip()]
     print(f"# compare.py: file={os.path.relpath(a.workloads)} threads={a.threads} into={a.into} "
           f"reps={a.reps or 'auto'} warmup={a.warmup} backends={','.join(b.name for b in backends)}")
+    if a.into and any(b.name == "torch" for b in backends):
+        print("# note: torch deconv allocates its output even with --into (no out= overload "
+              "on the oneDNN path)")
 
     def wanted(wl):
         return a.only is None or a.only in wl["name"]
