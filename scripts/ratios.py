@@ -8,14 +8,17 @@
 
 Lines are `[impl] kind name out=[...] <ms> ms <rate> <unit>`; a line without an
 implementation prefix is upconv's. `gemm` and `copy` lines (the example's ceilings) fill the
-ceiling columns. Lines starting with `#` and anything unparsable are ignored; with files
-read in order, a later line for the same implementation and workload replaces an earlier one.
+ceiling columns. Lines starting with `#` and anything unparsable are ignored. Files are read
+in order; when the same implementation and workload appear again, `--merge last` (default)
+keeps the later time, `--merge min` the smaller one (best of several runs' medians: pass the
+outputs of repeated runs on this noisy VM).
 
 Columns: PyTorch and ORT median ms, any peers' ms, upconv's ms, upconv / best of PyTorch and
 ORT (below 1: upconv is faster), upconv / best of every other implementation when peers are
 present, then the ceilings: the same FLOP count through a plain GEMM (deconvolution rows), a
-memory copy of the same bytes, and upconv's time over the ceiling that applies (the GEMM
-for deconvolution, the copy for upsampling).
+memory copy of the same bytes, and upconv's time over the roofline bound: the larger of the
+GEMM and copy times for deconvolution (compute- or memory-bound, whichever binds), the copy
+for upsampling.
 """
 
 import argparse
@@ -26,7 +29,7 @@ BASELINES = ("torch", "ort")
 NAMES = {"torch": "PyTorch", "ort": "ORT", "upconv": "upconv"}
 
 
-def parse(lines):
+def parse(lines, merge="last"):
     rows = {}  # (kind, name) -> {impl: ms}
     order = []
     ceilings = {}  # name -> {"gemm" | "copy": ms}
@@ -45,12 +48,14 @@ def parse(lines):
             continue
         kind, name = t[0], t[1]
         if kind in ("gemm", "copy"):
-            ceilings.setdefault(name, {})[kind] = ms
+            c = ceilings.setdefault(name, {})
+            c[kind] = min(ms, c.get(kind, ms)) if merge == "min" else ms
             continue
         if (kind, name) not in rows:
             rows[(kind, name)] = {}
             order.append((kind, name))
-        rows[(kind, name)][impl] = ms
+        r = rows[(kind, name)]
+        r[impl] = min(ms, r.get(impl, ms)) if merge == "min" else ms
     for (kind, name), r in rows.items():
         r.update(ceilings.get(name, {}))
     return order, rows
@@ -71,7 +76,7 @@ def table(order, rows):
     head = ["workload"] + [f"{NAMES.get(i, i)} ms" for i in cols] + ["upconv ms", "upconv/best(PyTorch,ORT)"]
     if peers:
         head.append("upconv/best(all)")
-    head += ["GEMM ceiling ms", "copy ceiling ms", "upconv/ceiling"]
+    head += ["GEMM ceiling ms", "copy ceiling ms", "upconv/roofline"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key in order:
         r = rows[key]
@@ -84,7 +89,11 @@ def table(order, rows):
         if peers:
             ra = (u / min(others)) if u is not None and others else None
             cells.append(fmt(ra, 2) + ("" if ra is None else "×"))
-        ceil = r.get("gemm") if key[0] == "deconv" else r.get("copy")
+        if key[0] == "deconv":
+            bounds = [r[c] for c in ("gemm", "copy") if c in r]
+            ceil = max(bounds) if bounds else None
+        else:
+            ceil = r.get("copy")
         rc = (u / ceil) if u is not None and ceil else None
         cells += [fmt(r.get("gemm")), fmt(r.get("copy")), fmt(rc, 2) + ("" if rc is None else "×")]
         out.append("| " + " | ".join(cells) + " |")
@@ -94,6 +103,8 @@ def table(order, rows):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="*", help="outputs to read in order (default: stdin)")
+    ap.add_argument("--merge", choices=("last", "min"), default="last",
+                    help="repeated implementation+workload: keep the last or the smallest time")
     a = ap.parse_args()
     lines = []
     if not a.files:
@@ -101,7 +112,7 @@ def main():
     for p in a.files:
         with open(p) as f:
             lines += f.read().splitlines()
-    order, rows = parse(lines)
+    order, rows = parse(lines, a.merge)
     if not rows:
         print("no result lines found", file=sys.stderr)
         return 1
