@@ -321,6 +321,8 @@ mod candle {
     use super::*;
     use candle_core::{Device, Tensor};
 
+    type Resample = dyn Fn(&Tensor) -> candle_core::Result<Tensor>;
+
     fn tensor(a: &Array4<f32>) -> Res<Tensor> {
         Ok(Tensor::from_vec(contiguous(a), a.shape(), &Device::Cpu)?)
     }
@@ -349,7 +351,7 @@ mod candle {
         let x = tensor(&u.x)?;
         let (oh, ow) = (u.out[2], u.out[3]);
         let (sh, sw, ac) = (u.scale[0], u.scale[1], u.align_corners);
-        let f: Box<dyn Fn(&Tensor) -> candle_core::Result<Tensor>> = match u.mode {
+        let f: Box<Resample> = match u.mode {
             UpMode::Nearest => Box::new(move |x| x.upsample_nearest2d(oh, ow)),
             UpMode::Bilinear => Box::new(move |x| x.upsample_bilinear2d_with_scale(sh, sw, ac)),
             UpMode::Bicubic => return skip("no bicubic upsampling"),
