@@ -301,7 +301,21 @@ pub fn onnx_resize_dims(
     }
     let mut output = input.to_vec();
     let mut out_scales = vec![1.0f64; rank];
-    let too_long = |l: f32| l.is_nan() || f64::from(l) >= MAX_LEN;
+    // a computed (already truncated or rounded) length must be finite, fit, and be at least 1
+    let checked_len = |ax: usize, len: f32| -> Result<usize> {
+        if len.is_nan() || f64::from(len) >= MAX_LEN {
+            return Err(Error::Overflow {
+                what: "resize output length",
+            });
+        }
+        if len < 1.0 {
+            return Err(Error::EmptyOutput {
+                axis: ax,
+                length: 0,
+            });
+        }
+        Ok(len as usize)
+    };
     match (scales, sizes) {
         (Some(scales), None) => {
             if scales.len() != axes.len() {
@@ -322,19 +336,7 @@ pub fn onnx_resize_dims(
                 if s32.is_nan() || s32 <= 0.0 || !s32.is_finite() {
                     return Err(Error::InvalidScale { axis: ax, scale: s });
                 }
-                let len = (s32 * input[ax] as f32).trunc();
-                if too_long(len) {
-                    return Err(Error::Overflow {
-                        what: "resize output length",
-                    });
-                }
-                if len < 1.0 {
-                    return Err(Error::EmptyOutput {
-                        axis: ax,
-                        length: 0,
-                    });
-                }
-                output[ax] = len as usize;
+                output[ax] = checked_len(ax, (s32 * input[ax] as f32).trunc())?;
                 out_scales[ax] = f64::from(s32);
             }
         }
@@ -364,19 +366,7 @@ pub fn onnx_resize_dims(
                     ratios.fold(f32::MIN_POSITIVE, f32::max)
                 };
                 for &ax in &axes {
-                    let len = (s * input[ax] as f32).round();
-                    if too_long(len) {
-                        return Err(Error::Overflow {
-                            what: "resize output length",
-                        });
-                    }
-                    if len < 1.0 {
-                        return Err(Error::EmptyOutput {
-                            axis: ax,
-                            length: 0,
-                        });
-                    }
-                    output[ax] = len as usize;
+                    output[ax] = checked_len(ax, (s * input[ax] as f32).round())?;
                     out_scales[ax] = f64::from(s);
                 }
             }
