@@ -77,6 +77,48 @@ impl AxisMap {
             .sum()
     }
 
+    /// The sub-pixel view of phase `r` (`0 <= r < stride`) of a transposed convolution: the
+    /// dense positions `o = r + stride*j` for `j = 0..len` form a stride-1 *forward*
+    /// convolution of the strided side.
+    ///
+    /// `o = i*s + k*d - pb` with `o = r + s*j` needs `i = j + delta_k`, where
+    /// `delta_k = (r + pb - k*d) / s` must be an integer. The taps `k` that qualify step by
+    /// `s/g` (`g = gcd(s, d)`), and their `delta` then steps by `d/g`. Ordered by increasing
+    /// `delta` (decreasing `k`), sub-tap `t` is tap `first_tap - t*tap_step` and reads input
+    /// `j + delta_min + t*(d/g)`: a convolution with dilation `d/g` and padding `-delta_min`.
+    /// `axis.kernel == 0` when no tap reaches the phase (its outputs are bias only).
+    pub(crate) fn phase(&self, r: usize) -> Phase {
+        let (s, d, pb) = (self.stride, self.dilation, self.pad_begin);
+        let g = gcd(s, d);
+        let len = if r < self.dense {
+            (self.dense - r).div_ceil(s)
+        } else {
+            0
+        };
+        let lands = |k: usize| (r as i64 + pb - (k * d) as i64).rem_euclid(s as i64) == 0;
+        let first = (0..self.kernel).rev().find(|&k| lands(k));
+        let tap_step = s / g;
+        let (first_tap, taps, pad_begin) = match first {
+            Some(k) => {
+                let delta_min = (r as i64 + pb - (k * d) as i64).div_euclid(s as i64);
+                (k, k / tap_step + 1, -delta_min)
+            }
+            None => (0, 0, 0),
+        };
+        Phase {
+            axis: AxisMap {
+                strided: len,
+                dense: self.strided,
+                kernel: taps,
+                stride: 1,
+                dilation: d / g,
+                pad_begin,
+            },
+            first_tap,
+            tap_step,
+        }
+    }
+
     /// True when every dense position is hit by exactly one (position, tap) pair, so a
     /// transposed convolution can assign instead of accumulate (e.g. kernel == stride, no
     /// padding).
@@ -96,6 +138,33 @@ impl AxisMap {
             }
         }
         hits.iter().all(|&h| h == 1)
+    }
+}
+
+/// One stride phase of a transposed-convolution axis (see [`AxisMap::phase`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Phase {
+    /// The phase as a stride-1 forward-convolution axis: `strided` = phase outputs, `dense` =
+    /// the transposed convolution's input, `kernel` = taps that reach the phase.
+    pub(crate) axis: AxisMap,
+    /// Original tap of sub-tap 0.
+    pub(crate) first_tap: usize,
+    /// Sub-tap `t` is original tap `first_tap - t*tap_step`.
+    pub(crate) tap_step: usize,
+}
+
+impl Phase {
+    /// The original tap of sub-tap `t`.
+    pub(crate) fn tap(&self, t: usize) -> usize {
+        self.first_tap - t * self.tap_step
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
     }
 }
 

@@ -11,14 +11,14 @@ use crate::problem::Problem;
 use crate::Element;
 
 /// Output rows (over the two outer axes) per band, and the number of rows.
-fn band(p: &Problem) -> (usize, usize) {
+pub(super) fn band(p: &Problem) -> (usize, usize) {
     let rows = p.axes[0].strided * p.axes[1].strided;
     let per_row = p.dense_channels * p.kernel_volume() * p.axes[2].strided;
     ((COL_BUDGET / per_row.max(1)).clamp(1, rows), rows)
 }
 
 /// True when the input itself is the im2col matrix (1x1 kernel, stride 1, no padding).
-fn is_pointwise(p: &Problem) -> bool {
+pub(super) fn is_pointwise(p: &Problem) -> bool {
     p.axes
         .iter()
         .all(|a| a.kernel == 1 && a.stride == 1 && a.pad_begin == 0 && a.dense == a.strided)
@@ -39,7 +39,7 @@ pub(crate) fn workspace(p: &Problem) -> usize {
 /// Builds `col[(ci*kvol + tap), t]` for output rows `r0..r1` of one image and group: the input
 /// sample each output position reads through each tap, or zero in the padding. The matrix is
 /// appended in memory order, so every element is written exactly once (no zero pass first).
-fn im2col<T: Element>(
+pub(super) fn im2col<T: Element>(
     p: &Problem,
     x: &[T],
     rows: (usize, usize),

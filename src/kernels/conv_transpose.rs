@@ -21,9 +21,37 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
         depthwise(p, x, w, b, y);
     } else if p.axes.iter().all(|a| a.stride == 1) {
         as_forward_conv(p, x, w, b, y);
+    } else if prefers_subpixel(p) {
+        super::subpixel::run(p, x, w, b, y);
     } else {
         gemm_col2im(p, x, w, b, y);
     }
+}
+
+/// Chooses between the two strided paths by the memory traffic each adds to the same GEMM
+/// work, per image and group, in elements:
+///
+/// * GEMM + col2im: the column buffer (`C_out/g * taps * P_in`) is written and read, and the
+///   output is initialised once and then read and written once per overlapping contribution
+///   (`pairs / Q` of them on average);
+/// * sub-pixel: the im2col matrices of the phases (`C_in/g * sub-taps * phase outputs`, none
+///   for a phase that reads the input as it is) are written and read, and each output is
+///   stored once, with a stride (counted twice).
+///
+/// When every output is hit exactly once, col2im stores (no init, no adds) and the GEMM has
+/// `taps` times more rows, so it stays. Ties go to col2im: its GEMM reads the input directly.
+/// (Measured on the benchmark shapes and the performance guide's cases A-D: sub-pixel wins
+/// for `C_in <= C_out` with overlapping kernels, col2im for `C_in = 2 C_out`.)
+fn prefers_subpixel(p: &Problem) -> bool {
+    if p.axes.iter().all(AxisMap::covers_exactly_once) {
+        return false;
+    }
+    let (q, pin) = (p.dense_plane() as f64, p.strided_plane() as f64);
+    let cout = p.dense_channels as f64;
+    let pairs: f64 = p.axes.iter().map(|a| a.valid_pairs() as f64).product();
+    let col2im = 2.0 * cout * p.kernel_volume() as f64 * pin + cout * (q + 2.0 * pairs);
+    let subpixel = 2.0 * super::subpixel::im2col_elements(p) as f64 + 2.0 * cout * q;
+    subpixel < 0.9 * col2im
 }
 
 /// Scratch elements [`run`] allocates for `p` (per task; tasks may run concurrently, one per
@@ -35,6 +63,8 @@ pub(crate) fn workspace(p: &Problem) -> usize {
         let conv = flipped_problem(p);
         p.strided_channels_total() * p.dense_channels * p.kernel_volume()
             + super::conv::workspace(&conv)
+    } else if prefers_subpixel(p) {
+        super::subpixel::workspace(p)
     } else {
         let (_, rows) = col_tile(p, block_channels(p));
         block_channels(p) * p.kernel_volume() * rows * p.axes[2].strided
@@ -44,7 +74,7 @@ pub(crate) fn workspace(p: &Problem) -> usize {
 /// Output channels per GEMM block: whole groups when there are several independent
 /// (image, group) tasks, otherwise a split into about four blocks so threads have work. Fixed
 /// by the problem alone, so the arithmetic never depends on the thread count.
-fn block_channels(p: &Problem) -> usize {
+pub(super) fn block_channels(p: &Problem) -> usize {
     let tasks = p.batch * p.groups;
     let cg = p.dense_channels;
     if tasks >= 4 || cg < 8 {
@@ -349,4 +379,137 @@ fn as_forward_conv<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y
         }
     }
     super::conv::run(&conv, x, &flipped, b, y);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The definition on a `Problem`: every input sample scattered through every tap.
+    fn scatter(p: &Problem, x: &[f64], w: &[f64], b: &[f64]) -> Vec<f64> {
+        let (cin_g, cg, kvol, q, pin) = (
+            p.strided_channels,
+            p.dense_channels,
+            p.kernel_volume(),
+            p.dense_plane(),
+            p.strided_plane(),
+        );
+        let a = &p.axes;
+        let mut y = vec![0.0; p.batch * p.groups * cg * q];
+        for (i, v) in y.iter_mut().enumerate() {
+            *v = b[(i / q) % (p.groups * cg)];
+        }
+        for n in 0..p.batch {
+            for g in 0..p.groups {
+                for ci in 0..cin_g {
+                    for co in 0..cg {
+                        for pos in 0..pin {
+                            let i = [
+                                pos / (a[1].strided * a[2].strided),
+                                (pos / a[2].strided) % a[1].strided,
+                                pos % a[2].strided,
+                            ];
+                            for tap in 0..kvol {
+                                let k = [
+                                    tap / (a[1].kernel * a[2].kernel),
+                                    (tap / a[2].kernel) % a[1].kernel,
+                                    tap % a[2].kernel,
+                                ];
+                                let o: Vec<i64> =
+                                    (0..3).map(|d| a[d].dense_pos(i[d], k[d])).collect();
+                                if (0..3).any(|d| o[d] < 0 || o[d] >= a[d].dense as i64) {
+                                    continue;
+                                }
+                                let opos = (o[0] as usize * a[1].dense + o[1] as usize)
+                                    * a[2].dense
+                                    + o[2] as usize;
+                                let xv = x[((n * p.groups + g) * cin_g + ci) * pin + pos];
+                                let wv = w[((g * cin_g + ci) * cg + co) * kvol + tap];
+                                y[((n * p.groups + g) * cg + co) * q + opos] += xv * wv;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn axis() -> impl Strategy<Value = AxisMap> {
+        (
+            1usize..6,
+            1usize..5,
+            1usize..4,
+            1usize..4,
+            -2i64..5,
+            1usize..24,
+        )
+            .prop_map(
+                |(strided, kernel, stride, dilation, pad_begin, dense)| AxisMap {
+                    strided,
+                    dense,
+                    kernel,
+                    stride,
+                    dilation,
+                    pad_begin,
+                },
+            )
+    }
+
+    fn problem() -> impl Strategy<Value = Problem> {
+        (
+            1usize..3,
+            1usize..3,
+            1usize..4,
+            1usize..4,
+            axis(),
+            axis(),
+            axis(),
+            0usize..3,
+        )
+            .prop_map(
+                |(batch, groups, strided_channels, dense_channels, d, h, w, rank)| Problem {
+                    batch,
+                    groups,
+                    strided_channels,
+                    dense_channels,
+                    // rank 0, 1, 2: 1-D, 2-D or 3-D
+                    axes: match rank {
+                        0 => [AxisMap::UNIT, AxisMap::UNIT, w],
+                        1 => [AxisMap::UNIT, h, w],
+                        _ => [d, h, w],
+                    },
+                },
+            )
+    }
+
+    fn data(n: usize, seed: usize) -> Vec<f64> {
+        (0..n)
+            .map(|i| (((i * 7 + seed * 13) % 17) as f64 - 8.0) / 4.0)
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Both strided paths equal the definition on any index map, whichever the dispatch
+        /// would pick: arbitrary output lengths (cropped or extended), negative padding,
+        /// dilation sharing factors with the stride, phases no tap reaches.
+        #[test]
+        fn strided_paths_match_the_definition(p in problem()) {
+            let x = data(p.batch * p.strided_channels_total() * p.strided_plane(), 1);
+            let w = data(p.strided_channels_total() * p.dense_channels * p.kernel_volume(), 2);
+            let b = data(p.dense_channels_total(), 3);
+            let want = scatter(&p, &x, &w, &b);
+            let n = want.len();
+            let mut via_col2im = vec![f64::NAN; n];
+            gemm_col2im(&p, &x, &w, Some(&b), &mut via_col2im);
+            let mut via_subpixel = vec![f64::NAN; n];
+            super::super::subpixel::run(&p, &x, &w, Some(&b), &mut via_subpixel);
+            for i in 0..n {
+                prop_assert!((via_col2im[i] - want[i]).abs() <= 1e-9 * (1.0 + want[i].abs()), "col2im at {i}: {} vs {}", via_col2im[i], want[i]);
+                prop_assert!((via_subpixel[i] - want[i]).abs() <= 1e-9 * (1.0 + want[i].abs()), "subpixel at {i}: {} vs {}", via_subpixel[i], want[i]);
+            }
+        }
+    }
 }

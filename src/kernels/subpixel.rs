@@ -1,0 +1,349 @@
+//! Sub-pixel (stride-phase) decomposition of a strided transposed convolution.
+//!
+//! The output positions with `o % stride == r` on every axis (one *phase* per residue tuple)
+//! receive contributions only from the taps with `(r + pad_begin - k*dilation) % stride == 0`,
+//! and those make an ordinary stride-1 forward convolution of the input (see
+//! [`crate::problem::AxisMap::phase`]). So the transposed convolution becomes `stride^dims` dense convolutions:
+//! im2col of the input with the phase's sub-kernel, one GEMM per band, and each GEMM tile is
+//! stored into every `stride`-th output element with the bias added. Each output element is
+//! written exactly once: no zero or bias pass, no column buffer, no read-modify-write.
+//!
+//! The im2col matrix has `C_in/groups * taps_in_phase` rows, against `C_out/groups * taps` rows
+//! for the column buffer of GEMM + col2im, so this path wins when the input has fewer channels
+//! than the output or when col2im's overlapping adds dominate (see [`super::conv_transpose`]).
+
+use super::conv::{band, im2col, is_pointwise};
+use super::gemm::{matmul, Mat};
+use super::parallel::for_each_task;
+use super::tap_ranges;
+use crate::problem::{Phase, Problem};
+use crate::Element;
+
+/// One phase: which output residues it covers and the forward convolution that computes it.
+struct PhasePlan<T> {
+    residue: [usize; 3],
+    /// `strided` = this phase's outputs, `dense` = the transposed convolution's input.
+    conv: Problem,
+    /// `[groups][C_out/groups][C_in/groups][sub-taps]`, the conv weight layout.
+    weight: Vec<T>,
+}
+
+/// The phases of `p` that own at least one output position, with their residues.
+fn phases(p: &Problem) -> Vec<([usize; 3], [Phase; 3])> {
+    let a = &p.axes;
+    let mut out = Vec::new();
+    for rd in 0..a[0].stride {
+        for rh in 0..a[1].stride {
+            for rw in 0..a[2].stride {
+                let ph = [a[0].phase(rd), a[1].phase(rh), a[2].phase(rw)];
+                if ph.iter().all(|f| f.axis.strided > 0) {
+                    out.push(([rd, rh, rw], ph));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The forward-convolution problem of one phase.
+fn phase_problem(p: &Problem, ph: &[Phase; 3]) -> Problem {
+    Problem {
+        batch: p.batch,
+        groups: p.groups,
+        strided_channels: p.dense_channels,
+        dense_channels: p.strided_channels,
+        axes: ph.map(|f| f.axis),
+    }
+}
+
+/// Elements of all phases' im2col matrices for one image and group (a pointwise phase reads
+/// the input directly and needs none).
+pub(crate) fn im2col_elements(p: &Problem) -> u64 {
+    phases(p)
+        .iter()
+        .map(|(_, ph)| phase_problem(p, ph))
+        .filter(|c| !is_pointwise(c))
+        .map(|c| (c.dense_channels * c.kernel_volume() * c.strided_plane()) as u64)
+        .sum()
+}
+
+/// Scratch elements one task allocates: the largest phase's im2col band and GEMM tile.
+pub(crate) fn workspace(p: &Problem) -> usize {
+    phases(p)
+        .iter()
+        .map(|(_, ph)| {
+            let conv = phase_problem(p, ph);
+            let cols = band(&conv).0 * conv.axes[2].strided;
+            let im2col = if is_pointwise(&conv) {
+                0
+            } else {
+                conv.dense_channels * conv.kernel_volume() * cols
+            };
+            im2col + p.dense_channels * cols
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Gathers the sub-kernel of phase `ph` from the transposed-convolution weight
+/// `w[g*C_in/g + ci, co, kd, kh, kw]` into conv layout `[g][co][ci][td, th, tw]`: a transpose
+/// of `(ci, co)`, done in square blocks so reads and writes both stay in cache.
+fn phase_weight<T: Element>(p: &Problem, w: &[T], ph: &[Phase; 3]) -> Vec<T> {
+    const B: usize = 16;
+    let (cin_g, cout_g) = (p.strided_channels, p.dense_channels);
+    let k = p.axes.map(|a| a.kernel);
+    let kvol = p.kernel_volume();
+    let n = ph.map(|f| f.axis.kernel);
+    // Flat tap index of every sub-tap, in sub-tap order.
+    let mut taps = Vec::with_capacity(n[0] * n[1] * n[2]);
+    for td in 0..n[0] {
+        for th in 0..n[1] {
+            for tw in 0..n[2] {
+                taps.push((ph[0].tap(td) * k[1] + ph[1].tap(th)) * k[2] + ph[2].tap(tw));
+            }
+        }
+    }
+    let sub = taps.len();
+    let mut out = vec![T::zero(); p.groups * cout_g * cin_g * sub];
+    for g in 0..p.groups {
+        for ci0 in (0..cin_g).step_by(B) {
+            for co0 in (0..cout_g).step_by(B) {
+                for ci in ci0..(ci0 + B).min(cin_g) {
+                    for co in co0..(co0 + B).min(cout_g) {
+                        let src = &w[((g * cin_g + ci) * cout_g + co) * kvol..][..kvol];
+                        let dst = &mut out[((g * cout_g + co) * cin_g + ci) * sub..][..sub];
+                        dst.iter_mut().zip(&taps).for_each(|(d, &t)| *d = src[t]);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Outer output rows per task: the outermost non-unit axis among the two outer ones (`D` for
+/// 3-D, `H` otherwise) is split into bands; `unit` is the plane elements per index of that
+/// axis. Whole planes when there are enough (image, group) tasks already.
+fn row_bands(p: &Problem) -> (usize, usize, usize) {
+    let a = &p.axes;
+    let (axis, unit) = if a[0].dense > 1 {
+        (0, a[1].dense * a[2].dense)
+    } else {
+        (1, a[2].dense)
+    };
+    let len = a[axis].dense;
+    let bands = if p.batch * p.groups >= 4 { 1 } else { 8 };
+    (axis, unit, len.div_ceil(bands).max(1))
+}
+
+/// First phase index `j` with `residue + stride*j >= pos`.
+fn first_at_or_after(pos: usize, residue: usize, stride: usize) -> usize {
+    pos.saturating_sub(residue).div_ceil(stride)
+}
+
+/// Runs the transposed convolution `p` phase by phase. `x` is the input (strided side), `y`
+/// the output (dense side).
+pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
+    let (cin_g, cg, q, pin) = (
+        p.strided_channels,
+        p.dense_channels,
+        p.dense_plane(),
+        p.strided_plane(),
+    );
+    let plans: Vec<PhasePlan<T>> = phases(p)
+        .iter()
+        .map(|(residue, ph)| PhasePlan {
+            residue: *residue,
+            conv: phase_problem(p, ph),
+            weight: phase_weight(p, w, ph),
+        })
+        .collect();
+    let (band_axis, unit, band_len) = row_bands(p);
+    let len = p.axes[band_axis].dense;
+    // Tasks: (image, group, band of outer rows), owning that band of every channel's plane.
+    let mut tasks: Vec<BandTask<'_, T>> = Vec::new();
+    let mut rest: &mut [T] = y;
+    for n in 0..p.batch {
+        for g in 0..p.groups {
+            let first = tasks.len();
+            let mut b0 = 0;
+            while b0 < len {
+                let b1 = (b0 + band_len).min(len);
+                tasks.push(BandTask {
+                    image: n,
+                    group: g,
+                    band: (b0, b1),
+                    segments: Vec::with_capacity(cg),
+                });
+                b0 = b1;
+            }
+            for _ in 0..cg {
+                let (mut plane, tail) = rest.split_at_mut(q);
+                rest = tail;
+                for task in &mut tasks[first..] {
+                    let (seg, after) = plane.split_at_mut((task.band.1 - task.band.0) * unit);
+                    task.segments.push(seg);
+                    plane = after;
+                }
+            }
+        }
+    }
+    let work = p.multiply_adds() / tasks.len().max(1) as u64;
+    for_each_task(tasks, work, |task| {
+        let BandTask {
+            image: n,
+            group: g,
+            band: (b0, b1),
+            mut segments,
+        } = task;
+        let bias: Vec<T> = (0..cg)
+            .map(|j| b.map_or(T::zero(), |b| b[g * cg + j]))
+            .collect();
+        let mut out = Out {
+            segments: &mut segments,
+            base: b0 * unit,
+            bias: &bias,
+        };
+        let xg = &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
+        let mut col = Vec::new();
+        let mut tile = Vec::new();
+        for plan in &plans {
+            let c = &plan.conv;
+            // Phase rows (over the two outer axes) whose outputs fall in this band.
+            let (r_lo, r_hi) = {
+                let (r, s, n) = (
+                    plan.residue[band_axis],
+                    p.axes[band_axis].stride,
+                    c.axes[band_axis].strided,
+                );
+                let (j0, j1) = (
+                    first_at_or_after(b0, r, s).min(n),
+                    first_at_or_after(b1, r, s).min(n),
+                );
+                let per = if band_axis == 0 { c.axes[1].strided } else { 1 };
+                (j0 * per, j1 * per)
+            };
+            if r_lo >= r_hi {
+                continue;
+            }
+            if c.kernel_volume() == 0 {
+                out.store_bias(p, plan.residue, c, (r_lo, r_hi));
+                continue;
+            }
+            let kc = cin_g * c.kernel_volume();
+            let (band_rows, _) = band(c);
+            let w_ranges = tap_ranges(&c.axes[2]);
+            let pointwise = is_pointwise(c);
+            let lhs = Mat {
+                data: &plan.weight[g * cg * kc..],
+                rows: cg,
+                cols: kc,
+                row_stride: kc,
+                col_stride: 1,
+            };
+            let mut r0 = r_lo;
+            while r0 < r_hi {
+                let r1 = (r0 + band_rows).min(r_hi);
+                let cols = (r1 - r0) * c.axes[2].strided;
+                let rhs = if pointwise {
+                    Mat {
+                        data: &xg[r0 * c.axes[2].strided..],
+                        rows: cin_g,
+                        cols,
+                        row_stride: pin,
+                        col_stride: 1,
+                    }
+                } else {
+                    im2col(c, xg, (r0, r1), &mut col, &w_ranges);
+                    Mat {
+                        data: &col,
+                        rows: kc,
+                        cols,
+                        row_stride: cols,
+                        col_stride: 1,
+                    }
+                };
+                tile.resize(cg * cols, T::zero());
+                matmul(&mut tile, cols, lhs, rhs);
+                out.store_tile(p, plan.residue, c, (r0, r1), &tile);
+                r0 = r1;
+            }
+        }
+    });
+}
+
+/// One task: an image, a group and a band of outer output rows, with that band of every
+/// output channel's plane.
+struct BandTask<'a, T> {
+    image: usize,
+    group: usize,
+    band: (usize, usize),
+    segments: Vec<&'a mut [T]>,
+}
+
+/// One task's share of the output: the same band of every channel's plane.
+struct Out<'a, 'b, T> {
+    segments: &'a mut [&'b mut [T]],
+    /// Plane offset of the band's first element.
+    base: usize,
+    bias: &'a [T],
+}
+
+impl<T: Element> Out<'_, '_, T> {
+    /// Stores GEMM tile rows (phase rows `rows`, every output channel) into every
+    /// `stride`-th element of the band, adding the bias.
+    fn store_tile(
+        &mut self,
+        p: &Problem,
+        residue: [usize; 3],
+        c: &Problem,
+        rows: (usize, usize),
+        tile: &[T],
+    ) {
+        let (len_w, s) = (c.axes[2].strided, p.axes[2].stride);
+        let cols = (rows.1 - rows.0) * len_w;
+        for (j, seg) in self.segments.iter_mut().enumerate() {
+            let bj = self.bias[j];
+            for pr in rows.0..rows.1 {
+                let start = phase_row_start(p, residue, c, pr) - self.base;
+                let src = &tile[j * cols + (pr - rows.0) * len_w..][..len_w];
+                if s == 1 {
+                    seg[start..start + len_w]
+                        .iter_mut()
+                        .zip(src)
+                        .for_each(|(d, &v)| *d = v + bj);
+                } else {
+                    seg[start..]
+                        .iter_mut()
+                        .step_by(s)
+                        .zip(src)
+                        .for_each(|(d, &v)| *d = v + bj);
+                }
+            }
+        }
+    }
+
+    /// A phase no tap reaches: its outputs are the bias.
+    fn store_bias(&mut self, p: &Problem, residue: [usize; 3], c: &Problem, rows: (usize, usize)) {
+        let (len_w, s) = (c.axes[2].strided, p.axes[2].stride);
+        for (j, seg) in self.segments.iter_mut().enumerate() {
+            for pr in rows.0..rows.1 {
+                let start = phase_row_start(p, residue, c, pr) - self.base;
+                seg[start..]
+                    .iter_mut()
+                    .step_by(s)
+                    .take(len_w)
+                    .for_each(|d| *d = self.bias[j]);
+            }
+        }
+    }
+}
+
+#[inline]
+fn phase_row_start(p: &Problem, residue: [usize; 3], c: &Problem, pr: usize) -> usize {
+    let a = &p.axes;
+    let (jd, jh) = (pr / c.axes[1].strided, pr % c.axes[1].strided);
+    let od = residue[0] + a[0].stride * jd;
+    let oh = residue[1] + a[1].stride * jh;
+    (od * a[1].dense + oh) * a[2].dense + residue[2]
+}
