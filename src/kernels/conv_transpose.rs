@@ -289,9 +289,13 @@ fn depthwise<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut
             plane.fill(bias);
         }
         let src = &x[idx * pin..(idx + 1) * pin];
-        for kd in 0..a[0].kernel {
-            for kh in 0..a[1].kernel {
-                for r in 0..rows {
+        // Input row outermost: the output rows it feeds are written close together in time
+        // (for kernel == stride, consecutively), which keeps the stores streaming (2.2x
+        // faster on depthwise_2x2_s2 than tap-outermost). col2im keeps tap-outermost: there
+        // it reads the column buffer sequentially, which measured faster on dcgan.
+        for r in 0..rows {
+            for kd in 0..a[0].kernel {
+                for kh in 0..a[1].kernel {
                     let Some(orow) = dense_row(a, r, kd, kh) else {
                         continue;
                     };
