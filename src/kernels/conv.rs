@@ -1,12 +1,12 @@
 //! Forward-convolution fast path: im2col for a band of output rows, then one GEMM per band.
 //!
 //! The band's columns (`C_in/groups * taps` rows by `band` positions) stay under
-//! [`COL_BUDGET`] elements, so no full-size im2col buffer is ever built. A 1x1 kernel with
+//! [`super::COL_BUDGET`] elements (widened to [`super::MIN_TILE_COLS`] columns), so no full-size im2col buffer is ever built. A 1x1 kernel with
 //! stride 1 and no padding skips im2col and multiplies the input directly.
 
 use super::gemm::{matmul, Mat};
 use super::parallel::for_each_task;
-use super::{tap_ranges, COL_BUDGET};
+use super::{tap_ranges, tile_rows};
 use crate::problem::Problem;
 use crate::Element;
 
@@ -14,7 +14,7 @@ use crate::Element;
 pub(super) fn band(p: &Problem) -> (usize, usize) {
     let rows = p.axes[0].strided * p.axes[1].strided;
     let per_row = p.dense_channels * p.kernel_volume() * p.axes[2].strided;
-    ((COL_BUDGET / per_row.max(1)).clamp(1, rows), rows)
+    (tile_rows(per_row, p.axes[2].strided, rows), rows)
 }
 
 /// True when the input itself is the im2col matrix (1x1 kernel, stride 1, no padding).

@@ -11,7 +11,7 @@
 
 use super::gemm::{matmul, Mat};
 use super::parallel::{for_each_chunk, for_each_task};
-use super::{tap_ranges, COL_BUDGET};
+use super::{tap_ranges, tile_rows};
 use crate::problem::{AxisMap, Problem};
 use crate::Element;
 
@@ -90,7 +90,7 @@ pub(super) fn block_channels(p: &Problem) -> usize {
 fn col_tile(p: &Problem, block: usize) -> (usize, usize) {
     let rows = p.axes[0].strided * p.axes[1].strided;
     let per_row = block * p.kernel_volume() * p.axes[2].strided;
-    ((COL_BUDGET / per_row.max(1)).clamp(1, rows), rows)
+    (tile_rows(per_row, p.axes[2].strided, rows), rows)
 }
 
 /// Adds (or, with `assign`, stores) `src` times `scale` plus `bias` into every `stride`-th
