@@ -5,10 +5,35 @@ use std::iter::Sum;
 
 use num_traits::{Float, FromPrimitive, ToPrimitive};
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
+pub(crate) mod sealed {
+    use std::cell::RefCell;
+    use std::thread::LocalKey;
+
+    /// Two scratch vectors per thread, reused by the kernels from call to call.
+    pub(crate) type Scratch<T> = RefCell<[Vec<T>; 2]>;
+
+    /// Crate-private capabilities of the element types (users can name neither the trait nor
+    /// its methods).
+    pub trait Sealed: Sized + 'static {
+        /// This thread's scratch vectors for the type.
+        fn scratch() -> &'static LocalKey<Scratch<Self>>;
+    }
+
+    thread_local! {
+        static F32: Scratch<f32> = const { RefCell::new([Vec::new(), Vec::new()]) };
+        static F64: Scratch<f64> = const { RefCell::new([Vec::new(), Vec::new()]) };
+    }
+
+    impl Sealed for f32 {
+        fn scratch() -> &'static LocalKey<Scratch<f32>> {
+            &F32
+        }
+    }
+    impl Sealed for f64 {
+        fn scratch() -> &'static LocalKey<Scratch<f64>> {
+            &F64
+        }
+    }
 }
 
 /// A floating-point element type: `f32` or `f64`.

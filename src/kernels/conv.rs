@@ -6,6 +6,7 @@
 
 use super::gemm::{matmul, Mat};
 use super::parallel::for_each_task;
+use super::scratch::{sized, with_scratch};
 use super::{tap_ranges, tile_rows};
 use crate::problem::Problem;
 use crate::Element;
@@ -121,42 +122,43 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
     }
     let work = p.multiply_adds() / tasks.len().max(1) as u64;
     for_each_task(tasks, work, |(n, g, r0, mut segments)| {
-        let r1 = (r0 + band_rows).min(rows);
-        let cols = (r1 - r0) * w_out;
-        let xg = &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
-        let mut col = Vec::with_capacity(if pointwise { 0 } else { kc * cols });
-        let rhs = if pointwise {
-            Mat {
-                data: &xg[r0 * w_out..],
-                rows: cin_g,
-                cols,
-                row_stride: pin,
+        with_scratch(|col: &mut Vec<T>, out: &mut Vec<T>| {
+            let r1 = (r0 + band_rows).min(rows);
+            let cols = (r1 - r0) * w_out;
+            let xg = &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
+            let rhs = if pointwise {
+                Mat {
+                    data: &xg[r0 * w_out..],
+                    rows: cin_g,
+                    cols,
+                    row_stride: pin,
+                    col_stride: 1,
+                }
+            } else {
+                im2col(p, xg, (r0, r1), col, &w_ranges);
+                Mat {
+                    data: col,
+                    rows: kc,
+                    cols,
+                    row_stride: cols,
+                    col_stride: 1,
+                }
+            };
+            let lhs = Mat {
+                data: &w[g * cout_g * kc..],
+                rows: cout_g,
+                cols: kc,
+                row_stride: kc,
                 col_stride: 1,
+            };
+            let out = sized(out, cout_g * cols);
+            matmul(out, cols, lhs, rhs);
+            for (co, seg) in segments.iter_mut().enumerate() {
+                let bias = b.map_or(T::zero(), |b| b[g * cout_g + co]);
+                seg.iter_mut()
+                    .zip(&out[co * cols..(co + 1) * cols])
+                    .for_each(|(d, &v)| *d = v + bias);
             }
-        } else {
-            im2col(p, xg, (r0, r1), &mut col, &w_ranges);
-            Mat {
-                data: &col,
-                rows: kc,
-                cols,
-                row_stride: cols,
-                col_stride: 1,
-            }
-        };
-        let lhs = Mat {
-            data: &w[g * cout_g * kc..],
-            rows: cout_g,
-            cols: kc,
-            row_stride: kc,
-            col_stride: 1,
-        };
-        let mut out = vec![T::zero(); cout_g * cols];
-        matmul(&mut out, cols, lhs, rhs);
-        for (co, seg) in segments.iter_mut().enumerate() {
-            let bias = b.map_or(T::zero(), |b| b[g * cout_g + co]);
-            seg.iter_mut()
-                .zip(&out[co * cols..(co + 1) * cols])
-                .for_each(|(d, &v)| *d = v + bias);
-        }
+        })
     });
 }

@@ -11,6 +11,7 @@
 
 use super::gemm::{matmul, Mat};
 use super::parallel::{for_each_chunk, for_each_task};
+use super::scratch::{sized, with_scratch};
 use super::{tap_ranges, tile_rows};
 use crate::problem::{AxisMap, Problem};
 use crate::Element;
@@ -206,16 +207,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
             }
         }
     }
-    // The weight of each group, [C_in/g, C_out/g * taps], transposed once per call into
-    // row-major [C_out/g * taps, C_in/g] so the GEMM reads its left operand along rows.
     let rows_t = cg * kvol;
-    let mut wt = vec![T::zero(); p.groups * rows_t * cin_g];
-    for (src, dst) in w
-        .chunks_exact(cin_g * rows_t)
-        .zip(wt.chunks_exact_mut(cin_g * rows_t))
-    {
-        transpose(src, dst, cin_g, rows_t);
-    }
     let work = p.multiply_adds() / tasks.len().max(1) as u64;
     for_each_task(tasks, work, |(n, g, co0, planes)| {
         let cbk = planes.len() / q;
@@ -228,47 +220,35 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                 plane.fill(bv);
             }
         }
-        let mut col = vec![T::zero(); cbk * kvol * tile_rows * w_in];
-        // A[m, c] = wt[g][co0*kvol + m][c]: this block's rows of the transposed weight.
-        let lhs = Mat {
-            data: &wt[(g * cg * kvol + co0 * kvol) * cin_g..],
-            rows: cbk * kvol,
-            cols: cin_g,
-            row_stride: cin_g,
-            col_stride: 1,
-        };
-        let x_base = (n * p.groups + g) * cin_g * pin;
-        let mut r0 = 0;
-        while r0 < rows {
-            let r1 = (r0 + tile_rows).min(rows);
-            let cols = (r1 - r0) * w_in;
-            let rhs = Mat {
-                data: &x[x_base + r0 * w_in..],
-                rows: cin_g,
-                cols,
-                row_stride: pin,
-                col_stride: 1,
+        with_scratch(|col: &mut Vec<T>, _| {
+            let col = sized(col, cbk * kvol * tile_rows * w_in);
+            // A[m, c] = w[g*C_in/g + c][co0*taps + m]: the weight of the group read as its
+            // transpose (the GEMM packs its operands, so the column-major read costs nothing).
+            let lhs = Mat {
+                data: &w[g * cin_g * rows_t + co0 * kvol..],
+                rows: cbk * kvol,
+                cols: cin_g,
+                row_stride: 1,
+                col_stride: rows_t,
             };
-            matmul(&mut col, cols, lhs, rhs);
-            col2im(p, &col, (r0, r1), planes, &bias, assign, &w_ranges);
-            r0 = r1;
-        }
-    });
-}
-
-/// `dst[j*rows + i] = src[i*cols + j]` for a `rows x cols` row-major `src`, in 32x32 blocks so
-/// both sides stay in cache.
-fn transpose<T: Element>(src: &[T], dst: &mut [T], rows: usize, cols: usize) {
-    const B: usize = 32;
-    for i0 in (0..rows).step_by(B) {
-        for j0 in (0..cols).step_by(B) {
-            for i in i0..(i0 + B).min(rows) {
-                for j in j0..(j0 + B).min(cols) {
-                    dst[j * rows + i] = src[i * cols + j];
-                }
+            let x_base = (n * p.groups + g) * cin_g * pin;
+            let mut r0 = 0;
+            while r0 < rows {
+                let r1 = (r0 + tile_rows).min(rows);
+                let cols = (r1 - r0) * w_in;
+                let rhs = Mat {
+                    data: &x[x_base + r0 * w_in..],
+                    rows: cin_g,
+                    cols,
+                    row_stride: pin,
+                    col_stride: 1,
+                };
+                matmul(col, cols, lhs, rhs);
+                col2im(p, col, (r0, r1), planes, &bias, assign, &w_ranges);
+                r0 = r1;
             }
-        }
-    }
+        })
+    });
 }
 
 /// One input and one output channel per group: every plane scatters into its own output plane.

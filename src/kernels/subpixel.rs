@@ -15,6 +15,7 @@
 use super::conv::{band, im2col, is_pointwise};
 use super::gemm::{matmul, Mat};
 use super::parallel::for_each_task;
+use super::scratch::{sized, with_scratch};
 use super::tap_ranges;
 use crate::problem::{Phase, Problem};
 use crate::Element;
@@ -205,70 +206,70 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
             bias: &bias,
         };
         let xg = &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
-        let mut col = Vec::new();
-        let mut tile = Vec::new();
-        for plan in &plans {
-            let c = &plan.conv;
-            // Phase rows (over the two outer axes) whose outputs fall in this band.
-            let (r_lo, r_hi) = {
-                let (r, s, n) = (
-                    plan.residue[band_axis],
-                    p.axes[band_axis].stride,
-                    c.axes[band_axis].strided,
-                );
-                let (j0, j1) = (
-                    first_at_or_after(b0, r, s).min(n),
-                    first_at_or_after(b1, r, s).min(n),
-                );
-                let per = if band_axis == 0 { c.axes[1].strided } else { 1 };
-                (j0 * per, j1 * per)
-            };
-            if r_lo >= r_hi {
-                continue;
-            }
-            if c.kernel_volume() == 0 {
-                out.store_bias(p, plan.residue, c, (r_lo, r_hi));
-                continue;
-            }
-            let kc = cin_g * c.kernel_volume();
-            let (band_rows, _) = band(c);
-            let w_ranges = tap_ranges(&c.axes[2]);
-            let pointwise = is_pointwise(c);
-            let lhs = Mat {
-                data: &plan.weight[g * cg * kc..],
-                rows: cg,
-                cols: kc,
-                row_stride: kc,
-                col_stride: 1,
-            };
-            let mut r0 = r_lo;
-            while r0 < r_hi {
-                let r1 = (r0 + band_rows).min(r_hi);
-                let cols = (r1 - r0) * c.axes[2].strided;
-                let rhs = if pointwise {
-                    Mat {
-                        data: &xg[r0 * c.axes[2].strided..],
-                        rows: cin_g,
-                        cols,
-                        row_stride: pin,
-                        col_stride: 1,
-                    }
-                } else {
-                    im2col(c, xg, (r0, r1), &mut col, &w_ranges);
-                    Mat {
-                        data: &col,
-                        rows: kc,
-                        cols,
-                        row_stride: cols,
-                        col_stride: 1,
-                    }
+        with_scratch(|col: &mut Vec<T>, tile: &mut Vec<T>| {
+            for plan in &plans {
+                let c = &plan.conv;
+                // Phase rows (over the two outer axes) whose outputs fall in this band.
+                let (r_lo, r_hi) = {
+                    let (r, s, n) = (
+                        plan.residue[band_axis],
+                        p.axes[band_axis].stride,
+                        c.axes[band_axis].strided,
+                    );
+                    let (j0, j1) = (
+                        first_at_or_after(b0, r, s).min(n),
+                        first_at_or_after(b1, r, s).min(n),
+                    );
+                    let per = if band_axis == 0 { c.axes[1].strided } else { 1 };
+                    (j0 * per, j1 * per)
                 };
-                tile.resize(cg * cols, T::zero());
-                matmul(&mut tile, cols, lhs, rhs);
-                out.store_tile(p, plan.residue, c, (r0, r1), &tile);
-                r0 = r1;
+                if r_lo >= r_hi {
+                    continue;
+                }
+                if c.kernel_volume() == 0 {
+                    out.store_bias(p, plan.residue, c, (r_lo, r_hi));
+                    continue;
+                }
+                let kc = cin_g * c.kernel_volume();
+                let (band_rows, _) = band(c);
+                let w_ranges = tap_ranges(&c.axes[2]);
+                let pointwise = is_pointwise(c);
+                let lhs = Mat {
+                    data: &plan.weight[g * cg * kc..],
+                    rows: cg,
+                    cols: kc,
+                    row_stride: kc,
+                    col_stride: 1,
+                };
+                let mut r0 = r_lo;
+                while r0 < r_hi {
+                    let r1 = (r0 + band_rows).min(r_hi);
+                    let cols = (r1 - r0) * c.axes[2].strided;
+                    let rhs = if pointwise {
+                        Mat {
+                            data: &xg[r0 * c.axes[2].strided..],
+                            rows: cin_g,
+                            cols,
+                            row_stride: pin,
+                            col_stride: 1,
+                        }
+                    } else {
+                        im2col(c, xg, (r0, r1), col, &w_ranges);
+                        Mat {
+                            data: col,
+                            rows: kc,
+                            cols,
+                            row_stride: cols,
+                            col_stride: 1,
+                        }
+                    };
+                    let tile = sized(tile, cg * cols);
+                    matmul(tile, cols, lhs, rhs);
+                    out.store_tile(p, plan.residue, c, (r0, r1), tile);
+                    r0 = r1;
+                }
             }
-        }
+        })
     });
 }
 
