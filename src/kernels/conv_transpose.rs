@@ -148,6 +148,7 @@ fn col2im<T: Element>(
     let kvol = p.kernel_volume();
     let (w_in, w_out, q) = (a[2].strided, a[2].dense, p.dense_plane());
     let cols = (rows.1 - rows.0) * w_in;
+    let pairs = !assign && a[2].stride == 2 && a[2].dilation == 1;
     for (j, plane) in block.chunks_mut(q).enumerate() {
         for kd in 0..kd_n {
             for kh in 0..kh_n {
@@ -156,20 +157,53 @@ fn col2im<T: Element>(
                         continue;
                     };
                     let out_row = &mut plane[orow * w_out..(orow + 1) * w_out];
-                    for (kw, &(lo, hi)) in w_ranges.iter().enumerate() {
-                        if lo >= hi {
-                            continue;
+                    // column row of tap (kd, kh, kw) is m0 + kw; this input row starts at
+                    // `base(kw)` in it
+                    let m0 = j * kvol + (kd * kh_n + kh) * kw_n;
+                    let base = |kw: usize| (m0 + kw) * cols + (r - rows.0) * w_in;
+                    let single = |out_row: &mut [T], kw: usize, lo: usize, hi: usize| {
+                        if lo < hi {
+                            let ow0 = a[2].dense_pos(lo, kw) as usize;
+                            scatter_row(
+                                &mut out_row[ow0..],
+                                &col[base(kw) + lo..base(kw) + hi],
+                                a[2].stride,
+                                bias[j],
+                                assign,
+                            );
                         }
-                        let m = j * kvol + (kd * kh_n + kh) * kw_n + kw;
-                        let base = m * cols + (r - rows.0) * w_in;
-                        let ow0 = a[2].dense_pos(lo, kw) as usize;
-                        scatter_row(
-                            &mut out_row[ow0..],
-                            &col[base + lo..base + hi],
-                            a[2].stride,
-                            bias[j],
-                            assign,
-                        );
+                    };
+                    let mut kw = 0;
+                    while kw < kw_n {
+                        let (lo0, hi0) = w_ranges[kw];
+                        if pairs && kw + 1 < kw_n {
+                            // Stride 2, dilation 1: taps kw and kw+1 of input i land on two
+                            // neighbouring outputs, 2i + kw - pb and the next, so over the
+                            // range both taps cover the two column rows interleave into one
+                            // contiguous run (vectorisable, unlike two stride-2 passes).
+                            let (lo1, hi1) = w_ranges[kw + 1];
+                            let (lo, hi) = (lo0.max(lo1), hi0.min(hi1));
+                            if lo < hi {
+                                let ow0 = a[2].dense_pos(lo, kw) as usize;
+                                let (c0, c1) = (base(kw), base(kw + 1));
+                                out_row[ow0..ow0 + 2 * (hi - lo)]
+                                    .chunks_exact_mut(2)
+                                    .zip(&col[c0 + lo..c0 + hi])
+                                    .zip(&col[c1 + lo..c1 + hi])
+                                    .for_each(|((d, &u), &v)| {
+                                        d[0] = d[0] + u;
+                                        d[1] = d[1] + v;
+                                    });
+                                single(out_row, kw, lo0, lo.min(hi0));
+                                single(out_row, kw, hi.max(lo0), hi0);
+                                single(out_row, kw + 1, lo1, lo.min(hi1));
+                                single(out_row, kw + 1, hi.max(lo1), hi1);
+                                kw += 2;
+                                continue;
+                            }
+                        }
+                        single(out_row, kw, lo0, hi0);
+                        kw += 1;
                     }
                 }
             }
@@ -207,7 +241,24 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
             }
         }
     }
+    // The GEMM's left operand is the weight of each group, [C_in/g, C_out/g * taps], read as
+    // its transpose. The GEMM packs a row-major left operand much faster than this
+    // column-major one (perf, dcgan_4x4_s2: packing 9% of the time as is, 1% row-major), so
+    // when each weight block goes through more than one GEMM (several images or tiles) it is
+    // transposed once per call first (3% there). With one GEMM per block (unet_2x2_s2) the
+    // copy costs more than it saves.
     let rows_t = cg * kvol;
+    let gemms_per_block = p.batch * rows.div_ceil(tile_rows);
+    let wt: Option<Vec<T>> = (gemms_per_block > 1).then(|| {
+        let mut wt = vec![T::zero(); p.groups * rows_t * cin_g];
+        for (src, dst) in w
+            .chunks_exact(cin_g * rows_t)
+            .zip(wt.chunks_exact_mut(cin_g * rows_t))
+        {
+            transpose(src, dst, cin_g, rows_t);
+        }
+        wt
+    });
     let work = p.multiply_adds() / tasks.len().max(1) as u64;
     for_each_task(tasks, work, |(n, g, co0, planes)| {
         let cbk = planes.len() / q;
@@ -222,14 +273,23 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
         }
         with_scratch(|col: &mut Vec<T>, _| {
             let col = sized(col, cbk * kvol * tile_rows * w_in);
-            // A[m, c] = w[g*C_in/g + c][co0*taps + m]: the weight of the group read as its
-            // transpose (the GEMM packs its operands, so the column-major read costs nothing).
-            let lhs = Mat {
-                data: &w[g * cin_g * rows_t + co0 * kvol..],
-                rows: cbk * kvol,
-                cols: cin_g,
-                row_stride: 1,
-                col_stride: rows_t,
+            // A[m, c] = w[g*C_in/g + c][co0*taps + m]: this block's rows of the transposed
+            // weight.
+            let lhs = match &wt {
+                Some(wt) => Mat {
+                    data: &wt[(g * cg * kvol + co0 * kvol) * cin_g..],
+                    rows: cbk * kvol,
+                    cols: cin_g,
+                    row_stride: cin_g,
+                    col_stride: 1,
+                },
+                None => Mat {
+                    data: &w[g * cin_g * rows_t + co0 * kvol..],
+                    rows: cbk * kvol,
+                    cols: cin_g,
+                    row_stride: 1,
+                    col_stride: rows_t,
+                },
             };
             let x_base = (n * p.groups + g) * cin_g * pin;
             let mut r0 = 0;
@@ -249,6 +309,21 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
             }
         })
     });
+}
+
+/// `dst[j*rows + i] = src[i*cols + j]` for a `rows x cols` row-major `src`, in 32x32 blocks so
+/// both sides stay in cache.
+fn transpose<T: Element>(src: &[T], dst: &mut [T], rows: usize, cols: usize) {
+    const B: usize = 32;
+    for i0 in (0..rows).step_by(B) {
+        for j0 in (0..cols).step_by(B) {
+            for i in i0..(i0 + B).min(rows) {
+                for j in j0..(j0 + B).min(cols) {
+                    dst[j * rows + i] = src[i * cols + j];
+                }
+            }
+        }
+    }
 }
 
 /// One input and one output channel per group: every plane scatters into its own output plane.
