@@ -12,7 +12,7 @@
 use super::gemm::{matmul, Mat};
 use super::parallel::{for_each_chunk, for_each_task};
 use super::scratch::{sized, with_scratch};
-use super::{tap_ranges, tile_rows};
+use super::{tap_ranges, tile_rows, MIN_TILE_COLS};
 use crate::problem::{AxisMap, Problem};
 use crate::Element;
 
@@ -67,16 +67,23 @@ pub(crate) fn workspace(p: &Problem) -> usize {
     } else if prefers_subpixel(p) {
         super::subpixel::workspace(p)
     } else {
-        let (_, rows) = col_tile(p, block_channels(p));
-        block_channels(p) * p.kernel_volume() * rows * p.axes[2].strided
+        let imgs = images_per_gemm(p);
+        let block = block_channels_for(p, p.batch.div_ceil(imgs) * p.groups);
+        let pin = p.strided_plane();
+        if imgs > 1 {
+            (block * p.kernel_volume() + p.strided_channels) * imgs * pin
+        } else {
+            let (tile, _) = col_tile(p, block);
+            block * p.kernel_volume() * tile * p.axes[2].strided
+        }
     }
 }
 
-/// Output channels per GEMM block: whole groups when there are several independent
-/// (image, group) tasks, otherwise a split into about four blocks so threads have work. Fixed
-/// by the problem alone, so the arithmetic never depends on the thread count.
-pub(super) fn block_channels(p: &Problem) -> usize {
-    let tasks = p.batch * p.groups;
+/// Output channels per GEMM block when there are `tasks` independent (image run, group)
+/// tasks: whole groups when there are enough of them, otherwise a split into about four
+/// blocks so threads have work. Fixed by the problem alone, so the arithmetic never depends on
+/// the thread count.
+fn block_channels_for(p: &Problem, tasks: usize) -> usize {
     let cg = p.dense_channels;
     if tasks >= 4 || cg < 8 {
         cg
@@ -94,30 +101,6 @@ fn col_tile(p: &Problem, block: usize) -> (usize, usize) {
     (tile_rows(per_row, p.axes[2].strided, rows), rows)
 }
 
-/// Adds (or, with `assign`, stores) `src` times `scale` plus `bias` into every `stride`-th
-/// element of `dst`.
-#[inline]
-fn scatter_row<T: Element>(dst: &mut [T], src: &[T], stride: usize, bias: T, assign: bool) {
-    if stride == 1 {
-        let dst = &mut dst[..src.len()];
-        if assign {
-            dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s + bias);
-        } else {
-            dst.iter_mut().zip(src).for_each(|(d, &s)| *d = *d + s);
-        }
-    } else if assign {
-        dst.iter_mut()
-            .step_by(stride)
-            .zip(src)
-            .for_each(|(d, &s)| *d = s + bias);
-    } else {
-        dst.iter_mut()
-            .step_by(stride)
-            .zip(src)
-            .for_each(|(d, &s)| *d = *d + s);
-    }
-}
-
 /// Where strided row `r` (an index over the two outer axes) lands with taps `(kd, kh)`:
 /// the dense row index, or `None` when it falls outside.
 #[inline]
@@ -131,12 +114,13 @@ fn dense_row(axes: &[AxisMap; 3], r: usize, kd: usize, kh: usize) -> Option<usiz
     Some(od as usize * axes[1].dense + oh as usize)
 }
 
-/// Adds column rows `col[m, ...]` for strided rows `r0..r1` into the output planes of one
-/// block. `col` has `(r1 - r0) * W` columns; row `m = j*kvol + tap`.
+/// Adds column rows `col[m, ...]` for strided rows `r0..r1` of one image into the output
+/// planes of one block. Row `m = j*kvol + tap` of the column matrix holds that image's
+/// positions at `offset..`, rows `stride` apart.
 #[allow(clippy::too_many_arguments)]
 fn col2im<T: Element>(
     p: &Problem,
-    col: &[T],
+    col: Cols<'_, T>,
     rows: (usize, usize),
     block: &mut [T],
     bias: &[T],
@@ -147,8 +131,11 @@ fn col2im<T: Element>(
     let (kd_n, kh_n, kw_n) = (a[0].kernel, a[1].kernel, a[2].kernel);
     let kvol = p.kernel_volume();
     let (w_in, w_out, q) = (a[2].strided, a[2].dense, p.dense_plane());
-    let cols = (rows.1 - rows.0) * w_in;
-    let pairs = !assign && a[2].stride == 2 && a[2].dilation == 1;
+    let Cols {
+        data: col,
+        stride: cols,
+        offset,
+    } = col;
     for (j, plane) in block.chunks_mut(q).enumerate() {
         for kd in 0..kd_n {
             for kh in 0..kh_n {
@@ -160,55 +147,126 @@ fn col2im<T: Element>(
                     // column row of tap (kd, kh, kw) is m0 + kw; this input row starts at
                     // `base(kw)` in it
                     let m0 = j * kvol + (kd * kh_n + kh) * kw_n;
-                    let base = |kw: usize| (m0 + kw) * cols + (r - rows.0) * w_in;
-                    let single = |out_row: &mut [T], kw: usize, lo: usize, hi: usize| {
-                        if lo < hi {
-                            let ow0 = a[2].dense_pos(lo, kw) as usize;
-                            scatter_row(
-                                &mut out_row[ow0..],
-                                &col[base(kw) + lo..base(kw) + hi],
-                                a[2].stride,
-                                bias[j],
-                                assign,
-                            );
-                        }
-                    };
-                    let mut kw = 0;
-                    while kw < kw_n {
-                        let (lo0, hi0) = w_ranges[kw];
-                        if pairs && kw + 1 < kw_n {
-                            // Stride 2, dilation 1: taps kw and kw+1 of input i land on two
-                            // neighbouring outputs, 2i + kw - pb and the next, so over the
-                            // range both taps cover the two column rows interleave into one
-                            // contiguous run (vectorisable, unlike two stride-2 passes).
-                            let (lo1, hi1) = w_ranges[kw + 1];
-                            let (lo, hi) = (lo0.max(lo1), hi0.min(hi1));
+                    let base = |kw: usize| (m0 + kw) * cols + offset + (r - rows.0) * w_in;
+                    if assign {
+                        for (kw, &(lo, hi)) in w_ranges.iter().enumerate() {
                             if lo < hi {
                                 let ow0 = a[2].dense_pos(lo, kw) as usize;
-                                let (c0, c1) = (base(kw), base(kw + 1));
-                                out_row[ow0..ow0 + 2 * (hi - lo)]
-                                    .chunks_exact_mut(2)
-                                    .zip(&col[c0 + lo..c0 + hi])
-                                    .zip(&col[c1 + lo..c1 + hi])
-                                    .for_each(|((d, &u), &v)| {
-                                        d[0] = d[0] + u;
-                                        d[1] = d[1] + v;
-                                    });
-                                single(out_row, kw, lo0, lo.min(hi0));
-                                single(out_row, kw, hi.max(lo0), hi0);
-                                single(out_row, kw + 1, lo1, lo.min(hi1));
-                                single(out_row, kw + 1, hi.max(lo1), hi1);
-                                kw += 2;
-                                continue;
+                                out_row[ow0..]
+                                    .iter_mut()
+                                    .step_by(a[2].stride)
+                                    .zip(&col[base(kw) + lo..base(kw) + hi])
+                                    .for_each(|(d, &v)| *d = v + bias[j]);
                             }
                         }
-                        single(out_row, kw, lo0, hi0);
-                        kw += 1;
+                    } else {
+                        add_row_taps(
+                            out_row,
+                            &a[2],
+                            w_ranges,
+                            |kw| &col[base(kw)..base(kw) + w_in],
+                            |_| T::one(),
+                        );
                     }
                 }
             }
         }
     }
+}
+
+/// Adds `src(kw)[i] * scale(kw)` into `out_row[i*stride + kw*dilation - pad_begin]` for every
+/// tap `kw` of `axis` and every position `i` in its range (`ranges[kw]`; `src(kw)` is the
+/// whole strided row).
+///
+/// With stride 2 and dilation 1, taps `kw` and `kw+1` of input `i` land on two neighbouring
+/// outputs, so over the positions both cover, the two rows are added as one interleaved
+/// contiguous run (which the compiler vectorises) instead of two stride-2 passes.
+#[inline]
+fn add_row_taps<'s, T: Element + 's>(
+    out_row: &mut [T],
+    axis: &AxisMap,
+    ranges: &[(usize, usize)],
+    src: impl Fn(usize) -> &'s [T],
+    scale: impl Fn(usize) -> T,
+) {
+    let s = axis.stride;
+    let single = |out_row: &mut [T], kw: usize, lo: usize, hi: usize| {
+        if lo >= hi {
+            return;
+        }
+        let (row, wv) = (&src(kw)[lo..hi], scale(kw));
+        let dst = &mut out_row[axis.dense_pos(lo, kw) as usize..];
+        if s == 1 {
+            dst.iter_mut().zip(row).for_each(|(d, &v)| *d = *d + v * wv);
+        } else {
+            dst.iter_mut()
+                .step_by(s)
+                .zip(row)
+                .for_each(|(d, &v)| *d = *d + v * wv);
+        }
+    };
+    let pairs = s == 2 && axis.dilation == 1;
+    let mut kw = 0;
+    while kw < ranges.len() {
+        let (lo0, hi0) = ranges[kw];
+        if pairs && kw + 1 < ranges.len() {
+            let (lo1, hi1) = ranges[kw + 1];
+            let (lo, hi) = (lo0.max(lo1), hi0.min(hi1));
+            if lo < hi {
+                let ow0 = axis.dense_pos(lo, kw) as usize;
+                let (w0, w1) = (scale(kw), scale(kw + 1));
+                out_row[ow0..ow0 + 2 * (hi - lo)]
+                    .chunks_exact_mut(2)
+                    .zip(&src(kw)[lo..hi])
+                    .zip(&src(kw + 1)[lo..hi])
+                    .for_each(|((d, &u), &v)| {
+                        d[0] = d[0] + u * w0;
+                        d[1] = d[1] + v * w1;
+                    });
+                // the common range lies inside both taps' ranges; add what is left of each
+                single(out_row, kw, lo0, lo);
+                single(out_row, kw, hi, hi0);
+                single(out_row, kw + 1, lo1, lo);
+                single(out_row, kw + 1, hi, hi1);
+                kw += 2;
+                continue;
+            }
+        }
+        single(out_row, kw, lo0, hi0);
+        kw += 1;
+    }
+}
+
+/// A column tile: row `m` starts at `m*stride`, and this image's columns at `offset` in it.
+#[derive(Clone, Copy)]
+struct Cols<'a, T> {
+    data: &'a [T],
+    stride: usize,
+    offset: usize,
+}
+
+/// Images per GEMM: an image with fewer than [`MIN_TILE_COLS`] input positions is batched
+/// with the next ones (their inputs copied side by side) so the GEMM stays wide, within
+/// 8 x [`super::COL_BUDGET`] column elements.
+fn images_per_gemm(p: &Problem) -> usize {
+    let pin = p.strided_plane().max(1);
+    if pin >= MIN_TILE_COLS || p.batch == 1 {
+        return 1;
+    }
+    let per_image = p.dense_channels * p.kernel_volume() * pin;
+    MIN_TILE_COLS
+        .div_ceil(pin)
+        .min(8 * super::COL_BUDGET / per_image.max(1))
+        .clamp(1, p.batch)
+}
+
+/// One GEMM + col2im task: a group, a block of its output channels and a run of images,
+/// owning that block's planes in each of those images.
+struct ColTask<'a, T> {
+    group: usize,
+    first_channel: usize,
+    first_image: usize,
+    planes: Vec<&'a mut [T]>,
 }
 
 /// GEMM into a bounded column tile, then column-to-image adds.
@@ -220,24 +278,44 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
         p.dense_plane(),
     );
     let pin = p.strided_plane();
-    let block = block_channels(p);
-    let (tile_rows, rows) = col_tile(p, block);
+    let imgs = images_per_gemm(p);
+    let block = block_channels_for(p, p.batch.div_ceil(imgs) * p.groups);
+    let (tile_rows, rows) = if imgs > 1 {
+        let rows = p.axes[0].strided * p.axes[1].strided;
+        (rows, rows)
+    } else {
+        col_tile(p, block)
+    };
     let assign = p.axes.iter().all(AxisMap::covers_exactly_once);
     let w_ranges: Vec<(usize, usize)> = tap_ranges(&p.axes[2]);
     let w_in = p.axes[2].strided;
 
-    // Tasks: (image, group, block of output channels), each owning its contiguous planes.
-    let mut tasks = Vec::new();
+    // Tasks: (run of images, group, block of output channels); the planes of image n,
+    // group g, block c go to task ((n / imgs) * groups + g) * blocks + c.
+    let blocks = cg.div_ceil(block);
+    let mut tasks: Vec<ColTask<'_, T>> = Vec::new();
+    for n0 in (0..p.batch).step_by(imgs) {
+        for g in 0..p.groups {
+            for c in 0..blocks {
+                tasks.push(ColTask {
+                    group: g,
+                    first_channel: c * block,
+                    first_image: n0,
+                    planes: Vec::with_capacity(imgs),
+                });
+            }
+        }
+    }
     let mut rest: &mut [T] = y;
     for n in 0..p.batch {
         for g in 0..p.groups {
-            let mut co = 0;
-            while co < cg {
-                let len = block.min(cg - co);
+            for c in 0..blocks {
+                let len = block.min(cg - c * block);
                 let (head, tail) = rest.split_at_mut(len * q);
-                tasks.push((n, g, co, head));
+                tasks[((n / imgs) * p.groups + g) * blocks + c]
+                    .planes
+                    .push(head);
                 rest = tail;
-                co += len;
             }
         }
     }
@@ -248,7 +326,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
     // transposed once per call first (3% there). With one GEMM per block (unet_2x2_s2) the
     // copy costs more than it saves.
     let rows_t = cg * kvol;
-    let gemms_per_block = p.batch * rows.div_ceil(tile_rows);
+    let gemms_per_block = p.batch.div_ceil(imgs) * rows.div_ceil(tile_rows);
     let wt: Option<Vec<T>> = (gemms_per_block > 1).then(|| {
         let mut wt = vec![T::zero(); p.groups * rows_t * cin_g];
         for (src, dst) in w
@@ -260,51 +338,96 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
         wt
     });
     let work = p.multiply_adds() / tasks.len().max(1) as u64;
-    for_each_task(tasks, work, |(n, g, co0, planes)| {
-        let cbk = planes.len() / q;
+    for_each_task(tasks, work, |task| {
+        let ColTask {
+            group: g,
+            first_channel: co0,
+            first_image: n0,
+            mut planes,
+        } = task;
+        let cbk = planes[0].len() / q;
         let gco = g * cg + co0;
         let bias: Vec<T> = (0..cbk)
             .map(|j| b.map_or(T::zero(), |b| b[gco + j]))
             .collect();
         if !assign {
-            for (plane, &bv) in planes.chunks_mut(q).zip(&bias) {
-                plane.fill(bv);
+            for image in planes.iter_mut() {
+                for (plane, &bv) in image.chunks_mut(q).zip(&bias) {
+                    plane.fill(bv);
+                }
             }
         }
-        with_scratch(|col: &mut Vec<T>, _| {
-            let col = sized(col, cbk * kvol * tile_rows * w_in);
-            // A[m, c] = w[g*C_in/g + c][co0*taps + m]: this block's rows of the transposed
-            // weight.
-            let lhs = match &wt {
-                Some(wt) => Mat {
-                    data: &wt[(g * cg * kvol + co0 * kvol) * cin_g..],
-                    rows: cbk * kvol,
-                    cols: cin_g,
-                    row_stride: cin_g,
+        // A[m, c] = w[g*C_in/g + c][co0*taps + m]: this block's rows of the transposed
+        // weight.
+        let lhs = match &wt {
+            Some(wt) => Mat {
+                data: &wt[(g * cg * kvol + co0 * kvol) * cin_g..],
+                rows: cbk * kvol,
+                cols: cin_g,
+                row_stride: cin_g,
+                col_stride: 1,
+            },
+            None => Mat {
+                data: &w[g * cin_g * rows_t + co0 * kvol..],
+                rows: cbk * kvol,
+                cols: cin_g,
+                row_stride: 1,
+                col_stride: rows_t,
+            },
+        };
+        let image_input = |n: usize| &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
+        with_scratch(|col: &mut Vec<T>, packed: &mut Vec<T>| {
+            if planes.len() > 1 {
+                // Several small images: their inputs side by side, [C_in/g, images * P_in],
+                // one GEMM, then col2im per image from its share of the columns.
+                let wide = planes.len() * pin;
+                let packed = sized(packed, cin_g * wide);
+                for k in 0..planes.len() {
+                    let src = image_input(n0 + k);
+                    for ci in 0..cin_g {
+                        packed[ci * wide + k * pin..][..pin]
+                            .copy_from_slice(&src[ci * pin..][..pin]);
+                    }
+                }
+                let col = sized(col, cbk * kvol * wide);
+                let rhs = Mat {
+                    data: packed,
+                    rows: cin_g,
+                    cols: wide,
+                    row_stride: wide,
                     col_stride: 1,
-                },
-                None => Mat {
-                    data: &w[g * cin_g * rows_t + co0 * kvol..],
-                    rows: cbk * kvol,
-                    cols: cin_g,
-                    row_stride: 1,
-                    col_stride: rows_t,
-                },
-            };
-            let x_base = (n * p.groups + g) * cin_g * pin;
+                };
+                matmul(col, wide, lhs, rhs);
+                for (k, image) in planes.iter_mut().enumerate() {
+                    let cols = Cols {
+                        data: col,
+                        stride: wide,
+                        offset: k * pin,
+                    };
+                    col2im(p, cols, (0, rows), image, &bias, assign, &w_ranges);
+                }
+                return;
+            }
+            let col = sized(col, cbk * kvol * tile_rows * w_in);
+            let xi = image_input(n0);
             let mut r0 = 0;
             while r0 < rows {
                 let r1 = (r0 + tile_rows).min(rows);
                 let cols = (r1 - r0) * w_in;
                 let rhs = Mat {
-                    data: &x[x_base + r0 * w_in..],
+                    data: &xi[r0 * w_in..],
                     rows: cin_g,
                     cols,
                     row_stride: pin,
                     col_stride: 1,
                 };
                 matmul(col, cols, lhs, rhs);
-                col2im(p, col, (r0, r1), planes, &bias, assign, &w_ranges);
+                let tile = Cols {
+                    data: col,
+                    stride: cols,
+                    offset: 0,
+                };
+                col2im(p, tile, (r0, r1), planes[0], &bias, assign, &w_ranges);
                 r0 = r1;
             }
         })
@@ -336,7 +459,8 @@ fn depthwise<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut
     let pairs = assign && a[2].kernel == 2 && a[2].stride == 2 && a[2].dense == 2 * a[2].strided;
     let rows = a[0].strided * a[1].strided;
     let (w_in, w_out) = (a[2].strided, a[2].dense);
-    let work = (q * kvol) as u64;
+    // total work: every output plane times the taps (for_each_chunk wants the whole)
+    let work = (y.len() as u64).saturating_mul(kvol as u64);
     for_each_chunk(y, q, work, |idx, plane| {
         let c = idx % channels;
         let bias = b.map_or(T::zero(), |b| b[c]);
@@ -368,29 +492,20 @@ fn depthwise<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut
                         }
                         continue;
                     }
-                    for (kw, &(lo, hi)) in w_ranges.iter().enumerate() {
-                        if lo >= hi {
-                            continue;
+                    if assign {
+                        for (kw, &(lo, hi)) in w_ranges.iter().enumerate() {
+                            if lo < hi {
+                                let wv = taps[kw];
+                                let ow0 = a[2].dense_pos(lo, kw) as usize;
+                                out_row[ow0..]
+                                    .iter_mut()
+                                    .step_by(a[2].stride)
+                                    .zip(&in_row[lo..hi])
+                                    .for_each(|(d, &v)| *d = v * wv + bias);
+                            }
                         }
-                        let wv = taps[kw];
-                        let ow0 = a[2].dense_pos(lo, kw) as usize;
-                        let dst = &mut out_row[ow0..];
-                        let s = a[2].stride;
-                        if assign {
-                            dst.iter_mut()
-                                .step_by(s)
-                                .zip(&in_row[lo..hi])
-                                .for_each(|(d, &v)| *d = v * wv + bias);
-                        } else if s == 1 {
-                            dst.iter_mut()
-                                .zip(&in_row[lo..hi])
-                                .for_each(|(d, &v)| *d = *d + v * wv);
-                        } else {
-                            dst.iter_mut()
-                                .step_by(s)
-                                .zip(&in_row[lo..hi])
-                                .for_each(|(d, &v)| *d = *d + v * wv);
-                        }
+                    } else {
+                        add_row_taps(out_row, &a[2], &w_ranges, |_| in_row, |kw| taps[kw]);
                     }
                 }
             }
