@@ -148,25 +148,13 @@ fn col2im<T: Element>(
                     // `base(kw)` in it
                     let m0 = j * kvol + (kd * kh_n + kh) * kw_n;
                     let base = |kw: usize| (m0 + kw) * cols + offset + (r - rows.0) * w_in;
+                    let src = |kw: usize| &col[base(kw)..base(kw) + w_in];
+                    let one = |_| T::one();
+                    let bj = bias[j];
                     if assign {
-                        for (kw, &(lo, hi)) in w_ranges.iter().enumerate() {
-                            if lo < hi {
-                                let ow0 = a[2].dense_pos(lo, kw) as usize;
-                                out_row[ow0..]
-                                    .iter_mut()
-                                    .step_by(a[2].stride)
-                                    .zip(&col[base(kw) + lo..base(kw) + hi])
-                                    .for_each(|(d, &v)| *d = v + bias[j]);
-                            }
-                        }
+                        row_taps(out_row, &a[2], w_ranges, src, one, |d, v| *d = v + bj);
                     } else {
-                        add_row_taps(
-                            out_row,
-                            &a[2],
-                            w_ranges,
-                            |kw| &col[base(kw)..base(kw) + w_in],
-                            |_| T::one(),
-                        );
+                        row_taps(out_row, &a[2], w_ranges, src, one, |d, v| *d = *d + v);
                     }
                 }
             }
@@ -174,20 +162,22 @@ fn col2im<T: Element>(
     }
 }
 
-/// Adds `src(kw)[i] * scale(kw)` into `out_row[i*stride + kw*dilation - pad_begin]` for every
-/// tap `kw` of `axis` and every position `i` in its range (`ranges[kw]`; `src(kw)` is the
-/// whole strided row).
+/// Puts `src(kw)[i] * scale(kw)` into `out_row[i*stride + kw*dilation - pad_begin]` with
+/// `put(element, value)` (an add, or a store with the bias when each output is hit once) for
+/// every tap `kw` of `axis` and every position `i` in its range (`ranges[kw]`; `src(kw)` is
+/// the whole strided row).
 ///
 /// With stride 2 and dilation 1, taps `kw` and `kw+1` of input `i` land on two neighbouring
-/// outputs, so over the positions both cover, the two rows are added as one interleaved
+/// outputs, so over the positions both cover, the two rows go out as one interleaved
 /// contiguous run (which the compiler vectorises) instead of two stride-2 passes.
 #[inline]
-fn add_row_taps<'s, T: Element + 's>(
+fn row_taps<'s, T: Element + 's>(
     out_row: &mut [T],
     axis: &AxisMap,
     ranges: &[(usize, usize)],
     src: impl Fn(usize) -> &'s [T],
     scale: impl Fn(usize) -> T,
+    put: impl Fn(&mut T, T),
 ) {
     let s = axis.stride;
     let single = |out_row: &mut [T], kw: usize, lo: usize, hi: usize| {
@@ -197,12 +187,12 @@ fn add_row_taps<'s, T: Element + 's>(
         let (row, wv) = (&src(kw)[lo..hi], scale(kw));
         let dst = &mut out_row[axis.dense_pos(lo, kw) as usize..];
         if s == 1 {
-            dst.iter_mut().zip(row).for_each(|(d, &v)| *d = *d + v * wv);
+            dst.iter_mut().zip(row).for_each(|(d, &v)| put(d, v * wv));
         } else {
             dst.iter_mut()
                 .step_by(s)
                 .zip(row)
-                .for_each(|(d, &v)| *d = *d + v * wv);
+                .for_each(|(d, &v)| put(d, v * wv));
         }
     };
     let pairs = s == 2 && axis.dilation == 1;
@@ -220,10 +210,10 @@ fn add_row_taps<'s, T: Element + 's>(
                     .zip(&src(kw)[lo..hi])
                     .zip(&src(kw + 1)[lo..hi])
                     .for_each(|((d, &u), &v)| {
-                        d[0] = d[0] + u * w0;
-                        d[1] = d[1] + v * w1;
+                        put(&mut d[0], u * w0);
+                        put(&mut d[1], v * w1);
                     });
-                // the common range lies inside both taps' ranges; add what is left of each
+                // the common range lies inside both taps' ranges; put what is left of each
                 single(out_row, kw, lo0, lo);
                 single(out_row, kw, hi, hi0);
                 single(out_row, kw + 1, lo1, lo);
@@ -492,20 +482,11 @@ fn depthwise<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut
                         }
                         continue;
                     }
+                    let (src, scale) = (|_| in_row, |kw: usize| taps[kw]);
                     if assign {
-                        for (kw, &(lo, hi)) in w_ranges.iter().enumerate() {
-                            if lo < hi {
-                                let wv = taps[kw];
-                                let ow0 = a[2].dense_pos(lo, kw) as usize;
-                                out_row[ow0..]
-                                    .iter_mut()
-                                    .step_by(a[2].stride)
-                                    .zip(&in_row[lo..hi])
-                                    .for_each(|(d, &v)| *d = v * wv + bias);
-                            }
-                        }
+                        row_taps(out_row, &a[2], &w_ranges, src, scale, |d, v| *d = v + bias);
                     } else {
-                        add_row_taps(out_row, &a[2], &w_ranges, |_| in_row, |kw| taps[kw]);
+                        row_taps(out_row, &a[2], &w_ranges, src, scale, |d, v| *d = *d + v);
                     }
                 }
             }
