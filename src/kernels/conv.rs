@@ -86,6 +86,37 @@ pub(super) fn im2col<T: Element>(
     }
 }
 
+/// The GEMM's right operand for output rows `rows` of one image and group: the input itself
+/// when `pointwise` (see [`is_pointwise`]), otherwise the band's im2col, built in `col`.
+pub(super) fn band_rhs<'a, T: Element>(
+    p: &Problem,
+    xg: &'a [T],
+    rows: (usize, usize),
+    col: &'a mut Vec<T>,
+    w_ranges: &[(usize, usize)],
+    pointwise: bool,
+) -> Mat<'a, T> {
+    let w_out = p.axes[2].strided;
+    let cols = (rows.1 - rows.0) * w_out;
+    if pointwise {
+        return Mat {
+            data: &xg[rows.0 * w_out..],
+            rows: p.dense_channels,
+            cols,
+            row_stride: p.dense_plane(),
+            col_stride: 1,
+        };
+    }
+    im2col(p, xg, rows, col, w_ranges);
+    Mat {
+        data: col,
+        rows: p.dense_channels * p.kernel_volume(),
+        cols,
+        row_stride: cols,
+        col_stride: 1,
+    }
+}
+
 /// Forward convolution: `x` is the dense side (input), `y` the strided side (output).
 pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
     let (cout_g, cin_g, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
@@ -126,24 +157,7 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
             let r1 = (r0 + band_rows).min(rows);
             let cols = (r1 - r0) * w_out;
             let xg = &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
-            let rhs = if pointwise {
-                Mat {
-                    data: &xg[r0 * w_out..],
-                    rows: cin_g,
-                    cols,
-                    row_stride: pin,
-                    col_stride: 1,
-                }
-            } else {
-                im2col(p, xg, (r0, r1), col, &w_ranges);
-                Mat {
-                    data: col,
-                    rows: kc,
-                    cols,
-                    row_stride: cols,
-                    col_stride: 1,
-                }
-            };
+            let rhs = band_rhs(p, xg, (r0, r1), col, &w_ranges, pointwise);
             let lhs = Mat {
                 data: &w[g * cout_g * kc..],
                 rows: cout_g,

@@ -12,7 +12,7 @@
 //! for the column buffer of GEMM + col2im, so this path wins when the input has fewer channels
 //! than the output or when col2im's overlapping adds dominate (see [`super::conv_transpose`]).
 
-use super::conv::{band, im2col, is_pointwise};
+use super::conv::{band, band_rhs, is_pointwise};
 use super::gemm::{matmul, Mat};
 use super::parallel::for_each_task;
 use super::scratch::{sized, with_scratch};
@@ -245,24 +245,7 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
                 while r0 < r_hi {
                     let r1 = (r0 + band_rows).min(r_hi);
                     let cols = (r1 - r0) * c.axes[2].strided;
-                    let rhs = if pointwise {
-                        Mat {
-                            data: &xg[r0 * c.axes[2].strided..],
-                            rows: cin_g,
-                            cols,
-                            row_stride: pin,
-                            col_stride: 1,
-                        }
-                    } else {
-                        im2col(c, xg, (r0, r1), col, &w_ranges);
-                        Mat {
-                            data: col,
-                            rows: kc,
-                            cols,
-                            row_stride: cols,
-                            col_stride: 1,
-                        }
-                    };
+                    let rhs = band_rhs(c, xg, (r0, r1), col, &w_ranges, pointwise);
                     let tile = sized(tile, cg * cols);
                     matmul(tile, cols, lhs, rhs);
                     out.store_tile(p, plan.residue, c, (r0, r1), tile);
