@@ -1,21 +1,71 @@
-//! Forward-convolution fast path: im2col for a band of output rows, then one GEMM per band.
+//! Forward-convolution fast path: the output is cut into bands of rows, and each band is one
+//! product of the weight with a matrix built from the input (its *lowering*, see [`Lowering`]):
+//! im2col, im2col along the width only with one accumulating GEMM per kernel row, or the
+//! input itself for a 1x1 kernel.
 //!
-//! The band's columns (`C_in/groups * taps` rows by `band` positions) stay under
-//! [`super::COL_BUDGET`] elements (widened to [`super::MIN_TILE_COLS`] columns), so no full-size im2col buffer is ever built. A 1x1 kernel with
-//! stride 1 and no padding skips im2col and multiplies the input directly.
+//! A band's operand stays under [`super::COL_BUDGET`] elements (widened to
+//! [`super::MIN_TILE_COLS`] columns), so no full-size im2col buffer is ever built. The
+//! sub-pixel path of transposed convolution runs its phases through the same
+//! [`band_product`].
+
+use std::borrow::Cow;
 
 use super::gemm::{matmul, Mat};
 use super::parallel::for_each_task;
 use super::scratch::{sized, with_scratch};
 use super::{tap_ranges, tile_rows};
-use crate::problem::Problem;
+use crate::problem::{AxisMap, Problem};
 use crate::Element;
+
+/// How a band's GEMM operands are formed from the input (the "lowering" of the convolution).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Lowering {
+    /// 1x1 kernel, stride 1, no padding: the input itself is the right operand.
+    Pointwise,
+    /// Full im2col: `C_in/g * taps` rows, one GEMM per band.
+    Im2col,
+    /// 1-D/2-D with stride 1 along the height and at least two kernel rows: im2col along the
+    /// width only (`C_in/g * kW` rows) for the band's input rows plus a halo, and one
+    /// accumulating GEMM per kernel row on a view shifted by whole rows (see
+    /// [`width_im2col`]). It writes about `kH` times less than im2col.
+    RowShift,
+}
+
+/// The lowering for `p` (see [`Lowering`]).
+pub(super) fn lowering(p: &Problem) -> Lowering {
+    let a = &p.axes;
+    if is_pointwise(p) {
+        return Lowering::Pointwise;
+    }
+    let planar = a[0].strided == 1 && a[0].dense == 1 && a[0].kernel == 1 && a[0].pad_begin == 0;
+    if planar && a[1].stride == 1 && a[1].kernel >= 2 && a[2].kernel > 0 {
+        // worth it while the halo is shorter than what im2col repeats: (kH-1) * band rows
+        let band_rows = band_for(p, Lowering::RowShift).0;
+        if a[1].dilation < band_rows {
+            return Lowering::RowShift;
+        }
+    }
+    Lowering::Im2col
+}
 
 /// Output rows (over the two outer axes) per band, and the number of rows.
 pub(super) fn band(p: &Problem) -> (usize, usize) {
+    band_for(p, lowering(p))
+}
+
+fn band_for(p: &Problem, lowering: Lowering) -> (usize, usize) {
     let rows = p.axes[0].strided * p.axes[1].strided;
-    let per_row = p.dense_channels * p.kernel_volume() * p.axes[2].strided;
+    let taps = match lowering {
+        Lowering::RowShift => p.axes[2].kernel,
+        _ => p.kernel_volume(),
+    };
+    let per_row = p.dense_channels * taps * p.axes[2].strided;
     (tile_rows(per_row, p.axes[2].strided, rows), rows)
+}
+
+/// Input rows a [`Lowering::RowShift`] band of `band_rows` output rows reads.
+fn halo_rows(p: &Problem, band_rows: usize) -> usize {
+    band_rows + (p.axes[1].kernel - 1) * p.axes[1].dilation
 }
 
 /// True when the input itself is the im2col matrix (1x1 kernel, stride 1, no padding).
@@ -25,16 +75,49 @@ pub(super) fn is_pointwise(p: &Problem) -> bool {
         .all(|a| a.kernel == 1 && a.stride == 1 && a.pad_begin == 0 && a.dense == a.strided)
 }
 
+/// Scratch elements for the right operand of one band of `p`.
+pub(super) fn operand_workspace(p: &Problem) -> usize {
+    let (band_rows, _) = band(p);
+    let w_out = p.axes[2].strided;
+    match lowering(p) {
+        Lowering::Pointwise => 0,
+        Lowering::Im2col => p.dense_channels * p.kernel_volume() * band_rows * w_out,
+        Lowering::RowShift => p.dense_channels * p.axes[2].kernel * halo_rows(p, band_rows) * w_out,
+    }
+}
+
 /// Scratch elements [`run`] allocates per task.
 pub(crate) fn workspace(p: &Problem) -> usize {
-    let (band_rows, _) = band(p);
-    let cols = band_rows * p.axes[2].strided;
-    let im2col = if is_pointwise(p) {
-        0
-    } else {
-        p.dense_channels * p.kernel_volume() * cols
+    let cols = band(p).0 * p.axes[2].strided;
+    operand_workspace(p) + p.strided_channels * cols
+}
+
+/// Appends one operand row: output positions `0..w_out` of a row read input row `src` through
+/// width tap `kw` (positions `lo..hi` land inside it, the rest read padding), or zeros when the
+/// row itself is padding (`src == None`).
+#[inline]
+fn push_row<T: Element>(
+    col: &mut Vec<T>,
+    axis: &AxisMap,
+    src: Option<&[T]>,
+    kw: usize,
+    (lo, hi): (usize, usize),
+) {
+    let w_out = axis.strided;
+    let zeros = |col: &mut Vec<T>, n: usize| col.resize(col.len() + n, T::zero());
+    let Some(src) = src.filter(|_| lo < hi) else {
+        zeros(col, w_out);
+        return;
     };
-    im2col + p.strided_channels * cols
+    // output positions lo..hi read input iw0, iw0 + stride, ...
+    let iw0 = axis.dense_pos(lo, kw) as usize;
+    zeros(col, lo);
+    if axis.stride == 1 {
+        col.extend_from_slice(&src[iw0..iw0 + (hi - lo)]);
+    } else {
+        col.extend(src[iw0..].iter().step_by(axis.stride).take(hi - lo));
+    }
+    zeros(col, w_out - hi);
 }
 
 /// Builds `col[(ci*kvol + tap), t]` for output rows `r0..r1` of one image and group: the input
@@ -48,37 +131,23 @@ pub(super) fn im2col<T: Element>(
     w_ranges: &[(usize, usize)],
 ) {
     let a = &p.axes;
-    let (w_out, w_in, pin) = (a[2].strided, a[2].dense, p.dense_plane());
+    let (w_in, pin) = (a[2].dense, p.dense_plane());
     col.clear();
-    let zeros = |col: &mut Vec<T>, n: usize| col.resize(col.len() + n, T::zero());
     for ci in 0..p.dense_channels {
         let plane = &x[ci * pin..(ci + 1) * pin];
         for kd in 0..a[0].kernel {
             for kh in 0..a[1].kernel {
-                for (kw, &(lo, hi)) in w_ranges.iter().enumerate() {
+                for (kw, &range) in w_ranges.iter().enumerate() {
                     for r in rows.0..rows.1 {
                         let (od, oh) = (r / a[1].strided, r % a[1].strided);
                         let id = a[0].dense_pos(od, kd);
                         let ih = a[1].dense_pos(oh, kh);
-                        if id < 0
-                            || ih < 0
-                            || id >= a[0].dense as i64
-                            || ih >= a[1].dense as i64
-                            || lo >= hi
-                        {
-                            zeros(col, w_out);
-                            continue;
-                        }
-                        let src = &plane[(id as usize * a[1].dense + ih as usize) * w_in..][..w_in];
-                        // output positions lo..hi read input iw0, iw0 + stride, ...
-                        let iw0 = a[2].dense_pos(lo, kw) as usize;
-                        zeros(col, lo);
-                        if a[2].stride == 1 {
-                            col.extend_from_slice(&src[iw0..iw0 + (hi - lo)]);
-                        } else {
-                            col.extend(src[iw0..].iter().step_by(a[2].stride).take(hi - lo));
-                        }
-                        zeros(col, w_out - hi);
+                        let inside =
+                            id >= 0 && ih >= 0 && id < a[0].dense as i64 && ih < a[1].dense as i64;
+                        let src = inside.then(|| {
+                            &plane[(id as usize * a[1].dense + ih as usize) * w_in..][..w_in]
+                        });
+                        push_row(col, &a[2], src, kw, range);
                     }
                 }
             }
@@ -86,34 +155,130 @@ pub(super) fn im2col<T: Element>(
     }
 }
 
-/// The GEMM's right operand for output rows `rows` of one image and group: the input itself
-/// when `pointwise` (see [`is_pointwise`]), otherwise the band's im2col, built in `col`.
-pub(super) fn band_rhs<'a, T: Element>(
+/// The [`Lowering::RowShift`] operand of output rows `r0..r1` (a 1-D/2-D problem with
+/// height stride 1): row `(ci, kw)` holds `halo_rows` input rows `ih = r0 - pad + t`, each
+/// read through width tap `kw` (zero rows above and below the input).
+///
+/// Output row `oh` reads input row `oh + kh*dil - pad` through kernel row `kh`, which is
+/// operand row `t = (oh - r0) + kh*dil`: the product for kernel row `kh` is the same matrix
+/// seen from element `kh*dil*W_out` on, with the same row stride. So the kernel rows become
+/// `kH` GEMMs on shifted views instead of `kH` copies of the input.
+fn width_im2col<T: Element>(
     p: &Problem,
-    xg: &'a [T],
+    x: &[T],
     rows: (usize, usize),
-    col: &'a mut Vec<T>,
+    col: &mut Vec<T>,
     w_ranges: &[(usize, usize)],
-    pointwise: bool,
-) -> Mat<'a, T> {
+) {
+    let a = &p.axes;
+    let (w_in, pin) = (a[2].dense, p.dense_plane());
+    let ext = halo_rows(p, rows.1 - rows.0);
+    col.clear();
+    for ci in 0..p.dense_channels {
+        let plane = &x[ci * pin..(ci + 1) * pin];
+        for (kw, &range) in w_ranges.iter().enumerate() {
+            for t in 0..ext {
+                let ih = (rows.0 + t) as i64 - a[1].pad_begin;
+                let src = (ih >= 0 && ih < a[1].dense as i64)
+                    .then(|| &plane[ih as usize * w_in..][..w_in]);
+                push_row(col, &a[2], src, kw, range);
+            }
+        }
+    }
+}
+
+/// The convolution weight `[groups][C_out/g][C_in/g][taps]` in the layout `lowering` multiplies:
+/// as it is, or for [`Lowering::RowShift`] with each kernel row's taps gathered into their own
+/// matrix, `[groups][kH][C_out/g][C_in/g][kW]`.
+pub(super) fn lowered_weight<'a, T: Element>(
+    p: &Problem,
+    lowering: Lowering,
+    w: &'a [T],
+) -> Cow<'a, [T]> {
+    if lowering != Lowering::RowShift {
+        return Cow::Borrowed(w);
+    }
+    let (kh_n, kw_n) = (p.axes[1].kernel, p.axes[2].kernel);
+    let rows = p.strided_channels * p.dense_channels;
+    let mut out = Vec::with_capacity(w.len());
+    for wg in w.chunks_exact(rows * kh_n * kw_n) {
+        for kh in 0..kh_n {
+            for taps in wg.chunks_exact(kh_n * kw_n) {
+                out.extend_from_slice(&taps[kh * kw_n..(kh + 1) * kw_n]);
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `tile[co*cols + t] = sum over (ci, taps) of w[co, ci, taps] * x[ci, input of t via tap]`
+/// for output rows `rows` of one image and group: `xg` is that group's input, `wg` its weight
+/// in the layout of [`lowered_weight`], `cols = (rows.1 - rows.0) * W_out`. Uses `col` as
+/// scratch for the operand.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn band_product<T: Element>(
+    p: &Problem,
+    lowering: Lowering,
+    wg: &[T],
+    xg: &[T],
+    rows: (usize, usize),
+    w_ranges: &[(usize, usize)],
+    col: &mut Vec<T>,
+    tile: &mut [T],
+) {
+    let (cout, cin) = (p.strided_channels, p.dense_channels);
     let w_out = p.axes[2].strided;
     let cols = (rows.1 - rows.0) * w_out;
-    if pointwise {
-        return Mat {
-            data: &xg[rows.0 * w_out..],
-            rows: p.dense_channels,
-            cols,
-            row_stride: p.dense_plane(),
-            col_stride: 1,
-        };
-    }
-    im2col(p, xg, rows, col, w_ranges);
-    Mat {
-        data: col,
-        rows: p.dense_channels * p.kernel_volume(),
-        cols,
-        row_stride: cols,
+    let weight = |k: usize| Mat {
+        data: wg,
+        rows: cout,
+        cols: k,
+        row_stride: k,
         col_stride: 1,
+    };
+    match lowering {
+        Lowering::Pointwise => {
+            let rhs = Mat {
+                data: &xg[rows.0 * w_out..],
+                rows: cin,
+                cols,
+                row_stride: p.dense_plane(),
+                col_stride: 1,
+            };
+            matmul(tile, cols, weight(cin), rhs, false);
+        }
+        Lowering::Im2col => {
+            im2col(p, xg, rows, col, w_ranges);
+            let kc = cin * p.kernel_volume();
+            let rhs = Mat {
+                data: col,
+                rows: kc,
+                cols,
+                row_stride: cols,
+                col_stride: 1,
+            };
+            matmul(tile, cols, weight(kc), rhs, false);
+        }
+        Lowering::RowShift => {
+            width_im2col(p, xg, rows, col, w_ranges);
+            let (kh_n, dil) = (p.axes[1].kernel, p.axes[1].dilation);
+            let kc = cin * p.axes[2].kernel;
+            let row_stride = halo_rows(p, rows.1 - rows.0) * w_out;
+            for kh in 0..kh_n {
+                let lhs = Mat {
+                    data: &wg[kh * cout * kc..],
+                    ..weight(kc)
+                };
+                let rhs = Mat {
+                    data: &col[kh * dil * w_out..],
+                    rows: kc,
+                    cols,
+                    row_stride,
+                    col_stride: 1,
+                };
+                matmul(tile, cols, lhs, rhs, kh > 0);
+            }
+        }
     }
 }
 
@@ -124,7 +289,8 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
     let kc = cin_g * kvol;
     let w_out = p.axes[2].strided;
     let (band_rows, rows) = band(p);
-    let pointwise = is_pointwise(p);
+    let lowering = lowering(p);
+    let weight = lowered_weight(p, lowering, w);
     let w_ranges = tap_ranges(&p.axes[2]);
 
     // Tasks: (image, group, band of output rows). A task owns, for each output channel of its
@@ -157,16 +323,9 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
             let r1 = (r0 + band_rows).min(rows);
             let cols = (r1 - r0) * w_out;
             let xg = &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
-            let rhs = band_rhs(p, xg, (r0, r1), col, &w_ranges, pointwise);
-            let lhs = Mat {
-                data: &w[g * cout_g * kc..],
-                rows: cout_g,
-                cols: kc,
-                row_stride: kc,
-                col_stride: 1,
-            };
+            let wg = &weight[g * cout_g * kc..][..cout_g * kc];
             let out = sized(out, cout_g * cols);
-            matmul(out, cols, lhs, rhs);
+            band_product(p, lowering, wg, xg, (r0, r1), &w_ranges, col, out);
             for (co, seg) in segments.iter_mut().enumerate() {
                 let bias = b.map_or(T::zero(), |b| b[g * cout_g + co]);
                 seg.iter_mut()

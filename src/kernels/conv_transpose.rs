@@ -32,26 +32,33 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
 /// Chooses between the two strided paths by the memory traffic each adds to the same GEMM
 /// work, per image and group, in elements:
 ///
-/// * GEMM + col2im: the column buffer (`C_out/g * taps * P_in`) is written and read, and the
+/// * GEMM + col2im: the column buffer (`C_out/g * taps * P_in`) is written and read, the
 ///   output is initialised once and then read and written once per overlapping contribution
-///   (`pairs / Q` of them on average);
-/// * sub-pixel: the im2col matrices of the phases (`C_in/g * sub-taps * phase outputs`, none
-///   for a phase that reads the input as it is) are written and read, and each output is
-///   stored once, with a stride (counted twice).
+///   (`pairs / Q` of them on average), and the GEMM packs the input once per channel block;
+/// * sub-pixel: the phases' operands (see [`super::subpixel::im2col_elements`]) are written
+///   and read, each output is stored once, with a stride (counted twice), and each phase's
+///   GEMM packs its whole operand, `C_in/g * sub-taps * phase positions`.
 ///
 /// When every output is hit exactly once, col2im stores (no init, no adds) and the GEMM has
-/// `taps` times more rows, so it stays. Ties go to col2im: its GEMM reads the input directly.
-/// (Measured on the benchmark shapes and the performance guide's cases A-D: sub-pixel wins
-/// for `C_in <= C_out` with overlapping kernels, col2im for `C_in = 2 C_out`.)
+/// `taps` times more rows, so it stays. Small images stay too: col2im puts several side by
+/// side in one GEMM (see [`images_per_gemm`]), sub-pixel would run one narrow GEMM per image
+/// and phase. Ties go to col2im: its GEMM reads the input directly.
 fn prefers_subpixel(p: &Problem) -> bool {
-    if p.axes.iter().all(AxisMap::covers_exactly_once) {
+    if p.axes.iter().all(AxisMap::covers_exactly_once) || images_per_gemm(p) > 1 {
         return false;
     }
     let (q, pin) = (p.dense_plane() as f64, p.strided_plane() as f64);
-    let cout = p.dense_channels as f64;
+    let (cin, cout) = (p.strided_channels as f64, p.dense_channels as f64);
     let pairs: f64 = p.axes.iter().map(|a| a.valid_pairs() as f64).product();
-    let col2im = 2.0 * cout * p.kernel_volume() as f64 * pin + cout * (q + 2.0 * pairs);
-    let subpixel = 2.0 * super::subpixel::im2col_elements(p) as f64 + 2.0 * cout * q;
+    let blocks = p
+        .dense_channels
+        .div_ceil(block_channels_for(p, p.batch * p.groups)) as f64;
+    let col2im = 2.0 * cout * p.kernel_volume() as f64 * pin
+        + cout * (q + 2.0 * pairs)
+        + 2.0 * cin * pin * blocks;
+    let subpixel = 2.0 * super::subpixel::im2col_elements(p) as f64
+        + 2.0 * cout * q
+        + 2.0 * super::subpixel::packed_elements(p) as f64;
     subpixel < 0.9 * col2im
 }
 
@@ -240,7 +247,7 @@ struct Cols<'a, T> {
 /// 8 x [`super::COL_BUDGET`] column elements.
 fn images_per_gemm(p: &Problem) -> usize {
     let pin = p.strided_plane().max(1);
-    if pin >= MIN_TILE_COLS || p.batch == 1 {
+    if pin >= MIN_TILE_COLS || p.batch <= 1 {
         return 1;
     }
     let per_image = p.dense_channels * p.kernel_volume() * pin;
@@ -387,7 +394,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                     row_stride: wide,
                     col_stride: 1,
                 };
-                matmul(col, wide, lhs, rhs);
+                matmul(col, wide, lhs, rhs, false);
                 for (k, image) in planes.iter_mut().enumerate() {
                     let cols = Cols {
                         data: col,
@@ -411,7 +418,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                     row_stride: pin,
                     col_stride: 1,
                 };
-                matmul(col, cols, lhs, rhs);
+                matmul(col, cols, lhs, rhs, false);
                 let tile = Cols {
                     data: col,
                     stride: cols,

@@ -26,8 +26,8 @@ impl<T> Mat<'_, T> {
     }
 }
 
-/// `dst[i*dst_row_stride + j] = sum_k lhs[i, k] * rhs[k, j]` (overwrites; `dst` need not be
-/// initialised to anything in particular).
+/// `dst[i*dst_row_stride + j] = sum_k lhs[i, k] * rhs[k, j]`, or `+=` when `accumulate`
+/// (otherwise `dst` need not be initialised to anything in particular).
 ///
 /// Single-threaded: the crate parallelises over independent tasks, so results never depend on
 /// the thread count.
@@ -40,6 +40,7 @@ pub(crate) fn matmul<T: Element>(
     dst_row_stride: usize,
     lhs: Mat<'_, T>,
     rhs: Mat<'_, T>,
+    accumulate: bool,
 ) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert_eq!(rhs.rows, k, "inner dimensions differ");
@@ -52,6 +53,9 @@ pub(crate) fn matmul<T: Element>(
     assert!(lhs.extent() <= lhs.data.len(), "lhs does not fit");
     assert!(rhs.extent() <= rhs.data.len(), "rhs does not fit");
     if k == 0 {
+        if accumulate {
+            return;
+        }
         for i in 0..m {
             dst[i * dst_row_stride..i * dst_row_stride + n].fill(T::zero());
         }
@@ -60,8 +64,8 @@ pub(crate) fn matmul<T: Element>(
     // SAFETY: `gemm` reads lhs[(i, k)] at `lhs + i*rs + k*cs` for i < m, k < k, which the
     // extent assertion above keeps inside `lhs.data` (likewise rhs); it writes dst[(i, j)] at
     // `dst + i*dst_row_stride + j` for i < m, j < n, inside `dst` by the dst assertion, and the
-    // assertion `dst_row_stride >= n` makes those positions distinct. `read_dst = false` means
-    // dst's old values are never read. All strides fit in isize because each extent is at most
+    // assertion `dst_row_stride >= n` makes those positions distinct; with `read_dst` it reads
+    // exactly those same positions first (and never when `accumulate` is false). All strides fit in isize because each extent is at most
     // a slice length. The three slices cannot alias: dst is `&mut`, the others `&`.
     unsafe {
         gemm::gemm(
@@ -71,14 +75,14 @@ pub(crate) fn matmul<T: Element>(
             dst.as_mut_ptr(),
             1,
             dst_row_stride as isize,
-            false,
+            accumulate,
             lhs.data.as_ptr(),
             lhs.col_stride as isize,
             lhs.row_stride as isize,
             rhs.data.as_ptr(),
             rhs.col_stride as isize,
             rhs.row_stride as isize,
-            T::zero(),
+            if accumulate { T::one() } else { T::zero() },
             T::one(),
             false,
             false,
@@ -115,9 +119,51 @@ mod tests {
                 row_stride: 3,
                 col_stride: 1,
             },
+            false,
         );
         assert_eq!(&dst[..3], &[1.0, 2.0, 8.0]);
         assert_eq!(&dst[4..7], &[3.0, 4.0, 18.0]);
         assert!(dst[3].is_nan() && dst[7].is_nan());
+    }
+
+    #[test]
+    fn accumulate_adds_to_the_destination() {
+        // [[1, 2]] * [[3], [4]] = [[11]], added to 100; a zero-depth product leaves it alone
+        let (lhs, rhs) = ([1.0, 2.0], [3.0, 4.0]);
+        let mut dst = [100.0];
+        let l = Mat {
+            data: &lhs[..],
+            rows: 1,
+            cols: 2,
+            row_stride: 2,
+            col_stride: 1,
+        };
+        let r = Mat {
+            data: &rhs[..],
+            rows: 2,
+            cols: 1,
+            row_stride: 1,
+            col_stride: 1,
+        };
+        matmul(&mut dst, 1, l, r, true);
+        assert_eq!(dst, [111.0]);
+        let empty = Mat {
+            data: &lhs[..0],
+            rows: 1,
+            cols: 0,
+            row_stride: 0,
+            col_stride: 1,
+        };
+        let empty_r = Mat {
+            data: &rhs[..0],
+            rows: 0,
+            cols: 1,
+            row_stride: 1,
+            col_stride: 1,
+        };
+        matmul(&mut dst, 1, empty, empty_r, true);
+        assert_eq!(dst, [111.0]);
+        matmul(&mut dst, 1, empty, empty_r, false);
+        assert_eq!(dst, [0.0]);
     }
 }

@@ -12,8 +12,7 @@
 //! for the column buffer of GEMM + col2im, so this path wins when the input has fewer channels
 //! than the output or when col2im's overlapping adds dominate (see [`super::conv_transpose`]).
 
-use super::conv::{band, band_rhs, is_pointwise};
-use super::gemm::{matmul, Mat};
+use super::conv::{band, band_product, lowered_weight, lowering, operand_workspace, Lowering};
 use super::parallel::for_each_task;
 use super::scratch::{sized, with_scratch};
 use super::tap_ranges;
@@ -25,7 +24,9 @@ struct PhasePlan<T> {
     residue: [usize; 3],
     /// `strided` = this phase's outputs, `dense` = the transposed convolution's input.
     conv: Problem,
-    /// `[groups][C_out/groups][C_in/groups][sub-taps]`, the conv weight layout.
+    lowering: Lowering,
+    /// The sub-kernels, `[groups][C_out/groups][C_in/groups][sub-taps]` (the conv weight
+    /// layout), lowered for `lowering`.
     weight: Vec<T>,
 }
 
@@ -57,13 +58,28 @@ fn phase_problem(p: &Problem, ph: &[Phase; 3]) -> Problem {
     }
 }
 
-/// Elements of all phases' im2col matrices for one image and group (a pointwise phase reads
-/// the input directly and needs none).
+/// Elements of all phases' GEMM operands (im2col matrices) for one image and group: none
+/// for a phase that reads the input directly, the halo included for row-shifted ones.
 pub(crate) fn im2col_elements(p: &Problem) -> u64 {
     phases(p)
         .iter()
         .map(|(_, ph)| phase_problem(p, ph))
-        .filter(|c| !is_pointwise(c))
+        .filter(|c| c.kernel_volume() > 0)
+        .map(|c| {
+            let (band_rows, rows) = band(&c);
+            let bands = rows.div_ceil(band_rows.max(1)) as u64;
+            bands * operand_workspace(&c) as u64
+        })
+        .sum()
+}
+
+/// Elements the GEMMs of all phases pack for one image and group: each packs its whole right
+/// operand, `C_in/groups * sub-taps` rows by the phase's positions (the full im2col size,
+/// whichever lowering builds the operand).
+pub(crate) fn packed_elements(p: &Problem) -> u64 {
+    phases(p)
+        .iter()
+        .map(|(_, ph)| phase_problem(p, ph))
         .map(|c| (c.dense_channels * c.kernel_volume() * c.strided_plane()) as u64)
         .sum()
 }
@@ -75,12 +91,7 @@ pub(crate) fn workspace(p: &Problem) -> usize {
         .map(|(_, ph)| {
             let conv = phase_problem(p, ph);
             let cols = band(&conv).0 * conv.axes[2].strided;
-            let im2col = if is_pointwise(&conv) {
-                0
-            } else {
-                conv.dense_channels * conv.kernel_volume() * cols
-            };
-            im2col + p.dense_channels * cols
+            operand_workspace(&conv) + p.dense_channels * cols
         })
         .max()
         .unwrap_or(0)
@@ -153,10 +164,17 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
     );
     let plans: Vec<PhasePlan<T>> = phases(p)
         .iter()
-        .map(|(residue, ph)| PhasePlan {
-            residue: *residue,
-            conv: phase_problem(p, ph),
-            weight: phase_weight(p, w, ph),
+        .map(|(residue, ph)| {
+            let conv = phase_problem(p, ph);
+            let lowering = lowering(&conv);
+            let weight = phase_weight(p, w, ph);
+            let weight = lowered_weight(&conv, lowering, &weight).into_owned();
+            PhasePlan {
+                residue: *residue,
+                conv,
+                lowering,
+                weight,
+            }
         })
         .collect();
     let (band_axis, unit, band_len) = row_bands(p);
@@ -233,21 +251,13 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
                 let kc = cin_g * c.kernel_volume();
                 let (band_rows, _) = band(c);
                 let w_ranges = tap_ranges(&c.axes[2]);
-                let pointwise = is_pointwise(c);
-                let lhs = Mat {
-                    data: &plan.weight[g * cg * kc..],
-                    rows: cg,
-                    cols: kc,
-                    row_stride: kc,
-                    col_stride: 1,
-                };
+                let wg = &plan.weight[g * cg * kc..][..cg * kc];
                 let mut r0 = r_lo;
                 while r0 < r_hi {
                     let r1 = (r0 + band_rows).min(r_hi);
                     let cols = (r1 - r0) * c.axes[2].strided;
-                    let rhs = band_rhs(c, xg, (r0, r1), col, &w_ranges, pointwise);
                     let tile = sized(tile, cg * cols);
-                    matmul(tile, cols, lhs, rhs);
+                    band_product(c, plan.lowering, wg, xg, (r0, r1), &w_ranges, col, tile);
                     out.store_tile(p, plan.residue, c, (r0, r1), tile);
                     r0 = r1;
                 }
