@@ -69,7 +69,7 @@ fn halo_rows(p: &Problem, band_rows: usize) -> usize {
 }
 
 /// True when the input itself is the im2col matrix (1x1 kernel, stride 1, no padding).
-pub(super) fn is_pointwise(p: &Problem) -> bool {
+fn is_pointwise(p: &Problem) -> bool {
     p.axes
         .iter()
         .all(|a| a.kernel == 1 && a.stride == 1 && a.pad_begin == 0 && a.dense == a.strided)
@@ -123,7 +123,7 @@ fn push_row<T: Element>(
 /// Builds `col[(ci*kvol + tap), t]` for output rows `r0..r1` of one image and group: the input
 /// sample each output position reads through each tap, or zero in the padding. The matrix is
 /// appended in memory order, so every element is written exactly once (no zero pass first).
-pub(super) fn im2col<T: Element>(
+fn im2col<T: Element>(
     p: &Problem,
     x: &[T],
     rows: (usize, usize),
