@@ -312,7 +312,7 @@ impl<const D: usize> ConvTranspose<D> {
             parameters: w + b,
             bytes_read: (x + w + b).saturating_mul(eb),
             bytes_written: y.saturating_mul(eb),
-            workspace_bytes: (crate::kernels::conv_transpose_workspace(&p) as u64)
+            workspace_bytes: (crate::kernels::conv_transpose_workspace(&p, elem_bytes) as u64)
                 .saturating_mul(eb),
         })
     }

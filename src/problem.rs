@@ -202,6 +202,17 @@ impl Problem {
     pub(crate) fn dense_channels_total(&self) -> usize {
         self.dense_channels * self.groups
     }
+    /// The same problem restricted to strided positions `c0..c1` of the innermost axis: the
+    /// window's position `i` is position `c0 + i`, whose dense position
+    /// `(c0 + i)*s + k*d - pb` is `i*s + k*d - (pb - c0*s)`.
+    pub(crate) fn window(&self, c0: usize, c1: usize) -> Problem {
+        let mut w = *self;
+        let a = &mut w.axes[2];
+        a.pad_begin -= (c0 * a.stride) as i64;
+        a.strided = c1 - c0;
+        w
+    }
+
     /// Multiply-adds that land inside the dense side.
     pub(crate) fn multiply_adds(&self) -> u64 {
         let pairs: u64 = self.axes.iter().map(AxisMap::valid_pairs).product();

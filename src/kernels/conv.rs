@@ -10,10 +10,10 @@
 
 use std::borrow::Cow;
 
-use super::gemm::{matmul, Mat};
+use super::gemm::{matmul, packing, Mat};
 use super::parallel::for_each_task;
 use super::scratch::{sized, with_scratch};
-use super::{tap_ranges, tile_rows};
+use super::{tap_ranges, tile_rows, window_cols, WEIGHT_COPY_BUDGET};
 use crate::problem::{AxisMap, Problem};
 use crate::Element;
 
@@ -38,7 +38,14 @@ pub(super) fn lowering(p: &Problem) -> Lowering {
         return Lowering::Pointwise;
     }
     let planar = a[0].strided == 1 && a[0].dense == 1 && a[0].kernel == 1 && a[0].pad_begin == 0;
-    if planar && a[1].stride == 1 && a[1].kernel >= 2 && a[2].kernel > 0 {
+    // the row-shift weight is a reordered copy: only while it is within the copy budget
+    let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
+    if planar
+        && a[1].stride == 1
+        && a[1].kernel >= 2
+        && a[2].kernel > 0
+        && weight <= WEIGHT_COPY_BUDGET
+    {
         // worth it while the halo is shorter than what im2col repeats: (kH-1) * band rows
         let band_rows = band_for(p, Lowering::RowShift).0;
         if a[1].dilation < band_rows {
@@ -55,12 +62,44 @@ pub(super) fn band(p: &Problem) -> (usize, usize) {
 
 fn band_for(p: &Problem, lowering: Lowering) -> (usize, usize) {
     let rows = p.axes[0].strided * p.axes[1].strided;
+    if window_for(p, lowering) < p.axes[2].strided {
+        return (1, rows);
+    }
     let taps = match lowering {
         Lowering::RowShift => p.axes[2].kernel,
         _ => p.kernel_volume(),
     };
-    let per_row = p.dense_channels * taps * p.axes[2].strided;
+    // the band's operand and its GEMM output tile
+    let per_row = (p.dense_channels * taps + p.strided_channels) * p.axes[2].strided;
     (tile_rows(per_row, p.axes[2].strided, rows), rows)
+}
+
+/// Output positions of a row per band: the whole row, unless a band of one row is over
+/// [`super::TILE_CAP`] (long 1-D signals), then windows of it (see [`Problem::window`]).
+pub(super) fn window_for(p: &Problem, lowering: Lowering) -> usize {
+    let a = &p.axes;
+    let per_col = match lowering {
+        Lowering::Pointwise | Lowering::Im2col => p.dense_channels * p.kernel_volume(),
+        Lowering::RowShift => p.dense_channels * a[2].kernel * halo_rows(p, 1),
+    } + p.strided_channels;
+    window_cols(per_col, a[2].strided)
+}
+
+/// The lowering of a window of `p` computed with `lowering`'s weight layout: the input is no
+/// longer the operand as it is, so a pointwise band becomes a (one-tap) im2col.
+pub(super) fn window_lowering(lowering: Lowering) -> Lowering {
+    match lowering {
+        Lowering::Pointwise => Lowering::Im2col,
+        other => other,
+    }
+}
+
+/// Weight elements [`run`] copies into another layout for `p`.
+pub(crate) fn copies(p: &Problem) -> usize {
+    match lowering(p) {
+        Lowering::RowShift => p.strided_channels_total() * p.dense_channels * p.kernel_volume(),
+        _ => 0,
+    }
 }
 
 /// Input rows a [`Lowering::RowShift`] band of `band_rows` output rows reads.
@@ -78,18 +117,37 @@ fn is_pointwise(p: &Problem) -> bool {
 /// Scratch elements for the right operand of one band of `p`.
 pub(super) fn operand_workspace(p: &Problem) -> usize {
     let (band_rows, _) = band(p);
-    let w_out = p.axes[2].strided;
-    match lowering(p) {
+    let w = p.axes[2].strided;
+    let win = window_for(p, lowering(p));
+    let w_out = if win < w { win } else { w };
+    match window_lowering_if(lowering(p), win < w) {
         Lowering::Pointwise => 0,
         Lowering::Im2col => p.dense_channels * p.kernel_volume() * band_rows * w_out,
         Lowering::RowShift => p.dense_channels * p.axes[2].kernel * halo_rows(p, band_rows) * w_out,
     }
 }
 
-/// Scratch elements [`run`] allocates per task.
+/// `lowering`, or its [`window_lowering`] when the band is a window.
+fn window_lowering_if(lowering: Lowering, windowed: bool) -> Lowering {
+    if windowed {
+        window_lowering(lowering)
+    } else {
+        lowering
+    }
+}
+
+/// Scratch elements [`run`] allocates per task: the band's operand and output tile, and the
+/// GEMM's packing buffers.
 pub(crate) fn workspace(p: &Problem) -> usize {
-    let cols = band(p).0 * p.axes[2].strided;
-    operand_workspace(p) + p.strided_channels * cols
+    let w = p.axes[2].strided;
+    let lowering = lowering(p);
+    let win = window_for(p, lowering);
+    let cols = if win < w { win } else { band(p).0 * w };
+    let k = match lowering {
+        Lowering::RowShift => p.dense_channels * p.axes[2].kernel,
+        _ => p.dense_channels * p.kernel_volume(),
+    };
+    operand_workspace(p) + p.strided_channels * cols + packing(p.strided_channels, k, cols)
 }
 
 /// Appends one operand row: output positions `0..w_out` of a row read input row `src` through
@@ -133,6 +191,7 @@ fn im2col<T: Element>(
     let a = &p.axes;
     let (w_in, pin) = (a[2].dense, p.dense_plane());
     col.clear();
+    col.reserve_exact(p.dense_channels * p.kernel_volume() * (rows.1 - rows.0) * a[2].strided);
     for ci in 0..p.dense_channels {
         let plane = &x[ci * pin..(ci + 1) * pin];
         for kd in 0..a[0].kernel {
@@ -174,6 +233,7 @@ fn width_im2col<T: Element>(
     let (w_in, pin) = (a[2].dense, p.dense_plane());
     let ext = halo_rows(p, rows.1 - rows.0);
     col.clear();
+    col.reserve_exact(p.dense_channels * w_ranges.len() * ext * a[2].strided);
     for ci in 0..p.dense_channels {
         let plane = &x[ci * pin..(ci + 1) * pin];
         for (kw, &range) in w_ranges.iter().enumerate() {
@@ -284,6 +344,19 @@ pub(super) fn band_product<T: Element>(
 
 /// Forward convolution: `x` is the dense side (input), `y` the strided side (output).
 pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
+    run_after_copies(p, x, w, b, y, 0)
+}
+
+/// [`run`] when the caller already holds `held` elements of weight copies (they count
+/// against the call's memory budget).
+pub(super) fn run_after_copies<T: Element>(
+    p: &Problem,
+    x: &[T],
+    w: &[T],
+    b: Option<&[T]>,
+    y: &mut [T],
+    held: usize,
+) {
     let (cout_g, cin_g, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
     let (q, pin) = (p.strided_plane(), p.dense_plane());
     let kc = cin_g * kvol;
@@ -296,6 +369,7 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
     // Tasks: (image, group, band of output rows). A task owns, for each output channel of its
     // group, the band's segment of that channel's plane.
     let mut tasks: Vec<(usize, usize, usize, Vec<&mut [T]>)> = Vec::new();
+    let y_len = y.len();
     let mut rest: &mut [T] = y;
     for n in 0..p.batch {
         for g in 0..p.groups {
@@ -318,12 +392,48 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
         }
     }
     let work = p.multiply_adds() / tasks.len().max(1) as u64;
-    for_each_task(tasks, work, |(n, g, r0, mut segments)| {
+    let at_once = super::max_concurrent(
+        workspace(p),
+        held + copies(p),
+        y_len,
+        std::mem::size_of::<T>(),
+    );
+    let win = window_for(p, lowering);
+    for_each_task(tasks, work, at_once, |(n, g, r0, mut segments)| {
         with_scratch(|col: &mut Vec<T>, out: &mut Vec<T>| {
             let r1 = (r0 + band_rows).min(rows);
             let cols = (r1 - r0) * w_out;
             let xg = &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
             let wg = &weight[g * cout_g * kc..][..cout_g * kc];
+            if win < w_out {
+                // a band of one row, in windows of `win` positions
+                let lw = window_lowering(lowering);
+                let out = sized(out, cout_g * win);
+                for c0 in (0..w_out).step_by(win) {
+                    let c1 = (c0 + win).min(w_out);
+                    let pw = p.window(c0, c1);
+                    let ranges = tap_ranges(&pw.axes[2]);
+                    let n_cols = c1 - c0;
+                    band_product(
+                        &pw,
+                        lw,
+                        wg,
+                        xg,
+                        (r0, r1),
+                        &ranges,
+                        col,
+                        &mut out[..cout_g * n_cols],
+                    );
+                    for (co, seg) in segments.iter_mut().enumerate() {
+                        let bias = b.map_or(T::zero(), |b| b[g * cout_g + co]);
+                        seg[c0..c1]
+                            .iter_mut()
+                            .zip(&out[co * n_cols..(co + 1) * n_cols])
+                            .for_each(|(d, &v)| *d = v + bias);
+                    }
+                }
+                return;
+            }
             let out = sized(out, cout_g * cols);
             band_product(p, lowering, wg, xg, (r0, r1), &w_ranges, col, out);
             for (co, seg) in segments.iter_mut().enumerate() {

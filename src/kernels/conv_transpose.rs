@@ -9,23 +9,48 @@
 //!   output position is hit exactly once (kernel == stride, no padding: the U-Net case) the
 //!   adds become plain stores with the bias fused, and the output is never initialised.
 
-use super::gemm::{matmul, Mat};
+use super::gemm::{matmul, packing, Mat};
 use super::parallel::{for_each_chunk, for_each_task};
 use super::scratch::{sized, with_scratch};
-use super::{tap_ranges, tile_rows, MIN_TILE_COLS};
+use super::{tap_ranges, tile_rows, window_cols, MIN_TILE_COLS, WEIGHT_COPY_BUDGET};
 use crate::problem::{AxisMap, Problem};
 use crate::Element;
 
+/// The algorithm [`run`] uses for a problem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Path {
+    Depthwise,
+    /// Stride 1: the forward convolution with the flipped kernel.
+    Flipped,
+    Subpixel,
+    Col2im,
+}
+
+/// Picks the path for `p`. The flipped-kernel and sub-pixel paths copy the weight into another
+/// layout, so a weight over [`WEIGHT_COPY_BUDGET`] elements goes through GEMM + col2im, which
+/// reads it where it is (memory stays bounded for any layer).
+fn path(p: &Problem) -> Path {
+    let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
+    if p.strided_channels == 1 && p.dense_channels == 1 {
+        Path::Depthwise
+    } else if weight > WEIGHT_COPY_BUDGET {
+        Path::Col2im
+    } else if p.axes.iter().all(|a| a.stride == 1) {
+        Path::Flipped
+    } else if prefers_subpixel(p) {
+        Path::Subpixel
+    } else {
+        Path::Col2im
+    }
+}
+
 /// Picks the path for `p` and runs it. `x` is the strided side, `y` the dense side.
 pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
-    if p.strided_channels == 1 && p.dense_channels == 1 {
-        depthwise(p, x, w, b, y);
-    } else if p.axes.iter().all(|a| a.stride == 1) {
-        as_forward_conv(p, x, w, b, y);
-    } else if prefers_subpixel(p) {
-        super::subpixel::run(p, x, w, b, y);
-    } else {
-        gemm_col2im(p, x, w, b, y);
+    match path(p) {
+        Path::Depthwise => depthwise(p, x, w, b, y),
+        Path::Flipped => as_forward_conv(p, x, w, b, y),
+        Path::Subpixel => super::subpixel::run(p, x, w, b, y),
+        Path::Col2im => gemm_col2im(p, x, w, b, y),
     }
 }
 
@@ -62,43 +87,82 @@ fn prefers_subpixel(p: &Problem) -> bool {
     subpixel < 0.9 * col2im
 }
 
-/// Scratch elements [`run`] allocates for `p` (per task; tasks may run concurrently, one per
-/// thread).
+/// Scratch elements [`run`] allocates for `p` per task (tasks may run concurrently, one per
+/// thread, up to [`max_tasks_at_once`]).
 pub(crate) fn workspace(p: &Problem) -> usize {
-    if p.strided_channels == 1 && p.dense_channels == 1 {
-        0
-    } else if p.axes.iter().all(|a| a.stride == 1) {
-        let conv = flipped_problem(p);
-        p.strided_channels_total() * p.dense_channels * p.kernel_volume()
-            + super::conv::workspace(&conv)
-    } else if prefers_subpixel(p) {
-        super::subpixel::workspace(p)
-    } else {
-        let imgs = images_per_gemm(p);
-        let block = block_channels_for(p, p.batch.div_ceil(imgs) * p.groups);
-        let pin = p.strided_plane();
-        if imgs > 1 {
-            (block * p.kernel_volume() + p.strided_channels) * imgs * pin
-        } else {
-            let (tile, _) = col_tile(p, block);
-            block * p.kernel_volume() * tile * p.axes[2].strided
+    match path(p) {
+        Path::Depthwise => 0,
+        Path::Flipped => super::conv::workspace(&flipped_problem(p)),
+        Path::Subpixel => super::subpixel::workspace(p),
+        Path::Col2im => {
+            let imgs = images_per_gemm(p);
+            let block = block_channels_for(p, p.batch.div_ceil(imgs) * p.groups);
+            let pin = p.strided_plane();
+            let m = block * p.kernel_volume();
+            let cols = if imgs > 1 {
+                imgs * pin
+            } else {
+                let (tile, _) = col_tile(p, block);
+                let w_in = p.axes[2].strided;
+                let win = col_window(p, block);
+                if win < w_in {
+                    win
+                } else {
+                    tile * w_in
+                }
+            };
+            let batched_input = if imgs > 1 {
+                p.strided_channels * cols
+            } else {
+                0
+            };
+            m * cols + batched_input + packing(m, p.strided_channels, cols)
         }
     }
+}
+
+/// Weight elements [`run`] copies into other layouts for `p` (once per call, shared by the
+/// tasks), counting a transient second copy where one layout is built from another.
+pub(crate) fn copies(p: &Problem) -> usize {
+    let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
+    match path(p) {
+        Path::Depthwise => 0,
+        Path::Flipped => weight + super::conv::copies(&flipped_problem(p)),
+        Path::Subpixel => 2 * weight,
+        Path::Col2im => {
+            if col_weight_transposed(p) {
+                weight
+            } else {
+                0
+            }
+        }
+    }
+}
+
+/// Tasks of `p` that may run at once (see [`super::max_concurrent`]).
+fn max_tasks_at_once<T>(p: &Problem, output: usize) -> usize {
+    super::max_concurrent(workspace(p), copies(p), output, std::mem::size_of::<T>())
 }
 
 /// Output channels per GEMM block when there are `tasks` independent (image run, group)
 /// tasks: whole groups when there are enough of them, otherwise a split into about four
 /// blocks so threads have work. Fixed by the problem alone, so the arithmetic never depends on
 /// the thread count.
+///
+/// A block's weight (`C_in/g x block x taps`) is also what the GEMM packs for one product, so
+/// blocks stay within [`super::TILE_CAP`] elements of it: large layers get narrower blocks
+/// and the GEMM's own buffers stay bounded.
 fn block_channels_for(p: &Problem, tasks: usize) -> usize {
     let cg = p.dense_channels;
-    if tasks >= 4 || cg < 8 {
+    let by_threads = if tasks >= 4 || cg < 8 {
         cg
     } else {
         cg.div_ceil(4)
             .max(64usize.div_ceil(p.kernel_volume()))
             .min(cg)
-    }
+    };
+    let by_memory = super::TILE_CAP / (p.strided_channels * p.kernel_volume()).max(1);
+    by_threads.min(by_memory).max(1)
 }
 
 /// Rows of the strided side per GEMM tile, and the total number of such rows.
@@ -106,6 +170,28 @@ fn col_tile(p: &Problem, block: usize) -> (usize, usize) {
     let rows = p.axes[0].strided * p.axes[1].strided;
     let per_row = block * p.kernel_volume() * p.axes[2].strided;
     (tile_rows(per_row, p.axes[2].strided, rows), rows)
+}
+
+/// Positions of a row per GEMM tile: the whole row, unless one row's column buffer alone is
+/// over [`super::TILE_CAP`] (long 1-D signals), then windows of it.
+fn col_window(p: &Problem, block: usize) -> usize {
+    window_cols(block * p.kernel_volume(), p.axes[2].strided)
+}
+
+/// Whether GEMM + col2im transposes the weight once per call (see [`gemm_col2im`]).
+fn col_weight_transposed(p: &Problem) -> bool {
+    let imgs = images_per_gemm(p);
+    let block = block_channels_for(p, p.batch.div_ceil(imgs) * p.groups);
+    let (tile_rows, rows) = if imgs > 1 {
+        (1, 1)
+    } else if col_window(p, block) < p.axes[2].strided {
+        (1, 2)
+    } else {
+        col_tile(p, block)
+    };
+    let gemms_per_block = p.batch.div_ceil(imgs) * rows.div_ceil(tile_rows);
+    let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
+    gemms_per_block > 1 && weight <= WEIGHT_COPY_BUDGET
 }
 
 /// Where strided row `r` (an index over the two outer axes) lands with taps `(kd, kh)`:
@@ -244,7 +330,7 @@ struct Cols<'a, T> {
 
 /// Images per GEMM: an image with fewer than [`MIN_TILE_COLS`] input positions is batched
 /// with the next ones (their inputs copied side by side) so the GEMM stays wide, within
-/// 8 x [`super::COL_BUDGET`] column elements.
+/// [`super::TILE_CAP`] column elements.
 fn images_per_gemm(p: &Problem) -> usize {
     let pin = p.strided_plane().max(1);
     if pin >= MIN_TILE_COLS || p.batch <= 1 {
@@ -253,7 +339,7 @@ fn images_per_gemm(p: &Problem) -> usize {
     let per_image = p.dense_channels * p.kernel_volume() * pin;
     MIN_TILE_COLS
         .div_ceil(pin)
-        .min(8 * super::COL_BUDGET / per_image.max(1))
+        .min(super::TILE_CAP / per_image.max(1))
         .clamp(1, p.batch)
 }
 
@@ -286,6 +372,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
     let assign = p.axes.iter().all(AxisMap::covers_exactly_once);
     let w_ranges: Vec<(usize, usize)> = tap_ranges(&p.axes[2]);
     let w_in = p.axes[2].strided;
+    let win = if imgs > 1 { w_in } else { col_window(p, block) };
 
     // Tasks: (run of images, group, block of output channels); the planes of image n,
     // group g, block c go to task ((n / imgs) * groups + g) * blocks + c.
@@ -303,6 +390,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
             }
         }
     }
+    let y_len = y.len();
     let mut rest: &mut [T] = y;
     for n in 0..p.batch {
         for g in 0..p.groups {
@@ -323,8 +411,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
     // transposed once per call first (3% there). With one GEMM per block (unet_2x2_s2) the
     // copy costs more than it saves.
     let rows_t = cg * kvol;
-    let gemms_per_block = p.batch.div_ceil(imgs) * rows.div_ceil(tile_rows);
-    let wt: Option<Vec<T>> = (gemms_per_block > 1).then(|| {
+    let wt: Option<Vec<T>> = col_weight_transposed(p).then(|| {
         let mut wt = vec![T::zero(); p.groups * rows_t * cin_g];
         for (src, dst) in w
             .chunks_exact(cin_g * rows_t)
@@ -335,7 +422,8 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
         wt
     });
     let work = p.multiply_adds() / tasks.len().max(1) as u64;
-    for_each_task(tasks, work, |task| {
+    let at_once = max_tasks_at_once::<T>(p, y_len);
+    for_each_task(tasks, work, at_once, |task| {
         let ColTask {
             group: g,
             first_channel: co0,
@@ -405,8 +493,35 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                 }
                 return;
             }
-            let col = sized(col, cbk * kvol * tile_rows * w_in);
             let xi = image_input(n0);
+            if win < w_in {
+                // One row's column buffer is over the cap: windows of `win` positions, each
+                // a problem of its own along the row (see `Problem::window`).
+                let col = sized(col, cbk * kvol * win);
+                for r in 0..rows {
+                    for c0 in (0..w_in).step_by(win) {
+                        let c1 = (c0 + win).min(w_in);
+                        let pw = p.window(c0, c1);
+                        let rhs = Mat {
+                            data: &xi[r * w_in + c0..],
+                            rows: cin_g,
+                            cols: c1 - c0,
+                            row_stride: pin,
+                            col_stride: 1,
+                        };
+                        matmul(col, c1 - c0, lhs, rhs, false);
+                        let tile = Cols {
+                            data: col,
+                            stride: c1 - c0,
+                            offset: 0,
+                        };
+                        let ranges = tap_ranges(&pw.axes[2]);
+                        col2im(&pw, tile, (r, r + 1), planes[0], &bias, assign, &ranges);
+                    }
+                }
+                return;
+            }
+            let col = sized(col, cbk * kvol * tile_rows * w_in);
             let mut r0 = 0;
             while r0 < rows {
                 let r1 = (r0 + tile_rows).min(rows);
@@ -540,7 +655,7 @@ fn as_forward_conv<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y
             }
         }
     }
-    super::conv::run(&conv, x, &flipped, b, y);
+    super::conv::run_after_copies(&conv, x, &flipped, b, y, flipped.len());
 }
 
 #[cfg(test)]

@@ -26,6 +26,13 @@ impl<T> Mat<'_, T> {
     }
 }
 
+/// Elements the GEMM library may allocate for one `m x k` by `k x n` product (at most): a
+/// packed copy of the left operand and a packed panel of the right one. Callers add it to
+/// their scratch when they bound a call's memory.
+pub(crate) fn packing(m: usize, k: usize, n: usize) -> usize {
+    m * k + k * n.min(1024)
+}
+
 /// `dst[i*dst_row_stride + j] = sum_k lhs[i, k] * rhs[k, j]`, or `+=` when `accumulate`
 /// (otherwise `dst` need not be initialised to anything in particular).
 ///

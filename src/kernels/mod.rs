@@ -21,16 +21,55 @@ pub(crate) const COL_BUDGET: usize = 1 << 18;
 /// [`COL_BUDGET`]: narrower products run well below the GEMM's peak.
 pub(crate) const MIN_TILE_COLS: usize = 256;
 
+/// Most elements one task's scratch tiles hold: 2 x [`COL_BUDGET`] (2 MiB of `f32`), reached
+/// when a tile is widened to [`MIN_TILE_COLS`] columns or a row is cut into windows.
+pub(crate) const TILE_CAP: usize = 2 * COL_BUDGET;
+
+/// Most weight elements a call copies into another layout (2 MiB of `f32`). A path that needs
+/// a bigger copy gives way to one that reads the weight where it is.
+pub(crate) const WEIGHT_COPY_BUDGET: usize = 1 << 19;
+
+/// What one call may allocate on top of the caller's arrays: scratch of every concurrent
+/// task plus weight copies stay within this many bytes (or the output's size, when larger).
+pub(crate) const CALL_BUDGET_BYTES: usize = 16 << 20;
+
 /// Rows (over the two outer axes) per tile when a row of positions is `row_len` wide and
 /// costs `per_row` scratch elements, out of `rows` rows. Widening for [`MIN_TILE_COLS`]
-/// never takes a tile past 8 × [`COL_BUDGET`] (8 MiB of `f32`).
+/// never takes a tile past [`TILE_CAP`]; a row alone over it gets a tile of one row (cut
+/// into windows by [`window_cols`]).
 pub(crate) fn tile_rows(per_row: usize, row_len: usize, rows: usize) -> usize {
     let per_row = per_row.max(1);
     let by_budget = COL_BUDGET / per_row;
     let by_width = MIN_TILE_COLS
         .div_ceil(row_len.max(1))
-        .min(8 * COL_BUDGET / per_row);
+        .min(TILE_CAP / per_row);
     by_budget.max(by_width).clamp(1, rows.max(1))
+}
+
+/// Positions per window when one row of `row_len` positions costing `per_col` scratch
+/// elements each is cut into windows: the whole row when it fits in [`TILE_CAP`], otherwise
+/// [`COL_BUDGET`] worth (widened to [`MIN_TILE_COLS`] within the cap), at least one.
+pub(crate) fn window_cols(per_col: usize, row_len: usize) -> usize {
+    let per_col = per_col.max(1);
+    if per_col.saturating_mul(row_len) <= TILE_CAP {
+        return row_len.max(1);
+    }
+    (COL_BUDGET / per_col)
+        .max(MIN_TILE_COLS.min(TILE_CAP / per_col))
+        .clamp(1, row_len.max(1))
+}
+
+/// Tasks that may run at once so that `per_task` scratch elements each, plus `copies`
+/// elements of weight copies, stay within [`CALL_BUDGET_BYTES`] (or `output` elements when
+/// that is larger), for elements of `elem_bytes` bytes. At least one.
+pub(crate) fn max_concurrent(
+    per_task: usize,
+    copies: usize,
+    output: usize,
+    elem_bytes: usize,
+) -> usize {
+    let budget = (CALL_BUDGET_BYTES / elem_bytes.max(1)).max(output);
+    (budget.saturating_sub(copies) / per_task.max(1)).max(1)
 }
 
 /// For each tap of `axis`, the strided positions `lo..hi` that land inside the dense side.
@@ -54,12 +93,28 @@ pub(crate) fn conv<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y
     conv::run(p, x, w, b, y)
 }
 
-/// Elements of scratch memory [`conv_transpose`] uses for `p` (per concurrent task).
-pub(crate) fn conv_transpose_workspace(p: &Problem) -> usize {
-    conv_transpose::workspace(p)
+/// Elements of memory one [`conv_transpose`] call of `p` allocates at most, with elements of
+/// `elem_bytes` bytes on the current thread pool: weight copies plus the scratch of the tasks
+/// that run at once (GEMM packing included).
+pub(crate) fn conv_transpose_workspace(p: &Problem, elem_bytes: usize) -> usize {
+    let output = p.batch * p.dense_channels_total() * p.dense_plane();
+    call_total(
+        conv_transpose::workspace(p),
+        conv_transpose::copies(p),
+        output,
+        elem_bytes,
+    )
 }
 
-/// Elements of scratch memory [`conv`] uses for `p` (per concurrent task).
-pub(crate) fn conv_workspace(p: &Problem) -> usize {
-    conv::workspace(p)
+/// Elements of memory one [`conv`] call of `p` allocates at most (see
+/// [`conv_transpose_workspace`]).
+pub(crate) fn conv_workspace(p: &Problem, elem_bytes: usize) -> usize {
+    let output = p.batch * p.strided_channels_total() * p.strided_plane();
+    call_total(conv::workspace(p), conv::copies(p), output, elem_bytes)
+}
+
+/// Weight copies plus `per_task` scratch for every task that may run at once.
+fn call_total(per_task: usize, copies: usize, output: usize, elem_bytes: usize) -> usize {
+    let at_once = parallel::threads().min(max_concurrent(per_task, copies, output, elem_bytes));
+    copies.saturating_add(per_task.saturating_mul(at_once))
 }

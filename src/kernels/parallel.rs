@@ -30,8 +30,9 @@ where
 }
 
 /// Runs `f` on every task, in parallel when the `rayon` feature is on and each task has at
-/// least `work_per_task` operations worth forking for.
-pub(crate) fn for_each_task<I, F>(tasks: Vec<I>, work_per_task: u64, f: F)
+/// least `work_per_task` operations worth forking for, with at most `at_once` tasks running
+/// at the same time (each holds its scratch while it runs; see [`super::max_concurrent`]).
+pub(crate) fn for_each_task<I, F>(tasks: Vec<I>, work_per_task: u64, at_once: usize, f: F)
 where
     I: Send,
     F: Fn(I) + Send + Sync,
@@ -39,11 +40,35 @@ where
     #[cfg(feature = "rayon")]
     {
         use rayon::prelude::*;
-        if tasks.len() > 1 && work_per_task >= 1 << 16 {
-            tasks.into_par_iter().for_each(f);
+        if tasks.len() > 1 && work_per_task >= 1 << 16 && at_once > 1 {
+            if at_once >= tasks.len().min(rayon::current_num_threads()) {
+                tasks.into_par_iter().for_each(f);
+            } else {
+                // `at_once` runs of consecutive tasks, each run on one thread in order
+                let per_run = tasks.len().div_ceil(at_once);
+                let mut runs: Vec<Vec<I>> = Vec::with_capacity(at_once);
+                let mut rest = tasks.into_iter().peekable();
+                while rest.peek().is_some() {
+                    runs.push(rest.by_ref().take(per_run).collect());
+                }
+                runs.into_par_iter()
+                    .for_each(|run| run.into_iter().for_each(&f));
+            }
             return;
         }
     }
-    let _ = work_per_task;
+    let _ = (work_per_task, at_once);
     tasks.into_iter().for_each(f);
+}
+
+/// Tasks that run at the same time at most: the thread count (1 without the `rayon` feature).
+pub(crate) fn threads() -> usize {
+    #[cfg(feature = "rayon")]
+    {
+        rayon::current_num_threads()
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        1
+    }
 }

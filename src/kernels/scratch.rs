@@ -42,6 +42,8 @@ pub(crate) fn with_scratch<T: Element, R>(f: impl FnOnce(&mut Vec<T>, &mut Vec<T
 /// stay: callers overwrite what they read.
 pub(crate) fn sized<T: Element>(v: &mut Vec<T>, n: usize) -> &mut [T] {
     if v.len() < n {
+        // exactly `n`, not the doubling `resize` would do: scratch stays within its budget
+        v.reserve_exact(n - v.len());
         v.resize(n, T::zero());
     }
     &mut v[..n]

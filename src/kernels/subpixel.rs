@@ -12,7 +12,11 @@
 //! for the column buffer of GEMM + col2im, so this path wins when the input has fewer channels
 //! than the output or when col2im's overlapping adds dominate (see [`super::conv_transpose`]).
 
-use super::conv::{band, band_product, lowered_weight, lowering, operand_workspace, Lowering};
+use super::conv::{
+    band, band_product, lowered_weight, lowering, operand_workspace, window_for, window_lowering,
+    Lowering,
+};
+use super::gemm::packing;
 use super::parallel::for_each_task;
 use super::scratch::{sized, with_scratch};
 use super::tap_ranges;
@@ -90,8 +94,11 @@ pub(crate) fn workspace(p: &Problem) -> usize {
         .iter()
         .map(|(_, ph)| {
             let conv = phase_problem(p, ph);
-            let cols = band(&conv).0 * conv.axes[2].strided;
-            operand_workspace(&conv) + p.dense_channels * cols
+            let w = conv.axes[2].strided;
+            let win = window_for(&conv, lowering(&conv));
+            let cols = if win < w { win } else { band(&conv).0 * w };
+            let k = p.strided_channels * conv.kernel_volume();
+            operand_workspace(&conv) + p.dense_channels * cols + packing(p.dense_channels, k, cols)
         })
         .max()
         .unwrap_or(0)
@@ -181,6 +188,7 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
     let len = p.axes[band_axis].dense;
     // Tasks: (image, group, band of outer rows), owning that band of every channel's plane.
     let mut tasks: Vec<BandTask<'_, T>> = Vec::new();
+    let y_len = y.len();
     let mut rest: &mut [T] = y;
     for n in 0..p.batch {
         for g in 0..p.groups {
@@ -208,7 +216,8 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
         }
     }
     let work = p.multiply_adds() / tasks.len().max(1) as u64;
-    for_each_task(tasks, work, |task| {
+    let at_once = super::max_concurrent(workspace(p), 2 * w.len(), y_len, std::mem::size_of::<T>());
+    for_each_task(tasks, work, at_once, |task| {
         let BandTask {
             image: n,
             group: g,
@@ -252,13 +261,29 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
                 let (band_rows, _) = band(c);
                 let w_ranges = tap_ranges(&c.axes[2]);
                 let wg = &plan.weight[g * cg * kc..][..cg * kc];
+                let (w, win) = (c.axes[2].strided, window_for(c, plan.lowering));
+                if win < w {
+                    // rows one at a time, in windows of `win` phase positions
+                    let lw = window_lowering(plan.lowering);
+                    for r in r_lo..r_hi {
+                        for c0 in (0..w).step_by(win) {
+                            let c1 = (c0 + win).min(w);
+                            let pw = c.window(c0, c1);
+                            let ranges = tap_ranges(&pw.axes[2]);
+                            let tile = sized(tile, cg * (c1 - c0));
+                            band_product(&pw, lw, wg, xg, (r, r + 1), &ranges, col, tile);
+                            out.store_tile(p, plan.residue, c, (r, r + 1), (c0, c1), tile);
+                        }
+                    }
+                    continue;
+                }
                 let mut r0 = r_lo;
                 while r0 < r_hi {
                     let r1 = (r0 + band_rows).min(r_hi);
                     let cols = (r1 - r0) * c.axes[2].strided;
                     let tile = sized(tile, cg * cols);
                     band_product(c, plan.lowering, wg, xg, (r0, r1), &w_ranges, col, tile);
-                    out.store_tile(p, plan.residue, c, (r0, r1), tile);
+                    out.store_tile(p, plan.residue, c, (r0, r1), (0, w), tile);
                     r0 = r1;
                 }
             }
@@ -284,22 +309,24 @@ struct Out<'a, 'b, T> {
 }
 
 impl<T: Element> Out<'_, '_, T> {
-    /// Stores GEMM tile rows (phase rows `rows`, every output channel) into every
-    /// `stride`-th element of the band, adding the bias.
+    /// Stores GEMM tile rows (phase rows `rows`, phase positions `c0..c1` of each, every
+    /// output channel) into every `stride`-th element of the band, adding the bias.
+    #[allow(clippy::too_many_arguments)]
     fn store_tile(
         &mut self,
         p: &Problem,
         residue: [usize; 3],
         c: &Problem,
         rows: (usize, usize),
+        (c0, c1): (usize, usize),
         tile: &[T],
     ) {
-        let (len_w, s) = (c.axes[2].strided, p.axes[2].stride);
+        let (len_w, s) = (c1 - c0, p.axes[2].stride);
         let cols = (rows.1 - rows.0) * len_w;
         for (j, seg) in self.segments.iter_mut().enumerate() {
             let bj = self.bias[j];
             for pr in rows.0..rows.1 {
-                let start = phase_row_start(p, residue, c, pr) - self.base;
+                let start = phase_row_start(p, residue, c, pr) + c0 * s - self.base;
                 let src = &tile[j * cols + (pr - rows.0) * len_w..][..len_w];
                 if s == 1 {
                     seg[start..start + len_w]

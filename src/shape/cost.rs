@@ -8,7 +8,12 @@ use std::fmt;
 /// padding are not counted), so a transposed convolution and the forward convolution it is the
 /// adjoint of report the same number. Bytes count each input, weight and bias element read once
 /// and each output element written once: the minimum traffic of any implementation.
-/// `workspace_bytes` is the scratch memory this crate's chosen algorithm uses at most.
+/// `workspace_bytes` is the memory one call of this crate's chosen algorithm allocates at most
+/// on the current thread pool: weight copies plus the scratch (GEMM packing included) of every
+/// task that may run at once. It never exceeds the larger of 16 MiB and the output's size:
+/// long rows are cut into windows, large weights are read in place, and fewer tasks run at
+/// once when their scratch would not fit (`tests/workspace.rs` measures it with a counting
+/// allocator).
 ///
 /// # Examples
 ///
@@ -32,7 +37,7 @@ pub struct Cost {
     pub bytes_read: u64,
     /// Bytes written: the output, once.
     pub bytes_written: u64,
-    /// Scratch bytes the chosen algorithm allocates at most.
+    /// Bytes one call allocates at most (see the type's documentation).
     pub workspace_bytes: u64,
 }
 

@@ -1,0 +1,208 @@
+//! Bounded memory: a `_into` call (contiguous arguments, preallocated output) allocates at most
+//! `max(16 MiB, output size)` on top of what the caller holds, on any shape — measured with a
+//! counting allocator around the call, threads and the per-thread scratch cache included.
+//!
+//! One test function, so no other test allocates concurrently in this binary.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ndarray::{Array, Array3, Array4, Array5, Dimension};
+use upconv::{
+    conv1d_into, conv2d_into, conv_transpose1d_into, conv_transpose2d_into, conv_transpose3d_into,
+    upsample2d_into, Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, Element,
+    Mode, Upsample2d,
+};
+
+/// The system allocator, counting the bytes live now and the peak since the last reset.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
+// counters are plain atomics.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded as is.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
+            PEAK.fetch_max(now, Ordering::SeqCst);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded as is.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded as is.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                let grow = new_size - layout.size();
+                let now = LIVE.fetch_add(grow, Ordering::SeqCst) + grow;
+                PEAK.fetch_max(now, Ordering::SeqCst);
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::SeqCst);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const MIB: usize = 1 << 20;
+
+/// Bytes `f` allocates above what is live when it starts, at its peak.
+fn peak_growth(f: impl FnOnce()) -> usize {
+    let base = LIVE.load(Ordering::SeqCst);
+    PEAK.store(base, Ordering::SeqCst);
+    f();
+    PEAK.load(Ordering::SeqCst) - base
+}
+
+fn filled<T: Element, D: Dimension>(shape: impl ndarray::ShapeBuilder<Dim = D>) -> Array<T, D> {
+    let mut i = 0u32;
+    Array::from_shape_simple_fn(shape, || {
+        i = i.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        T::from_f64_lossy(f64::from(i >> 8) / f64::from(1u32 << 24) - 0.5)
+    })
+}
+
+/// Checks one call: the growth stays within `max(16 MiB, output bytes)`. The call runs in a
+/// fresh pool of 4 threads (more than the CI machine's cores), so no scratch is cached yet
+/// and the concurrency cap is exercised.
+fn check(name: &str, out_bytes: usize, f: impl FnOnce() + Send) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(4)
+        .build()
+        .unwrap();
+    let grew = pool.install(|| peak_growth(f));
+    let bound = (16 * MIB).max(out_bytes);
+    eprintln!(
+        "{name}: {:.2} MiB (bound {:.2})",
+        grew as f64 / MIB as f64,
+        bound as f64 / MIB as f64
+    );
+    assert!(
+        std::env::var("WS_PRINT").is_ok() || grew <= bound,
+        "{name}: allocated {:.2} MiB during the call, bound {:.2} MiB",
+        grew as f64 / MIB as f64,
+        bound as f64 / MIB as f64
+    );
+}
+
+/// `[N, C_in, H, W]`, `C_out`, kernel, stride, padding, groups.
+type Case = ([usize; 4], usize, usize, usize, usize, usize);
+
+fn deconv2d<T: Element>(name: &str, (x, cout, k, s, pad, g): Case) {
+    let cfg = ConvTranspose2d::new().stride(s).padding(pad).groups(g);
+    let input: Array4<T> = filled(x);
+    let weight: Array4<T> = filled([x[1], cout / g, k, k]);
+    let dims = cfg.output_dims(&x, weight.shape()).unwrap();
+    let mut out = Array4::<T>::zeros([dims[0], dims[1], dims[2], dims[3]]);
+    let bytes = out.len() * std::mem::size_of::<T>();
+    check(name, bytes, || {
+        conv_transpose2d_into(&input, &weight, None, &cfg, &mut out).unwrap()
+    });
+}
+
+fn conv<T: Element>(name: &str, (x, cout, k, s, pad, g): Case) {
+    let cfg = Conv2d::new().stride(s).padding(pad).groups(g);
+    let input: Array4<T> = filled(x);
+    let weight: Array4<T> = filled([cout, x[1] / g, k, k]);
+    let dims = cfg.output_dims(&x, weight.shape()).unwrap();
+    let mut out = Array4::<T>::zeros([dims[0], dims[1], dims[2], dims[3]]);
+    let bytes = out.len() * std::mem::size_of::<T>();
+    check(name, bytes, || {
+        conv2d_into(&input, &weight, None, &cfg, &mut out).unwrap()
+    });
+}
+
+fn all_for<T: Element>() {
+    let deconvs: [(&str, Case); 12] = [
+        ("dcgan", ([8, 256, 16, 16], 128, 4, 2, 1, 1)),
+        ("unet", ([1, 512, 32, 32], 256, 2, 2, 0, 1)),
+        ("fcn", ([1, 21, 32, 32], 21, 16, 8, 4, 1)),
+        ("small", ([4, 32, 56, 56], 16, 3, 2, 1, 1)),
+        (
+            "stride 1, 512 channels",
+            ([1, 512, 48, 48], 512, 3, 1, 1, 1),
+        ),
+        (
+            "large weight, tiny image",
+            ([1, 1024, 4, 4], 512, 4, 2, 1, 1),
+        ),
+        ("large weight, batch", ([8, 1024, 4, 4], 512, 4, 2, 1, 1)),
+        ("many tiny images", ([64, 512, 2, 2], 512, 3, 2, 1, 1)),
+        ("one long row", ([1, 8, 2, 65536], 8, 4, 2, 1, 1)),
+        ("kernel 7", ([1, 256, 32, 32], 256, 7, 2, 3, 1)),
+        ("grouped", ([2, 256, 32, 32], 256, 4, 2, 1, 4)),
+        ("depthwise", ([2, 64, 64, 64], 64, 4, 2, 1, 64)),
+    ];
+    for (name, case) in deconvs {
+        deconv2d::<T>(&format!("conv_transpose2d {name} {}", T::NAME), case);
+    }
+    let convs: [(&str, Case); 3] = [
+        ("3x3, 512 channels", ([1, 512, 48, 48], 512, 3, 1, 1, 1)),
+        ("strided 4x4", ([2, 128, 64, 64], 256, 4, 2, 1, 1)),
+        ("large weight", ([1, 1024, 6, 6], 1024, 3, 1, 1, 1)),
+    ];
+    for (name, case) in convs {
+        conv::<T>(&format!("conv2d {name} {}", T::NAME), case);
+    }
+    // long 1-D signals (audio): one row far over any tile, cut into windows
+    let x: Array3<T> = filled([1, 64, 65536]);
+    for (name, s, k, pad) in [("vocoder upsampling", 8, 16, 4), ("stride 1", 1, 7, 3)] {
+        let cfg = ConvTranspose1d::new().stride(s).padding(pad);
+        let w: Array3<T> = filled([64, 32, k]);
+        let d = cfg.output_dims(x.shape(), w.shape()).unwrap();
+        let mut y = Array3::<T>::zeros([d[0], d[1], d[2]]);
+        let bytes = y.len() * std::mem::size_of::<T>();
+        check(
+            &format!("conv_transpose1d {name} {}", T::NAME),
+            bytes,
+            || conv_transpose1d_into(&x, &w, None, &cfg, &mut y).unwrap(),
+        );
+    }
+    let cfg = Conv1d::new().padding(3);
+    let w: Array3<T> = filled([64, 64, 7]);
+    let mut y = Array3::<T>::zeros([1, 64, 65536]);
+    check(
+        &format!("conv1d long signal {}", T::NAME),
+        y.len() * std::mem::size_of::<T>(),
+        || conv1d_into(&x, &w, None, &cfg, &mut y).unwrap(),
+    );
+    // 3-D and upsampling
+    let cfg = ConvTranspose3d::new().stride(2).padding(1);
+    let x: Array5<T> = filled([1, 64, 8, 16, 16]);
+    let w: Array5<T> = filled([64, 32, 4, 4, 4]);
+    let d = cfg.output_dims(x.shape(), w.shape()).unwrap();
+    let mut y = Array5::<T>::zeros([d[0], d[1], d[2], d[3], d[4]]);
+    let bytes = y.len() * std::mem::size_of::<T>();
+    check("conv_transpose3d", bytes, || {
+        conv_transpose3d_into(&x, &w, None, &cfg, &mut y).unwrap()
+    });
+    let x: Array4<T> = filled([2, 64, 64, 64]);
+    for mode in [Mode::Nearest, Mode::Linear, Mode::Cubic, Mode::Area] {
+        let cfg = Upsample2d::scale([2.0, 2.0]).mode(mode);
+        let mut y = Array4::<T>::zeros([2, 64, 128, 128]);
+        let bytes = y.len() * std::mem::size_of::<T>();
+        check(&format!("upsample2d {mode:?}"), bytes, || {
+            upsample2d_into(&x, &cfg, &mut y).unwrap()
+        });
+    }
+}
+
+#[test]
+fn into_calls_allocate_at_most_max_of_16_mib_and_the_output() {
+    all_for::<f32>();
+    all_for::<f64>();
+}
