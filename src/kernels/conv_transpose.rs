@@ -408,7 +408,9 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
     // its transpose. The GEMM packs a row-major left operand much faster than this
     // column-major one (perf, dcgan_4x4_s2: packing 9% of the time as is, 1% row-major), so
     // when each weight block goes through more than one GEMM (several images or tiles) it is
-    // transposed once per call first (3% there). With one GEMM per block (unet_2x2_s2) the
+    // transposed once per call first (2.4% of the CPU time there, in parallel bands through a
+    // cache-sized buffer; it was 3.7% on one thread as a plain blocked loop). With one GEMM per
+    // block (unet_2x2_s2) the
     // copy costs more than it saves.
     let rows_t = cg * kvol;
     let wt: Option<Vec<T>> = col_weight_transposed(p).then(|| {
@@ -570,9 +572,11 @@ fn transpose_rows<T: Element>(src: &[T], dst: &mut [T], rows: usize, cols: usize
     for i0 in (0..rows).step_by(B) {
         let m = B.min(rows - i0);
         for (b, row) in buf.iter_mut().zip(src[i0 * cols..].chunks(cols)).take(m) {
-            // an element loop, not `copy_from_slice`: 16 elements do not pay for a memmove call
-            for (d, &v) in b.iter_mut().zip(&row[j0..j0 + n]) {
-                *d = v;
+            // a whole block is a fixed-size copy (inlined; a 16-element memmove call costs more
+            // than the copy)
+            match <&[T; B]>::try_from(&row[j0..j0 + n]) {
+                Ok(full) => *b = *full,
+                Err(_) => b[..n].copy_from_slice(&row[j0..j0 + n]),
             }
         }
         for (jj, out) in dst.chunks_exact_mut(rows).enumerate().take(n) {
