@@ -760,12 +760,17 @@ mod tests {
             )
     }
 
-    fn problem() -> impl Strategy<Value = Problem> {
+    /// A 1-D, 2-D or 3-D problem with axes drawn from `axis()` and up to `channels - 1`
+    /// channels per group on each side.
+    fn problem_of<S>(axis: impl Fn() -> S, channels: usize) -> impl Strategy<Value = Problem>
+    where
+        S: Strategy<Value = AxisMap>,
+    {
         (
             1usize..3,
             1usize..3,
-            1usize..4,
-            1usize..4,
+            1usize..channels,
+            1usize..channels,
             axis(),
             axis(),
             axis(),
@@ -787,6 +792,10 @@ mod tests {
             )
     }
 
+    fn problem() -> impl Strategy<Value = Problem> {
+        problem_of(axis, 4)
+    }
+
     /// An axis every output of which one (position, tap) pair hits: kernel == stride, no
     /// padding (the U-Net family).
     fn exact_axis() -> impl Strategy<Value = AxisMap> {
@@ -801,29 +810,7 @@ mod tests {
     }
 
     fn exact_problem() -> impl Strategy<Value = Problem> {
-        (
-            1usize..3,
-            1usize..3,
-            1usize..5,
-            1usize..5,
-            exact_axis(),
-            exact_axis(),
-            exact_axis(),
-            0usize..3,
-        )
-            .prop_map(
-                |(batch, groups, strided_channels, dense_channels, d, h, w, rank)| Problem {
-                    batch,
-                    groups,
-                    strided_channels,
-                    dense_channels,
-                    axes: match rank {
-                        0 => [AxisMap::UNIT, AxisMap::UNIT, w],
-                        1 => [AxisMap::UNIT, h, w],
-                        _ => [d, h, w],
-                    },
-                },
-            )
+        problem_of(exact_axis, 5)
     }
 
     fn data(n: usize, seed: usize) -> Vec<f64> {
