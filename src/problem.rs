@@ -52,6 +52,18 @@ impl AxisMap {
         (i * self.stride + k * self.dilation) as i64 - self.pad_begin
     }
 
+    /// The dense positions `lo..hi` that strided positions `i0..i1` reach through any tap
+    /// (clipped to `0..dense`; a superset when some taps miss).
+    pub(crate) fn dense_span(&self, i0: usize, i1: usize) -> (usize, usize) {
+        if i0 >= i1 {
+            return (0, 0);
+        }
+        let lo = self.dense_pos(i0, 0).max(0) as usize;
+        let last = self.dense_pos(i1 - 1, self.kernel.saturating_sub(1));
+        let hi = (last + 1).clamp(0, self.dense as i64) as usize;
+        (lo.min(hi), hi)
+    }
+
     /// The strided positions `lo..hi` whose tap `k` lands inside `0..dense`.
     ///
     /// `0 <= i*s + k*d - pb < dense` gives `i >= ceil((pb - k*d)/s)` and

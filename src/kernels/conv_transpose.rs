@@ -11,6 +11,7 @@
 
 use super::gemm::{matmul, packing, Mat};
 use super::parallel::{for_each_chunk, for_each_task};
+use super::gather::{PhaseRow, RowReach};
 use super::scratch::{sized, with_scratch};
 use super::{tap_ranges, tile_rows, window_cols, MIN_TILE_COLS, WEIGHT_COPY_BUDGET};
 use crate::problem::{AxisMap, Problem};
@@ -207,17 +208,134 @@ fn dense_row(axes: &[AxisMap; 3], r: usize, kd: usize, kh: usize) -> Option<usiz
     Some(od as usize * axes[1].dense + oh as usize)
 }
 
-/// Adds column rows `col[m, ...]` for strided rows `r0..r1` of one image into the output
+/// How [`col2im`] puts a tile's column rows into the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Put {
+    /// Every output is hit by exactly one (position, tap) pair (kernel == stride, no
+    /// padding): stored straight from the columns, bias fused.
+    Exact,
+    /// The output is uninitialised: an output row is stored whole (bias included) by the first
+    /// tile that reaches it, later tiles add to it, and rows no tap reaches get the bias.
+    /// Tiles of one image must come in order.
+    Fresh,
+    /// The output already holds the bias and everything is added (windows along a row, which
+    /// share output positions at their edges).
+    Add,
+}
+
+/// Output rows [`col2im`] plans at a time (their taps found once for all planes of a block).
+const PLAN_ROWS: usize = 32;
+
+/// Puts column rows `col[m, ...]` for strided rows `r0..r1` of one image into the output
 /// planes of one block. Row `m = j*kvol + tap` of the column matrix holds that image's
 /// positions at `offset..`, rows `stride` apart.
+///
+/// A gather per output row: the (kd, kh, strided row) triples that reach output row (od, oh)
+/// come from [`RowReach`]; their `kw` taps go into a [`PhaseRow`] (contiguous runs, no range
+/// checks), which then goes out once, cropped by the padding. An output row is stored (bias
+/// included) by the first tile that reaches it and added to by later ones, so the output needs
+/// no initialisation pass. Which rows a run of output rows needs is worked out once for all the
+/// block's planes.
 #[allow(clippy::too_many_arguments)]
 fn col2im<T: Element>(
+    p: &Problem,
+    col: Cols<'_, T>,
+    (r0, r1): (usize, usize),
+    block: &mut [T],
+    bias: &[T],
+    put: Put,
+    w_ranges: &[(usize, usize)],
+) {
+    if put == Put::Exact {
+        return col2im_exact(p, col, (r0, r1), block, bias, w_ranges);
+    }
+    let a = &p.axes;
+    let kvol = p.kernel_volume();
+    let (h_in, w_in, w_out, q) = (a[1].strided, a[2].strided, a[2].dense, p.dense_plane());
+    if r0 >= r1 || w_in == 0 {
+        return;
+    }
+    let Cols {
+        data: col,
+        stride: cols,
+        offset,
+    } = col;
+    let reach = RowReach::new(a);
+    let mut row = PhaseRow::new(&a[2]);
+    // The output rows to visit: all of them in a fresh output's first tile (rows no tap
+    // reaches get the bias there), otherwise those this tile's rows can reach.
+    let fill_unreached = put == Put::Fresh && r0 == 0;
+    let ((od0, od1), (oh0, oh1)) = if fill_unreached {
+        ((0, a[0].dense), (0, a[1].dense))
+    } else if r0 / h_in == (r1 - 1) / h_in {
+        (
+            a[0].dense_span(r0 / h_in, r0 / h_in + 1),
+            a[1].dense_span(r0 % h_in, (r1 - 1) % h_in + 1),
+        )
+    } else {
+        (
+            a[0].dense_span(r0 / h_in, (r1 - 1) / h_in + 1),
+            (0, a[1].dense),
+        )
+    };
+    let n_oh = oh1 - oh0;
+    let total = (od1 - od0) * n_oh;
+    // plan entries: (output row, store rather than add, taps[start..end]); an entry without
+    // taps stores the bias alone
+    let mut plan: Vec<(usize, bool, usize, usize)> = Vec::with_capacity(PLAN_ROWS);
+    let mut taps: Vec<(usize, usize)> = Vec::new();
+    for k0 in (0..total).step_by(PLAN_ROWS) {
+        plan.clear();
+        taps.clear();
+        for k in k0..(k0 + PLAN_ROWS).min(total) {
+            let (od, oh) = (od0 + k / n_oh, oh0 + k % n_oh);
+            let start = taps.len();
+            let first = reach.rows(od, oh, (r0, r1), &mut taps);
+            let orow = od * a[1].dense + oh;
+            if first == usize::MAX {
+                if fill_unreached {
+                    plan.push((orow, true, start, start));
+                }
+            } else if taps.len() > start {
+                let store = put == Put::Fresh && first >= r0;
+                plan.push((orow, store, start, taps.len()));
+            }
+        }
+        for (j, plane) in block.chunks_mut(q).enumerate() {
+            let bj = bias[j];
+            for &(orow, store, start, end) in &plan {
+                let out_row = &mut plane[orow * w_out..(orow + 1) * w_out];
+                if start == end {
+                    out_row.fill(bj);
+                    continue;
+                }
+                row.reset(if store { bj } else { T::zero() });
+                for &(tap0, dr) in &taps[start..end] {
+                    // column row of tap (kd, kh, kw) is m0 + kw; this strided row is at
+                    // `offset + dr*w_in` in it
+                    let m0 = j * kvol + tap0;
+                    for kw in 0..a[2].kernel {
+                        row.add(kw, &col[(m0 + kw) * cols + offset + dr * w_in..][..w_in]);
+                    }
+                }
+                if store {
+                    row.store(out_row, bj);
+                } else {
+                    row.add_to(out_row);
+                }
+            }
+        }
+    }
+}
+
+/// [`col2im`] when every output is hit exactly once: each column row is stored straight into
+/// its output positions with the bias.
+fn col2im_exact<T: Element>(
     p: &Problem,
     col: Cols<'_, T>,
     rows: (usize, usize),
     block: &mut [T],
     bias: &[T],
-    assign: bool,
     w_ranges: &[(usize, usize)],
 ) {
     let a = &p.axes;
@@ -242,13 +360,10 @@ fn col2im<T: Element>(
                     let m0 = j * kvol + (kd * kh_n + kh) * kw_n;
                     let base = |kw: usize| (m0 + kw) * cols + offset + (r - rows.0) * w_in;
                     let src = |kw: usize| &col[base(kw)..base(kw) + w_in];
-                    let one = |_| T::one();
                     let bj = bias[j];
-                    if assign {
-                        row_taps(out_row, &a[2], w_ranges, src, one, |d, v| *d = v + bj);
-                    } else {
-                        row_taps(out_row, &a[2], w_ranges, src, one, |d, v| *d = *d + v);
-                    }
+                    row_taps(out_row, &a[2], w_ranges, src, |_| T::one(), |d, v| {
+                        *d = v + bj
+                    });
                 }
             }
         }
@@ -369,10 +484,18 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
     } else {
         col_tile(p, block)
     };
-    let assign = p.axes.iter().all(AxisMap::covers_exactly_once);
     let w_ranges: Vec<(usize, usize)> = tap_ranges(&p.axes[2]);
     let w_in = p.axes[2].strided;
     let win = if imgs > 1 { w_in } else { col_window(p, block) };
+    // windows along a row share output positions at their edges, so they add into an
+    // output that holds the bias already
+    let put = if p.axes.iter().all(AxisMap::covers_exactly_once) {
+        Put::Exact
+    } else if win < w_in {
+        Put::Add
+    } else {
+        Put::Fresh
+    };
 
     // Tasks: (run of images, group, block of output channels); the planes of image n,
     // group g, block c go to task ((n / imgs) * groups + g) * blocks + c.
@@ -443,7 +566,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
         let bias: Vec<T> = (0..cbk)
             .map(|j| b.map_or(T::zero(), |b| b[gco + j]))
             .collect();
-        if !assign {
+        if put == Put::Add {
             for image in planes.iter_mut() {
                 for (plane, &bv) in image.chunks_mut(q).zip(&bias) {
                     plane.fill(bv);
@@ -497,7 +620,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                         stride: wide,
                         offset: k * pin,
                     };
-                    col2im(p, cols, (0, rows), image, &bias, assign, &w_ranges);
+                    col2im(p, cols, (0, rows), image, &bias, put, &w_ranges);
                 }
                 return;
             }
@@ -524,7 +647,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                             offset: 0,
                         };
                         let ranges = tap_ranges(&pw.axes[2]);
-                        col2im(&pw, tile, (r, r + 1), planes[0], &bias, assign, &ranges);
+                        col2im(&pw, tile, (r, r + 1), planes[0], &bias, put, &ranges);
                     }
                 }
                 return;
@@ -547,7 +670,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                     stride: cols,
                     offset: 0,
                 };
-                col2im(p, tile, (r0, r1), planes[0], &bias, assign, &w_ranges);
+                col2im(p, tile, (r0, r1), planes[0], &bias, put, &w_ranges);
                 r0 = r1;
             }
         })
@@ -587,56 +710,73 @@ fn transpose_rows<T: Element>(src: &[T], dst: &mut [T], rows: usize, cols: usize
     }
 }
 
-/// One input and one output channel per group: every plane scatters into its own output plane.
+/// One input and one output channel per group: every output plane gathers from its own input
+/// plane.
+///
+/// Kernel 2, stride 2 with every output hit once (the U-Net upsampling layer): each input row
+/// is stored straight as two output rows. Otherwise each output row is gathered from the
+/// strided rows that reach it (see [`RowReach`]) through a [`PhaseRow`] and stored once,
+/// bias included: no initialisation pass, no read-modify-write of the output, and every tap is
+/// a contiguous vectorised run whatever the stride.
 fn depthwise<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
     let a = &p.axes;
     let (pin, q, kvol) = (p.strided_plane(), p.dense_plane(), p.kernel_volume());
     let channels = p.groups;
-    let assign = a.iter().all(AxisMap::covers_exactly_once);
-    let w_ranges = tap_ranges(&a[2]);
-    let pairs = assign && a[2].kernel == 2 && a[2].stride == 2 && a[2].dense == 2 * a[2].strided;
+    let pairs = a.iter().all(AxisMap::covers_exactly_once)
+        && a[2].kernel == 2
+        && a[2].stride == 2
+        && a[2].dense == 2 * a[2].strided;
     let rows = a[0].strided * a[1].strided;
     let (w_in, w_out) = (a[2].strided, a[2].dense);
     // total work: every output plane times the taps (for_each_chunk wants the whole)
     let work = (y.len() as u64).saturating_mul(kvol as u64);
+    let reach = RowReach::new(a);
     for_each_chunk(y, q, work, |idx, plane| {
         let c = idx % channels;
         let bias = b.map_or(T::zero(), |b| b[c]);
-        if !assign {
-            plane.fill(bias);
-        }
         let src = &x[idx * pin..(idx + 1) * pin];
-        // Input row outermost: the output rows it feeds are written close together in time
-        // (for kernel == stride, consecutively), which keeps the stores streaming (2.2x
-        // faster on depthwise_2x2_s2 than tap-outermost). col2im keeps tap-outermost: there
-        // it reads the column buffer sequentially, which measured faster on dcgan.
-        for r in 0..rows {
-            for kd in 0..a[0].kernel {
-                for kh in 0..a[1].kernel {
-                    let Some(orow) = dense_row(a, r, kd, kh) else {
-                        continue;
-                    };
-                    let out_row = &mut plane[orow * w_out..(orow + 1) * w_out];
-                    let in_row = &src[r * w_in..(r + 1) * w_in];
-                    let taps =
-                        &w[c * kvol + (kd * a[1].kernel + kh) * a[2].kernel..][..a[2].kernel];
-                    if pairs {
-                        // kernel 2, stride 2 along W: out[2i], out[2i+1] = x[i]*w0, x[i]*w1,
-                        // written front to back in one pass (the compiler vectorises it).
+        let taps_of = |tap0: usize| &w[c * kvol + tap0..][..a[2].kernel];
+        if pairs {
+            // out[2i], out[2i+1] = x[i]*w0, x[i]*w1 on the one output row each (kd, kh) of
+            // each input row reaches, written front to back (the compiler vectorises it)
+            for r in 0..rows {
+                let in_row = &src[r * w_in..(r + 1) * w_in];
+                for kd in 0..a[0].kernel {
+                    for kh in 0..a[1].kernel {
+                        let Some(orow) = dense_row(a, r, kd, kh) else {
+                            continue;
+                        };
+                        let out_row = &mut plane[orow * w_out..(orow + 1) * w_out];
+                        let taps = taps_of((kd * a[1].kernel + kh) * 2);
                         let (w0, w1) = (taps[0], taps[1]);
                         for (o, &v) in out_row.chunks_exact_mut(2).zip(in_row) {
                             o[0] = v * w0 + bias;
                             o[1] = v * w1 + bias;
                         }
-                        continue;
-                    }
-                    let (src, scale) = (|_| in_row, |kw: usize| taps[kw]);
-                    if assign {
-                        row_taps(out_row, &a[2], &w_ranges, src, scale, |d, v| *d = v + bias);
-                    } else {
-                        row_taps(out_row, &a[2], &w_ranges, src, scale, |d, v| *d = *d + v);
                     }
                 }
+            }
+            return;
+        }
+        let mut row = PhaseRow::new(&a[2]);
+        let mut taps = Vec::with_capacity(a[0].kernel * a[1].kernel);
+        for od in 0..a[0].dense {
+            for oh in 0..a[1].dense {
+                let out_row = &mut plane[(od * a[1].dense + oh) * w_out..][..w_out];
+                taps.clear();
+                reach.rows(od, oh, (0, rows), &mut taps);
+                if taps.is_empty() {
+                    out_row.fill(bias);
+                    continue;
+                }
+                row.reset(bias);
+                for &(tap0, r) in &taps {
+                    let in_row = &src[r * w_in..(r + 1) * w_in];
+                    for (kw, &wk) in taps_of(tap0).iter().enumerate() {
+                        row.add_scaled(kw, in_row, wk);
+                    }
+                }
+                row.store(out_row, bias);
             }
         }
     });

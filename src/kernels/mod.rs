@@ -5,6 +5,7 @@ mod conv_transpose;
 mod gemm;
 pub(crate) mod io;
 mod parallel;
+mod gather;
 mod scratch;
 mod subpixel;
 

@@ -1,0 +1,290 @@
+//! Output rows of a strided transposed convolution gathered, not scattered: col2im "as a
+//! gather per output phase".
+//!
+//! [`RowReach`] lists the strided rows (and taps) that reach an output row, per phase, with no
+//! division per tap. [`PhaseRow`] builds the row itself: along the innermost axis, strided position `i` with tap `k` lands on the uncropped position
+//! `b = i*s + k*d`, which is dense position `b - pad_begin`. Writing `b = idx*s + phase`, the
+//! whole strided row of tap `k` goes into phase `(k*d) % s` at indices `(k*d)/s + i`: one
+//! contiguous run that the compiler vectorises for any stride, with no range checks (the
+//! uncropped row has room for every tap). When every contribution is in, the phases are
+//! interleaved into the output row, cropped by the padding, in one pass.
+
+use crate::problem::{AxisMap, Phase};
+use crate::Element;
+
+/// The (tap, strided position) pairs that reach each dense position of one axis: dense
+/// `o = r + s*j` is in phase `r`, whose sub-tap `t` (tap `first_tap - t*tap_step`) reads
+/// strided position `j + t*d' - pad` (see [`AxisMap::phase`]).
+struct AxisReach {
+    stride: usize,
+    strided: usize,
+    phases: Vec<Phase>,
+}
+
+impl AxisReach {
+    fn new(a: &AxisMap) -> Self {
+        AxisReach {
+            stride: a.stride,
+            strided: a.strided,
+            phases: (0..a.stride).map(|r| a.phase(r)).collect(),
+        }
+    }
+
+    /// `f(tap, strided position)` for each pair that lands on dense position `o`.
+    #[inline]
+    fn each(&self, o: usize, mut f: impl FnMut(usize, usize)) {
+        let ph = &self.phases[o % self.stride];
+        let j = (o / self.stride) as i64;
+        for t in 0..ph.axis.kernel {
+            let i = j + (t * ph.axis.dilation) as i64 - ph.axis.pad_begin;
+            if i >= 0 && (i as usize) < self.strided {
+                f(ph.tap(t), i as usize);
+            }
+        }
+    }
+}
+
+/// The strided rows that reach each output row of a problem (rows index the two outer axes:
+/// strided row `r = id*H_in + ih`, output row `od*H_out + oh`).
+pub(crate) struct RowReach {
+    depth: AxisReach,
+    height: AxisReach,
+    kh: usize,
+    kw: usize,
+}
+
+impl RowReach {
+    pub(crate) fn new(a: &[AxisMap; 3]) -> Self {
+        RowReach {
+            depth: AxisReach::new(&a[0]),
+            height: AxisReach::new(&a[1]),
+            kh: a[1].kernel,
+            kw: a[2].kernel,
+        }
+    }
+
+    /// Pushes onto `taps` `(tap offset, r - r0)` for every `(kd, kh)` through
+    /// which a strided row `r` in `r0..r1` reaches output row `(od, oh)`; the tap offset
+    /// `(kd*K_h + kh)*K_w` is the first of its `kw` taps. Returns the lowest such `r` over all
+    /// rows, not only `r0..r1` (`usize::MAX` when no tap reaches the row).
+    pub(crate) fn rows(
+        &self,
+        od: usize,
+        oh: usize,
+        (r0, r1): (usize, usize),
+        taps: &mut Vec<(usize, usize)>,
+    ) -> usize {
+        let mut first = usize::MAX;
+        self.depth.each(od, |kd, id| {
+            self.height.each(oh, |kh, ih| {
+                let r = id * self.height.strided + ih;
+                first = first.min(r);
+                if (r0..r1).contains(&r) {
+                    taps.push(((kd * self.kh + kh) * self.kw, r - r0));
+                }
+            });
+        });
+        first
+    }
+}
+
+/// An uncropped output row as `stride` phase rows (see the module docs).
+pub(crate) struct PhaseRow<T> {
+    stride: usize,
+    dilation: usize,
+    pad_begin: i64,
+    /// Strided positions per row.
+    width: usize,
+    /// Elements per phase: `width + (K-1)*d / s`, room for the last tap's run.
+    phase_len: usize,
+    /// Phase `ph` is `data[ph*phase_len..][..phase_len]`.
+    data: Vec<T>,
+    /// The dense positions `lo..hi` the uncropped row covers (the rest of an output row is
+    /// reached by no tap).
+    lo: usize,
+    hi: usize,
+}
+
+impl<T: Element> PhaseRow<T> {
+    /// A row for `axis` (innermost axis of a transposed-convolution problem).
+    pub(crate) fn new(axis: &AxisMap) -> Self {
+        let (s, d, k, pb) = (axis.stride, axis.dilation, axis.kernel, axis.pad_begin);
+        let width = axis.strided;
+        let span = k.saturating_sub(1) * d;
+        let phase_len = width + span / s;
+        // uncropped positions 0..full, dense positions -pb..full-pb
+        let full = if width == 0 || k == 0 {
+            0
+        } else {
+            (width - 1) * s + span + 1
+        };
+        let lo = (-pb).clamp(0, axis.dense as i64) as usize;
+        let hi = (full as i64 - pb).clamp(lo as i64, axis.dense as i64) as usize;
+        PhaseRow {
+            stride: s,
+            dilation: d,
+            pad_begin: pb,
+            width,
+            phase_len,
+            data: vec![T::zero(); s * phase_len],
+            lo,
+            hi,
+        }
+    }
+
+    /// Sets every position to `v` (the bias when the row will be stored, zero when added).
+    pub(crate) fn reset(&mut self, v: T) {
+        self.data.fill(v);
+    }
+
+    /// The run that tap `k` of a whole strided row adds to.
+    #[inline]
+    fn run(&mut self, k: usize) -> &mut [T] {
+        let b = k * self.dilation;
+        let start = (b % self.stride) * self.phase_len + b / self.stride;
+        &mut self.data[start..start + self.width]
+    }
+
+    /// Adds strided row `src` through tap `k`.
+    #[inline]
+    pub(crate) fn add(&mut self, k: usize, src: &[T]) {
+        let run = self.run(k);
+        run.iter_mut().zip(src).for_each(|(r, &v)| *r = *r + v);
+    }
+
+    /// Adds strided row `src` times `w` through tap `k`.
+    #[inline]
+    pub(crate) fn add_scaled(&mut self, k: usize, src: &[T], w: T) {
+        let run = self.run(k);
+        run.iter_mut().zip(src).for_each(|(r, &v)| *r = *r + v * w);
+    }
+
+    /// Writes the row into `out` (a whole output row): positions no tap reaches get `fill`.
+    pub(crate) fn store(&self, out: &mut [T], fill: T) {
+        out[..self.lo].fill(fill);
+        out[self.hi..].fill(fill);
+        self.put(out, |o, v| *o = v);
+    }
+
+    /// Adds the row into `out` (a whole output row).
+    pub(crate) fn add_to(&self, out: &mut [T]) {
+        self.put(out, |o, v| *o = *o + v);
+    }
+
+    /// `put(out[o], row[o])` for the covered positions `lo..hi`: dense position `o` is
+    /// uncropped `b = o + pb`, element `b / s` of phase `b % s`.
+    #[inline]
+    fn put(&self, out: &mut [T], put: impl Fn(&mut T, T)) {
+        let (s, len, pb) = (self.stride, self.phase_len, self.pad_begin);
+        let (mut lo, hi) = (self.lo, self.hi);
+        if lo >= hi {
+            return;
+        }
+        let at = |o: usize| (o as i64 + pb) as usize;
+        if s == 1 {
+            let b = at(lo);
+            out[lo..hi]
+                .iter_mut()
+                .zip(&self.data[b..])
+                .for_each(|(o, &v)| put(o, v));
+            return;
+        }
+        if s == 2 {
+            // even and odd phases side by side: one interleaving pass
+            let (even, odd) = self.data.split_at(len);
+            if at(lo) % 2 == 1 {
+                put(&mut out[lo], odd[at(lo) / 2]);
+                lo += 1;
+            }
+            let i0 = at(lo) / 2;
+            let pairs = (hi - lo) / 2;
+            out[lo..lo + 2 * pairs]
+                .chunks_exact_mut(2)
+                .zip(&even[i0..i0 + pairs])
+                .zip(&odd[i0..i0 + pairs])
+                .for_each(|((o, &e), &d)| {
+                    put(&mut o[0], e);
+                    put(&mut o[1], d);
+                });
+            if lo + 2 * pairs < hi {
+                put(&mut out[hi - 1], even[i0 + pairs]);
+            }
+            return;
+        }
+        for ph in 0..s {
+            // first position at or after `lo` in phase `ph`
+            let o0 = lo + (ph as i64 - at(lo) as i64).rem_euclid(s as i64) as usize;
+            if o0 >= hi {
+                continue;
+            }
+            let phase = &self.data[ph * len + at(o0) / s..];
+            out[o0..hi]
+                .iter_mut()
+                .step_by(s)
+                .zip(phase)
+                .for_each(|(o, &v)| put(o, v));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The row through the definition: every strided position scattered through every tap.
+    fn scatter(axis: &AxisMap, src: &[f64], w: &[f64], fill: f64) -> Vec<f64> {
+        let mut out = vec![fill; axis.dense];
+        for k in 0..axis.kernel {
+            for (i, &v) in src.iter().enumerate() {
+                let o = axis.dense_pos(i, k);
+                if o >= 0 && (o as usize) < axis.dense {
+                    out[o as usize] += v * w[k];
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn phases_interleave_into_the_cropped_row() {
+        // strides 1-5, dilations 1-3, cropped, extended and shifted rows
+        for stride in 1..6 {
+            for dilation in 1..4 {
+                for kernel in 1..6 {
+                    for pad_begin in -4i64..6 {
+                        for dense in [1, 7, 16, 23] {
+                            let axis = AxisMap {
+                                strided: 6,
+                                dense,
+                                kernel,
+                                stride,
+                                dilation,
+                                pad_begin,
+                            };
+                            let src: Vec<f64> = (0..6).map(|i| (i * 3 + 1) as f64).collect();
+                            let w: Vec<f64> = (0..kernel).map(|k| (k + 1) as f64 * 0.5).collect();
+                            let want = scatter(&axis, &src, &w, 0.25);
+                            let mut row = PhaseRow::new(&axis);
+                            row.reset(0.25);
+                            for (k, &wk) in w.iter().enumerate() {
+                                row.add_scaled(k, &src, wk);
+                            }
+                            let mut got = vec![f64::NAN; dense];
+                            row.store(&mut got, 0.25);
+                            assert_eq!(got, want, "{axis:?}");
+                            // adding the row (reset to zero) onto the fill gives the same
+                            row.reset(0.0);
+                            for (k, &wk) in w.iter().enumerate() {
+                                let scaled: Vec<f64> = src.iter().map(|v| v * wk).collect();
+                                row.add(k, &scaled);
+                            }
+                            let mut added = vec![0.25; dense];
+                            row.add_to(&mut added);
+                            assert_eq!(added, want, "{axis:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
