@@ -1,13 +1,14 @@
 //! Rows too long for one scratch tile (audio-length 1-D signals, very wide images) are cut
-//! into windows along the row. Every path that does so must still give the definition's
-//! numbers: checked against `upconv::reference` on rows of tens of thousands of samples.
+//! into windows along the row, and images with too many rows for one tile into bands of rows.
+//! Every path that does so must still give the definition's numbers: checked against
+//! `upconv::reference` on rows of tens of thousands of samples and on tall images.
 
 mod common;
 
 use ndarray::{Array, Dimension};
 use upconv::{
-    conv1d, conv2d, conv_transpose1d, conv_transpose2d, reference, Conv1d, Conv2d, ConvTranspose1d,
-    ConvTranspose2d,
+    conv1d, conv2d, conv_transpose1d, conv_transpose2d, conv_transpose3d, reference, Conv1d,
+    Conv2d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
 };
 
 fn data<D: Dimension>(shape: &[usize], seed: u64) -> Array<f64, D> {
@@ -73,6 +74,40 @@ fn transposed_2d_wide_rows_match_the_definition() {
         let want = reference::conv_transpose(&x, &w, None, &cfg).unwrap();
         assert_close(&format!("3x3/2, {cin} -> {cout}"), &got, &want);
     }
+}
+
+#[test]
+fn transposed_tall_images_match_the_definition() {
+    // More input rows than one column tile holds (more input than output channels, so GEMM +
+    // col2im): output rows between two bands get taps from both, the first band to reach a
+    // row stores it and the next adds to it.
+    let x = data(&[1, 32, 200, 40], 70);
+    let w = data(&[32, 8, 3, 3], 71);
+    let b = data(&[8], 72);
+    let cfg = ConvTranspose2d::new()
+        .stride(2)
+        .padding(1)
+        .output_padding(1);
+    let got = conv_transpose2d(&x, &w, Some(&b), &cfg).unwrap();
+    let want = reference::conv_transpose(&x, &w, Some(&b), &cfg).unwrap();
+    assert_close("3x3/2, 200 rows", &got, &want);
+
+    // dilation, stride 3 and padding that crops: rows some bands never reach
+    let x = data(&[1, 32, 600, 30], 73);
+    let w = data(&[32, 4, 3, 3], 74);
+    let b = data(&[4], 75);
+    let cfg = ConvTranspose2d::new().stride(3).padding(2).dilation(2);
+    let got = conv_transpose2d(&x, &w, Some(&b), &cfg).unwrap();
+    let want = reference::conv_transpose(&x, &w, Some(&b), &cfg).unwrap();
+    assert_close("3x3/3 dilation 2, 600 rows", &got, &want);
+
+    // 3-D: bands of rows that cross from one depth slice to the next
+    let x = data(&[1, 16, 6, 40, 40], 76);
+    let w = data(&[16, 4, 3, 3, 3], 77);
+    let cfg = ConvTranspose3d::new().stride(2).padding(1);
+    let got = conv_transpose3d(&x, &w, None, &cfg).unwrap();
+    let want = reference::conv_transpose(&x, &w, None, &cfg).unwrap();
+    assert_close("3x3x3/2, 6 x 40 rows", &got, &want);
 }
 
 #[test]

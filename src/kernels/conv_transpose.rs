@@ -9,9 +9,9 @@
 //!   output position is hit exactly once (kernel == stride, no padding: the U-Net case) the
 //!   adds become plain stores with the bias fused, and the output is never initialised.
 
+use super::gather::{PhaseRow, RowReach};
 use super::gemm::{matmul, packing, Mat};
 use super::parallel::{for_each_chunk, for_each_task};
-use super::gather::{PhaseRow, RowReach};
 use super::scratch::{sized, with_scratch};
 use super::{tap_ranges, tile_rows, window_cols, MIN_TILE_COLS, WEIGHT_COPY_BUDGET};
 use crate::problem::{AxisMap, Problem};
@@ -361,9 +361,14 @@ fn col2im_exact<T: Element>(
                     let base = |kw: usize| (m0 + kw) * cols + offset + (r - rows.0) * w_in;
                     let src = |kw: usize| &col[base(kw)..base(kw) + w_in];
                     let bj = bias[j];
-                    row_taps(out_row, &a[2], w_ranges, src, |_| T::one(), |d, v| {
-                        *d = v + bj
-                    });
+                    row_taps(
+                        out_row,
+                        &a[2],
+                        w_ranges,
+                        src,
+                        |_| T::one(),
+                        |d, v| *d = v + bj,
+                    );
                 }
             }
         }

@@ -2,10 +2,10 @@
 
 mod conv;
 mod conv_transpose;
+mod gather;
 mod gemm;
 pub(crate) mod io;
 mod parallel;
-mod gather;
 mod scratch;
 mod subpixel;
 
