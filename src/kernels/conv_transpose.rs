@@ -1,13 +1,15 @@
 //! Transposed-convolution fast paths.
 //!
-//! * [`depthwise`]: one input and one output channel per group, a direct per-plane scatter
+//! * [`depthwise`]: one input and one output channel per group, a direct per-plane gather
 //!   (memory-bound, no GEMM);
 //! * stride 1 on every axis: a forward convolution with the kernel flipped and the channel
 //!   roles swapped (see [`as_forward_conv`]), so no output receives overlapping adds;
 //! * otherwise [`gemm_col2im`]: `col = W^T X` by GEMM for a band of input rows, then each
-//!   column row is added into the output at `i*stride + k*dilation - pad_begin`. When every
-//!   output position is hit exactly once (kernel == stride, no padding: the U-Net case) the
-//!   adds become plain stores with the bias fused, and the output is never initialised.
+//!   output row gathers the column rows that land on it (`i*stride + k*dilation - pad_begin`)
+//!   and is stored once, bias fused (see [`col2im`] and [`super::gather`]). When every output
+//!   position is hit exactly once (kernel == stride, no padding: the U-Net case) the column
+//!   rows are stored straight into place. The output is not initialised first (except under
+//!   rows cut into windows, which add into it).
 
 use super::gather::{PhaseRow, RowReach};
 use super::gemm::{matmul, packing, Mat};
@@ -58,9 +60,11 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
 /// Chooses between the two strided paths by the memory traffic each adds to the same GEMM
 /// work, per image and group, in elements:
 ///
-/// * GEMM + col2im: the column buffer (`C_out/g * taps * P_in`) is written and read, the
-///   output is initialised once and then read and written once per overlapping contribution
-///   (`pairs / Q` of them on average), and the GEMM packs the input once per channel block;
+/// * GEMM + col2im: the column buffer (`C_out/g * taps * P_in`) is written and read, each
+///   output is stored once after its contributions (`pairs / Q` of them on average) are summed
+///   in a row buffer, that summing counted like a read and a write per contribution (dropping
+///   that term moved fcn_16x16_s8, guide B and C to col2im and made them 1.1-1.4x slower), and
+///   the GEMM packs the input once per channel block;
 /// * sub-pixel: the phases' operands (see [`super::subpixel::im2col_elements`]) are written
 ///   and read, each output is stored once, with a stride (counted twice), and each phase's
 ///   GEMM packs its whole operand, `C_in/g * sub-taps * phase positions`.
