@@ -234,11 +234,11 @@ mod tests {
     /// The row through the definition: every strided position scattered through every tap.
     fn scatter(axis: &AxisMap, src: &[f64], w: &[f64], fill: f64) -> Vec<f64> {
         let mut out = vec![fill; axis.dense];
-        for k in 0..axis.kernel {
+        for (k, &wk) in w.iter().enumerate() {
             for (i, &v) in src.iter().enumerate() {
                 let o = axis.dense_pos(i, k);
                 if o >= 0 && (o as usize) < axis.dense {
-                    out[o as usize] += v * w[k];
+                    out[o as usize] += v * wk;
                 }
             }
         }
