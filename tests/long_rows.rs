@@ -111,6 +111,19 @@ fn transposed_tall_images_match_the_definition() {
 }
 
 #[test]
+fn winograd_bands_match_the_definition() {
+    // 3x3 stride 1 with enough channels for Winograd F(2x2, 3x3), tall enough for several
+    // bands of tile rows, odd height and width (the last tile row and column are half used)
+    let x = data(&[1, 32, 129, 67], 80);
+    let w = data(&[24, 32, 3, 3], 81);
+    let b = data(&[24], 82);
+    let cfg = Conv2d::new().padding(1);
+    let got = conv2d(&x, &w, Some(&b), &cfg).unwrap();
+    let want = reference::conv(&x, &w, Some(&b), &cfg).unwrap();
+    assert_close("conv2d 3x3, 129 x 67", &got, &want);
+}
+
+#[test]
 fn forward_long_rows_match_the_definition() {
     let x = data(&[1, 32, 30_000], 60);
     let w = data(&[32, 32, 5], 61);

@@ -131,6 +131,50 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// 3x3 stride-1 layers with enough channels for the Winograd F(2x2, 3x3) path (forward,
+    /// and transposed through its flipped forward convolution): any size, odd or even, any
+    /// padding (past 2 the transposed one crops), groups, bias; f64 to 1e-12 and f32 to 1e-5
+    /// of the largest output.
+    #[test]
+    fn winograd_layers_match_reference(
+        (batch, groups, cin, cout) in (1usize..3, 1usize..3, 16usize..21, 16usize..21),
+        (h, w, pad) in (1usize..11, 1usize..11, 0usize..4),
+        seed in any::<u64>(),
+    ) {
+        use ndarray::{Array1, Array4};
+        use upconv::{conv2d, conv_transpose2d, Conv2d, ConvTranspose2d};
+        let x: Array4<f64> = typed(&seeded(&[batch, groups * cin, h, w], seed));
+        let b: Array1<f64> = seeded(&[groups * cout], seed ^ 1).into_dimensionality().unwrap();
+        let check = |got: &Array4<f64>, got32: &Array4<f32>, want: &Array4<f64>| {
+            let max = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+            let err = got.iter().zip(want).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+            let err32 = got32.iter().zip(want).fold(0.0f64, |m, (a, b)| m.max((*a as f64 - b).abs()));
+            (err <= 1e-12 * max && err32 <= 1e-5 * max, err, err32)
+        };
+        let cfg = Conv2d::new().padding(pad).groups(groups);
+        let wc: Array4<f64> = typed(&seeded(&[groups * cout, cin, 3, 3], seed ^ 2));
+        if let Ok(want) = reference::conv(&x, &wc, Some(&b), &cfg) {
+            let got = conv2d(&x, &wc, Some(&b), &cfg).unwrap();
+            let got32 = conv2d(&x.mapv(|v| v as f32), &wc.mapv(|v| v as f32), Some(&b.mapv(|v| v as f32)), &cfg).unwrap();
+            let (ok, e, e32) = check(&got, &got32, &want);
+            prop_assert!(ok, "conv: f64 error {}, f32 error {}", e, e32);
+        }
+        let ct = ConvTranspose2d::new().padding(pad).groups(groups);
+        let bt: Array1<f64> = seeded(&[groups * cin], seed ^ 3).into_dimensionality().unwrap();
+        let wt: Array4<f64> = typed(&seeded(&[groups * cout, cin, 3, 3], seed ^ 4));
+        let xt: Array4<f64> = typed(&seeded(&[batch, groups * cout, h, w], seed ^ 5));
+        if let Ok(want) = reference::conv_transpose(&xt, &wt, Some(&bt), &ct) {
+            let got = conv_transpose2d(&xt, &wt, Some(&bt), &ct).unwrap();
+            let got32 = conv_transpose2d(&xt.mapv(|v| v as f32), &wt.mapv(|v| v as f32), Some(&bt.mapv(|v| v as f32)), &ct).unwrap();
+            let (ok, e, e32) = check(&got, &got32, &want);
+            prop_assert!(ok, "transposed: f64 error {}, f32 error {}", e, e32);
+        }
+    }
+}
+
 /// `[C_out, C_in/groups, K...]` for a forward conv with the case's channels.
 fn conv_weight_shape(c: &common::ConvCase) -> Vec<usize> {
     let mut s = vec![c.groups * c.out_per_group, c.in_per_group];

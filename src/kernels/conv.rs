@@ -96,6 +96,9 @@ pub(super) fn window_lowering(lowering: Lowering) -> Lowering {
 
 /// Weight elements [`run`] copies into another layout for `p`.
 pub(crate) fn copies(p: &Problem) -> usize {
+    if super::winograd::applies(p) {
+        return super::winograd::copies(p);
+    }
     match lowering(p) {
         Lowering::RowShift => p.strided_channels_total() * p.dense_channels * p.kernel_volume(),
         _ => 0,
@@ -139,6 +142,9 @@ fn window_lowering_if(lowering: Lowering, windowed: bool) -> Lowering {
 /// Scratch elements [`run`] allocates per task: the band's operand and output tile, and the
 /// GEMM's packing buffers.
 pub(crate) fn workspace(p: &Problem) -> usize {
+    if super::winograd::applies(p) {
+        return super::winograd::workspace(p);
+    }
     let w = p.axes[2].strided;
     let lowering = lowering(p);
     let win = window_for(p, lowering);
@@ -357,6 +363,9 @@ pub(super) fn run_after_copies<T: Element>(
     y: &mut [T],
     held: usize,
 ) {
+    if super::winograd::applies(p) {
+        return super::winograd::run(p, x, w, b, y, held);
+    }
     let (cout_g, cin_g, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
     let (q, pin) = (p.strided_plane(), p.dense_plane());
     let kc = cin_g * kvol;

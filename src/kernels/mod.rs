@@ -8,6 +8,7 @@ pub(crate) mod io;
 mod parallel;
 mod scratch;
 mod subpixel;
+mod winograd;
 
 use crate::problem::{AxisMap, Problem};
 use crate::Element;
