@@ -175,7 +175,11 @@ pub(super) fn run<T: Element>(
 }
 
 /// `V[xi][ci][t] = (B^T d B)[xi]` for the tiles `t` of tile rows `ty0..ty1`, `d` the 4x4
-/// input patch of the tile (zero outside the input). `rows` holds 8 rows of `2*tiles + 2`.
+/// input patch of the tile (zero outside the input). `rows` holds 8 rows of `2*(tiles + 1)`.
+///
+/// Each of a tile row's four input rows is read with its even and odd columns apart (column
+/// `c` of the padded row is input column `c - pad_w`; tile `t` reads columns `2t..2t + 4`, that
+/// is even `t, t+1` and odd `t, t+1`), so both transforms run on contiguous runs.
 fn input_transform<T: Element>(
     p: &Problem,
     xg: &[T],
@@ -186,24 +190,24 @@ fn input_transform<T: Element>(
     let (h, w) = (&p.axes[1], &p.axes[2]);
     let (h_in, w_in) = (h.dense, w.dense);
     let tw = tiles_wide(p);
-    let width = 2 * tw + 2;
+    let half = tw + 1;
+    let width = 2 * half;
     let tiles = (ty1 - ty0) * tw;
     let stride = p.dense_channels * tiles;
     for (ci, plane) in xg.chunks_exact(h_in * w_in).enumerate() {
         for ty in ty0..ty1 {
-            let (d, r) = rows.split_at_mut(4 * width);
-            // the tile row's four input rows, position c of a row at input column c - pad_w
+            let (d, r) = rows[..8 * width].split_at_mut(4 * width);
             for (k, row) in d.chunks_exact_mut(width).enumerate() {
                 let iy = (2 * ty + k) as i64 - h.pad_begin;
-                row.fill(T::zero());
+                let (even, odd) = row.split_at_mut(half);
                 if iy < 0 || iy >= h_in as i64 {
+                    even.fill(T::zero());
+                    odd.fill(T::zero());
                     continue;
                 }
                 let src = &plane[iy as usize * w_in..][..w_in];
-                let c0 = w.pad_begin.clamp(0, width as i64) as usize; // first column inside
-                let s0 = (-w.pad_begin).max(0) as usize; // its input column
-                let n = (width - c0).min(w_in.saturating_sub(s0));
-                row[c0..c0 + n].copy_from_slice(&src[s0..s0 + n]);
+                every_other(src, -w.pad_begin, even);
+                every_other(src, 1 - w.pad_begin, odd);
             }
             // B^T down the columns, every column at once
             let (d0, d1, d2, d3) = (
@@ -221,23 +225,46 @@ fn input_transform<T: Element>(
                 r2[c] = d2[c] - d1[c];
                 r3[c] = d1[c] - d3[c];
             }
-            // B along each row, per tile: four runs of the tile row's `tw` tiles
+            // B along each row: with e, o the even and odd columns, tile t's four values are
+            // e[t] - e[t+1], o[t] + e[t+1], e[t+1] - o[t], o[t] - o[t+1]
             let t0 = (ty - ty0) * tw;
             for (i, ri) in [&*r0, &*r1, &*r2, &*r3].into_iter().enumerate() {
+                let (e, o) = ri.split_at(half);
+                let (e0, e1, o0, o1) = (&e[..tw], &e[1..half], &o[..tw], &o[1..half]);
                 let at = (i * 4 * p.dense_channels + ci) * tiles + t0;
-                let (o0, rest) = v[at..].split_at_mut(stride);
-                let (o1, rest) = rest.split_at_mut(stride);
-                let (o2, o3) = rest.split_at_mut(stride);
-                for tx in 0..tw {
-                    let c = &ri[2 * tx..2 * tx + 4];
-                    o0[tx] = c[0] - c[2];
-                    o1[tx] = c[1] + c[2];
-                    o2[tx] = c[2] - c[1];
-                    o3[tx] = c[1] - c[3];
+                let (v0, rest) = v[at..].split_at_mut(stride);
+                let (v1, rest) = rest.split_at_mut(stride);
+                let (v2, v3) = rest.split_at_mut(stride);
+                let (v0, v1, v2, v3) = (&mut v0[..tw], &mut v1[..tw], &mut v2[..tw], &mut v3[..tw]);
+                for t in 0..tw {
+                    v0[t] = e0[t] - e1[t];
+                    v1[t] = o0[t] + e1[t];
+                    v2[t] = e1[t] - o0[t];
+                    v3[t] = o0[t] - o1[t];
                 }
             }
         }
     }
+}
+
+/// `dst[k] = src[start + 2k]`, zero where that is outside `src`.
+fn every_other<T: Element>(src: &[T], start: i64, dst: &mut [T]) {
+    let len = src.len() as i64;
+    // k with 0 <= start + 2k < len
+    let lo = if start >= 0 { 0 } else { (-start + 1) / 2 };
+    let hi = if start >= len { 0 } else { (len - start + 1) / 2 };
+    let (lo, hi) = (lo.min(dst.len() as i64) as usize, hi.min(dst.len() as i64) as usize);
+    if lo >= hi {
+        dst.fill(T::zero());
+        return;
+    }
+    dst[..lo].fill(T::zero());
+    dst[hi..].fill(T::zero());
+    let first = (start + 2 * lo as i64) as usize;
+    dst[lo..hi]
+        .iter_mut()
+        .zip(src[first..].iter().step_by(2))
+        .for_each(|(d, &s)| *d = s);
 }
 
 /// Output rows of tile rows `ty0..ty1` from `M[xi][co][t]`: `Y = A^T M A` plus the bias, into
