@@ -87,8 +87,7 @@ fn transformed_weight<T: Element>(p: &Problem, w: &[T]) -> Vec<T> {
             for ci in 0..cin {
                 let k = &w[((g * cout + co) * cin + ci) * 9..][..9];
                 // G g: four rows of three, one per kernel column
-                let cols: [[T; 4]; 3] =
-                    std::array::from_fn(|c| g_rows(k[c], k[3 + c], k[6 + c]));
+                let cols: [[T; 4]; 3] = std::array::from_fn(|c| g_rows(k[c], k[3 + c], k[6 + c]));
                 for i in 0..4 {
                     let row = g_rows(cols[0][i], cols[1][i], cols[2][i]);
                     for (j, &v) in row.iter().enumerate() {
@@ -252,8 +251,15 @@ fn every_other<T: Element>(src: &[T], start: i64, dst: &mut [T]) {
     let len = src.len() as i64;
     // k with 0 <= start + 2k < len
     let lo = if start >= 0 { 0 } else { (-start + 1) / 2 };
-    let hi = if start >= len { 0 } else { (len - start + 1) / 2 };
-    let (lo, hi) = (lo.min(dst.len() as i64) as usize, hi.min(dst.len() as i64) as usize);
+    let hi = if start >= len {
+        0
+    } else {
+        (len - start + 1) / 2
+    };
+    let (lo, hi) = (
+        lo.min(dst.len() as i64) as usize,
+        hi.min(dst.len() as i64) as usize,
+    );
     if lo >= hi {
         dst.fill(T::zero());
         return;
