@@ -3,6 +3,9 @@
 //! im2col, im2col along the width only with one accumulating GEMM per kernel row, or the
 //! input itself for a 1x1 kernel.
 //!
+//! 3x3 stride-1 2-D layers with enough channels go to [`super::winograd`] instead (2.25x fewer
+//! multiply-adds).
+//!
 //! A band's operand stays under [`super::COL_BUDGET`] elements (widened to
 //! [`super::MIN_TILE_COLS`] columns), so no full-size im2col buffer is ever built. The
 //! sub-pixel path of transposed convolution runs its phases through the same
