@@ -134,14 +134,14 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
-    /// 3x3 stride-1 layers with enough channels for the Winograd F(2x2, 3x3) path (forward,
-    /// and transposed through its flipped forward convolution): any size, odd or even, any
-    /// padding (past 2 the transposed one crops), groups, bias; f64 to 1e-12 and f32 to 1e-5
-    /// of the largest output.
+    /// 3x3 and 2x2 stride-1 layers with enough channels for the Winograd F(2x2, 3x3) and
+    /// F(2x2, 2x2) paths (forward, and transposed through its flipped forward convolution): any
+    /// size, odd or even, any padding (past `k - 1` the transposed one crops), groups, bias;
+    /// f64 to 1e-12 and f32 to 1e-5 of the largest output.
     #[test]
     fn winograd_layers_match_reference(
         (batch, groups, cin, cout) in (1usize..3, 1usize..3, 16usize..21, 16usize..21),
-        (h, w, pad) in (1usize..11, 1usize..11, 0usize..4),
+        (h, w, pad, k) in (1usize..11, 1usize..11, 0usize..4, 2usize..4),
         seed in any::<u64>(),
     ) {
         use ndarray::{Array1, Array4};
@@ -155,7 +155,7 @@ proptest! {
             (err <= 1e-12 * max && err32 <= 1e-5 * max, err, err32)
         };
         let cfg = Conv2d::new().padding(pad).groups(groups);
-        let wc: Array4<f64> = typed(&seeded(&[groups * cout, cin, 3, 3], seed ^ 2));
+        let wc: Array4<f64> = typed(&seeded(&[groups * cout, cin, k, k], seed ^ 2));
         if let Ok(want) = reference::conv(&x, &wc, Some(&b), &cfg) {
             let got = conv2d(&x, &wc, Some(&b), &cfg).unwrap();
             let got32 = conv2d(&x.mapv(|v| v as f32), &wc.mapv(|v| v as f32), Some(&b.mapv(|v| v as f32)), &cfg).unwrap();
@@ -164,7 +164,7 @@ proptest! {
         }
         let ct = ConvTranspose2d::new().padding(pad).groups(groups);
         let bt: Array1<f64> = seeded(&[groups * cin], seed ^ 3).into_dimensionality().unwrap();
-        let wt: Array4<f64> = typed(&seeded(&[groups * cout, cin, 3, 3], seed ^ 4));
+        let wt: Array4<f64> = typed(&seeded(&[groups * cout, cin, k, k], seed ^ 4));
         let xt: Array4<f64> = typed(&seeded(&[batch, groups * cout, h, w], seed ^ 5));
         if let Ok(want) = reference::conv_transpose(&xt, &wt, Some(&bt), &ct) {
             let got = conv_transpose2d(&xt, &wt, Some(&bt), &ct).unwrap();
