@@ -124,6 +124,36 @@ fn winograd_bands_match_the_definition() {
 }
 
 #[test]
+fn winograd_subpixel_phases_match_the_definition() {
+    // strided transposed convolutions whose stride phases are 2x2 or 3x3 stride-1 convolutions
+    // (kernel 4 or 6 with stride 2 or 3), on inputs large enough for Winograd phases; padding
+    // and output padding shift the phases' windows
+    let x = data(&[1, 32, 64, 66], 90);
+    let b = data(&[32], 91);
+    for (i, (k, s, pad, op)) in [(4, 2, 1, 0), (4, 2, 2, 1), (6, 3, 1, 0), (6, 2, 2, 1)]
+        .into_iter()
+        .enumerate()
+    {
+        let w = data(&[32, 32, k, k], 92 + i as u64);
+        let cfg = ConvTranspose2d::new()
+            .stride(s)
+            .padding(pad)
+            .output_padding(op);
+        let got = conv_transpose2d(&x, &w, Some(&b), &cfg).unwrap();
+        let want = reference::conv_transpose(&x, &w, Some(&b), &cfg).unwrap();
+        assert_close(&format!("{k}x{k}/{s} pad {pad} op {op}"), &got, &want);
+    }
+    // two groups of 32 channels: each group's transformed weight
+    let x = data(&[1, 64, 64, 64], 97);
+    let w = data(&[64, 32, 4, 4], 98);
+    let b = data(&[64], 99);
+    let cfg = ConvTranspose2d::new().stride(2).padding(1).groups(2);
+    let got = conv_transpose2d(&x, &w, Some(&b), &cfg).unwrap();
+    let want = reference::conv_transpose(&x, &w, Some(&b), &cfg).unwrap();
+    assert_close("4x4/2, 2 groups", &got, &want);
+}
+
+#[test]
 fn forward_long_rows_match_the_definition() {
     let x = data(&[1, 32, 30_000], 60);
     let w = data(&[32, 32, 5], 61);

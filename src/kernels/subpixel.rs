@@ -20,6 +20,7 @@ use super::gemm::packing;
 use super::parallel::for_each_task;
 use super::scratch::{sized, with_scratch};
 use super::tap_ranges;
+use super::winograd;
 use crate::problem::{Phase, Problem};
 use crate::Element;
 
@@ -30,8 +31,10 @@ struct PhasePlan<T> {
     conv: Problem,
     lowering: Lowering,
     /// The sub-kernels, `[groups][C_out/groups][C_in/groups][sub-taps]` (the conv weight
-    /// layout), lowered for `lowering`.
+    /// layout), lowered for `lowering`; or, for a Winograd phase, their Winograd transform
+    /// (see [`super::winograd::transformed_weight`]).
     weight: Vec<T>,
+    winograd: bool,
 }
 
 /// The phases of `p` that own at least one output position, with their residues.
@@ -88,12 +91,34 @@ pub(crate) fn packed_elements(p: &Problem) -> u64 {
         .sum()
 }
 
+/// Whether every phase that some tap reaches runs through Winograd (2x2 or 3x3 sub-kernels,
+/// enough channels: e.g. kernel 4, stride 2).
+pub(crate) fn all_winograd(p: &Problem) -> bool {
+    let convs: Vec<Problem> = phases(p)
+        .iter()
+        .map(|(_, ph)| phase_problem(p, ph))
+        .filter(|c| c.kernel_volume() > 0)
+        .collect();
+    !convs.is_empty() && convs.iter().all(winograd::applies)
+}
+
+/// Weight elements the phases copy: each phase's sub-kernel, and its lowered or Winograd
+/// layout (at most `(r+1)^2 / r^2 = 2.25` times the sub-kernel).
+pub(crate) fn copies(p: &Problem) -> usize {
+    let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
+    weight + weight * 9 / 4 + 1
+}
+
 /// Scratch elements one task allocates: the largest phase's im2col band and GEMM tile.
 pub(crate) fn workspace(p: &Problem) -> usize {
     phases(p)
         .iter()
         .map(|(_, ph)| {
             let conv = phase_problem(p, ph);
+            if winograd::applies(&conv) {
+                let cols = winograd::band_rows(&conv) * conv.axes[2].strided;
+                return winograd::workspace(&conv) + p.dense_channels * cols;
+            }
             let w = conv.axes[2].strided;
             let win = window_for(&conv, lowering(&conv));
             let cols = if win < w { win } else { band(&conv).0 * w };
@@ -175,12 +200,18 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
             let conv = phase_problem(p, ph);
             let lowering = lowering(&conv);
             let weight = phase_weight(p, w, ph);
-            let weight = lowered_weight(&conv, lowering, &weight).into_owned();
+            let winograd = winograd::applies(&conv);
+            let weight = if winograd {
+                winograd::transformed_weight(&conv, &weight)
+            } else {
+                lowered_weight(&conv, lowering, &weight).into_owned()
+            };
             PhasePlan {
                 residue: *residue,
                 conv,
                 lowering,
                 weight,
+                winograd,
             }
         })
         .collect();
@@ -216,7 +247,7 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
         }
     }
     let work = p.multiply_adds() / tasks.len().max(1) as u64;
-    let at_once = super::max_concurrent(workspace(p), 2 * w.len(), y_len, std::mem::size_of::<T>());
+    let at_once = super::max_concurrent(workspace(p), copies(p), y_len, std::mem::size_of::<T>());
     for_each_task(tasks, work, at_once, |task| {
         let BandTask {
             image: n,
@@ -255,6 +286,23 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
                 }
                 if c.kernel_volume() == 0 {
                     out.store_bias(p, plan.residue, c, (r_lo, r_hi));
+                    continue;
+                }
+                if plan.winograd {
+                    let per_group = plan.weight.len() / p.groups;
+                    let ug = &plan.weight[g * per_group..][..per_group];
+                    let band_rows = winograd::band_rows(c);
+                    let w = c.axes[2].strided;
+                    let mut r0 = r_lo;
+                    while r0 < r_hi {
+                        let r1 = (r0 + band_rows).min(r_hi);
+                        let cols = (r1 - r0) * w;
+                        let tile = sized(tile, cg * cols);
+                        let mut dst: Vec<&mut [T]> = tile.chunks_mut(cols).collect();
+                        winograd::band_product(c, ug, xg, (r0, r1), col, &mut dst, |_| T::zero());
+                        out.store_tile(p, plan.residue, c, (r0, r1), (0, w), tile);
+                        r0 = r1;
+                    }
                     continue;
                 }
                 let kc = cin_g * c.kernel_volume();
