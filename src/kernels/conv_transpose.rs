@@ -77,14 +77,7 @@ fn prefers_subpixel(p: &Problem) -> bool {
     if p.axes.iter().all(AxisMap::covers_exactly_once) || images_per_gemm(p) > 1 {
         return false;
     }
-    // Winograd phases do 1.78x fewer multiply-adds (2x2 sub-kernels), but transform the input
-    // once per phase and run narrow GEMMs on small images: measured, they win from 64x64 inputs
-    // with 64 channels (guide case A 0.91x) and lose below (dcgan 1.15x, guide B 1.22x, 16
-    // channels 1.06x, grouped 1.5x).
-    if super::subpixel::all_winograd(p)
-        && p.strided_plane() >= 4096
-        && p.strided_channels.min(p.dense_channels) >= 32
-    {
+    if super::subpixel::all_winograd(p) {
         return true;
     }
     let (q, pin) = (p.dense_plane() as f64, p.strided_plane() as f64);

@@ -91,9 +91,21 @@ pub(crate) fn packed_elements(p: &Problem) -> u64 {
         .sum()
 }
 
+/// Whether phases of `p` that can run through Winograd should. They do 1.78x fewer
+/// multiply-adds (2x2 sub-kernels), but transform the input once per phase and run narrow GEMMs
+/// on small images: measured, they win from 64x64 inputs with 32-64 channels (guide case A
+/// 0.74x, 32 channels at 128x128 0.71x) and lose below (dcgan 1.15x, guide B 1.22x, grouped
+/// 1.5x, fcn_16x16_s8 with 21 channels at 32x32 1.5x).
+fn winograd_pays(p: &Problem) -> bool {
+    p.strided_plane() >= 4096 && p.strided_channels.min(p.dense_channels) >= 32
+}
+
 /// Whether every phase that some tap reaches runs through Winograd (2x2 or 3x3 sub-kernels,
-/// enough channels: e.g. kernel 4, stride 2).
+/// e.g. kernel 4 with stride 2, and [`winograd_pays`]).
 pub(crate) fn all_winograd(p: &Problem) -> bool {
+    if !winograd_pays(p) {
+        return false;
+    }
     let convs: Vec<Problem> = phases(p)
         .iter()
         .map(|(_, ph)| phase_problem(p, ph))
@@ -115,7 +127,7 @@ pub(crate) fn workspace(p: &Problem) -> usize {
         .iter()
         .map(|(_, ph)| {
             let conv = phase_problem(p, ph);
-            if winograd::applies(&conv) {
+            if winograd_pays(p) && winograd::applies(&conv) {
                 let cols = winograd::band_rows(&conv) * conv.axes[2].strided;
                 return winograd::workspace(&conv) + p.dense_channels * cols;
             }
@@ -200,7 +212,7 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
             let conv = phase_problem(p, ph);
             let lowering = lowering(&conv);
             let weight = phase_weight(p, w, ph);
-            let winograd = winograd::applies(&conv);
+            let winograd = winograd_pays(p) && winograd::applies(&conv);
             let weight = if winograd {
                 winograd::transformed_weight(&conv, &weight)
             } else {
