@@ -356,6 +356,43 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
     run_after_copies(p, x, w, b, y, 0)
 }
 
+/// One forward-convolution task: image, group, first output row of its band, and the band's
+/// segment of each of the group's output-channel planes.
+pub(super) type BandTask<'a, T> = (usize, usize, usize, Vec<&'a mut [T]>);
+
+/// The output `y` of `p` cut into tasks: every (image, group) in bands of `band_rows` of its
+/// `rows` output rows (over the two outer axes) of `row_len` elements each.
+pub(super) fn band_tasks<'a, T>(
+    p: &Problem,
+    y: &'a mut [T],
+    (band_rows, rows): (usize, usize),
+    row_len: usize,
+) -> Vec<BandTask<'a, T>> {
+    let cout_g = p.strided_channels;
+    let q = rows * row_len;
+    let mut tasks: Vec<BandTask<'a, T>> = Vec::new();
+    let mut rest: &mut [T] = y;
+    for n in 0..p.batch {
+        for g in 0..p.groups {
+            let first = tasks.len();
+            for r0 in (0..rows).step_by(band_rows.max(1)) {
+                tasks.push((n, g, r0, Vec::with_capacity(cout_g)));
+            }
+            for _ in 0..cout_g {
+                let (mut plane, tail) = rest.split_at_mut(q);
+                rest = tail;
+                for task in &mut tasks[first..] {
+                    let len = (rows - task.2).min(band_rows) * row_len;
+                    let (seg, after) = plane.split_at_mut(len);
+                    task.3.push(seg);
+                    plane = after;
+                }
+            }
+        }
+    }
+    tasks
+}
+
 /// [`run`] when the caller already holds `held` elements of weight copies (they count
 /// against the call's memory budget).
 pub(super) fn run_after_copies<T: Element>(
@@ -370,7 +407,7 @@ pub(super) fn run_after_copies<T: Element>(
         return super::winograd::run(p, x, w, b, y, held);
     }
     let (cout_g, cin_g, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
-    let (q, pin) = (p.strided_plane(), p.dense_plane());
+    let pin = p.dense_plane();
     let kc = cin_g * kvol;
     let w_out = p.axes[2].strided;
     let (band_rows, rows) = band(p);
@@ -378,31 +415,8 @@ pub(super) fn run_after_copies<T: Element>(
     let weight = lowered_weight(p, lowering, w);
     let w_ranges = tap_ranges(&p.axes[2]);
 
-    // Tasks: (image, group, band of output rows). A task owns, for each output channel of its
-    // group, the band's segment of that channel's plane.
-    let mut tasks: Vec<(usize, usize, usize, Vec<&mut [T]>)> = Vec::new();
     let y_len = y.len();
-    let mut rest: &mut [T] = y;
-    for n in 0..p.batch {
-        for g in 0..p.groups {
-            let first = tasks.len();
-            let mut r0 = 0;
-            while r0 < rows {
-                tasks.push((n, g, r0, Vec::with_capacity(cout_g)));
-                r0 += band_rows;
-            }
-            for _ in 0..cout_g {
-                let (mut plane, tail) = rest.split_at_mut(q);
-                rest = tail;
-                for task in &mut tasks[first..] {
-                    let len = ((rows - task.2).min(band_rows)) * w_out;
-                    let (seg, after) = plane.split_at_mut(len);
-                    task.3.push(seg);
-                    plane = after;
-                }
-            }
-        }
-    }
+    let tasks = band_tasks(p, y, (band_rows, rows), w_out);
     let work = p.multiply_adds() / tasks.len().max(1) as u64;
     let at_once = super::max_concurrent(
         workspace(p),

@@ -155,32 +155,12 @@ pub(super) fn run<T: Element>(
 ) {
     let (cout, cin) = (p.strided_channels, p.dense_channels);
     let (h_out, w_out) = (p.axes[1].strided, p.axes[2].strided);
-    let (q, pin) = (h_out * w_out, p.axes[1].dense * p.axes[2].dense);
+    let pin = p.axes[1].dense * p.axes[2].dense;
     let u = transformed_weight(p, w);
     let band = band_rows(p);
 
-    // Tasks: (image, group, first output row, the band's rows of each output channel's plane).
-    let mut tasks: Vec<(usize, usize, usize, Vec<&mut [T]>)> = Vec::new();
     let y_len = y.len();
-    let mut rest: &mut [T] = y;
-    for n in 0..p.batch {
-        for g in 0..p.groups {
-            let first = tasks.len();
-            for r0 in (0..h_out).step_by(band) {
-                tasks.push((n, g, r0, Vec::with_capacity(cout)));
-            }
-            for _ in 0..cout {
-                let (mut plane, tail) = rest.split_at_mut(q);
-                rest = tail;
-                for task in &mut tasks[first..] {
-                    let rows = (h_out - task.2).min(band);
-                    let (seg, after) = plane.split_at_mut(rows * w_out);
-                    task.3.push(seg);
-                    plane = after;
-                }
-            }
-        }
-    }
+    let tasks = super::conv::band_tasks(p, y, (band, h_out), w_out);
     let work = (p.multiply_adds() / 2) / tasks.len().max(1) as u64;
     let at_once = super::max_concurrent(workspace(p), held + copies(p), y_len, size_of::<T>());
     let per_group = points(p) * cout * cin;
