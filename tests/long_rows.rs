@@ -101,6 +101,14 @@ fn transposed_tall_images_match_the_definition() {
     let want = reference::conv_transpose(&x, &w, Some(&b), &cfg).unwrap();
     assert_close("3x3/3 dilation 2, 600 rows", &got, &want);
 
+    // depthwise, tall enough that the rows' tap lists are not shared between planes
+    let x = data(&[1, 2, 30_000, 3], 78);
+    let w = data(&[2, 1, 3, 2], 79);
+    let cfg = ConvTranspose2d::new().padding([1, 0]).groups(2);
+    let got = conv_transpose2d(&x, &w, None, &cfg).unwrap();
+    let want = reference::conv_transpose(&x, &w, None, &cfg).unwrap();
+    assert_close("depthwise 3x2, 30000 rows", &got, &want);
+
     // 3-D: bands of rows that cross from one depth slice to the next
     let x = data(&[1, 16, 6, 40, 40], 76);
     let w = data(&[16, 4, 3, 3, 3], 77);
