@@ -2,12 +2,13 @@
 //! gather per output phase".
 //!
 //! [`RowReach`] lists the strided rows (and taps) that reach an output row, per phase, with no
-//! division per tap. [`PhaseRow`] builds the row itself: along the innermost axis, strided position `i` with tap `k` lands on the uncropped position
-//! `b = i*s + k*d`, which is dense position `b - pad_begin`. Writing `b = idx*s + phase`, the
-//! whole strided row of tap `k` goes into phase `(k*d) % s` at indices `(k*d)/s + i`: one
-//! contiguous run that the compiler vectorises for any stride, with no range checks (the
-//! uncropped row has room for every tap). When every contribution is in, the phases are
-//! interleaved into the output row, cropped by the padding, in one pass.
+//! division per tap. [`PhaseRow`] builds the row itself: along the innermost axis, strided
+//! position `i` with tap `k` lands on the uncropped position `b = i*s + k*d`, which is dense
+//! position `b - pad_begin`. Writing `b = idx*s + phase`, the whole strided row of tap `k` goes
+//! into phase `(k*d) % s` at indices `(k*d)/s + i`: one contiguous run that the compiler
+//! vectorises for any stride, with no range checks (the uncropped row has room for every tap).
+//! When every contribution is in, the phases are interleaved into the output row, cropped by
+//! the padding, in one pass.
 
 use crate::problem::{AxisMap, Phase};
 use crate::Element;
