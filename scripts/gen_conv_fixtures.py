@@ -342,6 +342,8 @@ def conv_transpose_torch_cases():
                               p=(0, 1), d=2, full_size=True, dtypes=("float64",))
     c += ct_torch_output_size("ct3d_osize_s2", 3, 1, 2, 2, (2, 2, 2), 3, (4, 3, 2), s=(2, 2, 1), p=1,
                               dtypes=("float32",))
+    # ---- stride 1, 3x3, 16 channels: upconv's Winograd path through the flipped kernel
+    c += ct_torch("ct2d_s1_winograd_3x3_c16", 2, 1, 16, 16, (5, 7), 3, p=1, dtypes=("float32",))
     # ---- asymmetric padding (ONNX-style pads), via padding 0 + crop
     c += ct_torch_asym("ct1d_asym_pb0_pe2_s2", 1, 1, 2, 2, 4, 3, 0, 2, s=2)
     c += ct_torch_asym("ct1d_asym_pb3_pe1_d2_op1", 1, 1, 1, 2, 5, 2, 3, 1, s=2, d=2, op=1,
@@ -406,6 +408,10 @@ def conv_torch_cases():
     c += conv_torch("c3d_depthwise_s3", 3, 1, 3, 3, (5, 4, 4), 2, s=3, g=3, bias=False)
     c += conv_torch("c3d_k1_asym_pad", 3, 1, 2, 2, (2, 2, 2), 1, pb=(1, 0, 0), pe=(0, 0, 2))
     c += conv_torch("c2d_dil3_pad_gt_span", 2, 1, 1, 2, (4, 4), 2, pb=(4, 2), d=3, s=(3, 2))
+    # enough channels (16 per group) for upconv's Winograd paths: 3x3 and 2x2, odd sizes
+    # (float32 only: that is where Winograd's rounding could show)
+    c += conv_torch("c2d_winograd_3x3_c16", 2, 1, 16, 16, (7, 6), 3, pb=1, dtypes=("float32",))
+    c += conv_torch("c2d_winograd_2x2_g2_c32", 2, 1, 32, 32, (5, 4), 2, g=2, dtypes=("float32",))
     return c
 
 
