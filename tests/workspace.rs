@@ -127,7 +127,7 @@ fn conv<T: Element>(name: &str, (x, cout, k, s, pad, g): Case) {
 }
 
 fn all_for<T: Element>() {
-    let deconvs: [(&str, Case); 12] = [
+    let deconvs: [(&str, Case); 14] = [
         ("dcgan", ([8, 256, 16, 16], 128, 4, 2, 1, 1)),
         ("unet", ([1, 512, 32, 32], 256, 2, 2, 0, 1)),
         ("fcn", ([1, 21, 32, 32], 21, 16, 8, 4, 1)),
@@ -146,14 +146,18 @@ fn all_for<T: Element>() {
         ("kernel 7", ([1, 256, 32, 32], 256, 7, 2, 3, 1)),
         ("grouped", ([2, 256, 32, 32], 256, 4, 2, 1, 4)),
         ("depthwise", ([2, 64, 64, 64], 64, 4, 2, 1, 64)),
+        // Winograd: stride 1 (flipped forward conv) and the sub-pixel phases of 4x4/2
+        ("winograd stride 1", ([1, 128, 96, 96], 64, 3, 1, 1, 1)),
+        ("winograd phases", ([1, 128, 96, 96], 64, 4, 2, 1, 1)),
     ];
     for (name, case) in deconvs {
         deconv2d::<T>(&format!("conv_transpose2d {name} {}", T::NAME), case);
     }
-    let convs: [(&str, Case); 3] = [
+    let convs: [(&str, Case); 4] = [
         ("3x3, 512 channels", ([1, 512, 48, 48], 512, 3, 1, 1, 1)),
         ("strided 4x4", ([2, 128, 64, 64], 256, 4, 2, 1, 1)),
         ("large weight", ([1, 1024, 6, 6], 1024, 3, 1, 1, 1)),
+        ("winograd 3x3", ([2, 128, 128, 128], 128, 3, 1, 1, 1)),
     ];
     for (name, case) in convs {
         conv::<T>(&format!("conv2d {name} {}", T::NAME), case);

@@ -27,10 +27,12 @@ impl<T> Mat<'_, T> {
 }
 
 /// Elements the GEMM library may allocate for one `m x k` by `k x n` product (at most): a
-/// packed copy of the left operand and a packed panel of the right one. Callers add it to
-/// their scratch when they bound a call's memory.
+/// packed copy of the left operand, a packed panel of the right one, and the per-thread slab
+/// it keeps for blocks of `kc <= 512` by `mc <= 128` (first allocated inside a call on a fresh
+/// thread; `tests/workspace.rs` caught a Winograd layer over the bound without it). Callers
+/// add it to their scratch when they bound a call's memory.
 pub(crate) fn packing(m: usize, k: usize, n: usize) -> usize {
-    m * k + k * n.min(1024)
+    m * k + k * n.min(1024) + k.min(512) * 128
 }
 
 /// `dst[i*dst_row_stride + j] = sum_k lhs[i, k] * rhs[k, j]`, or `+=` when `accumulate`

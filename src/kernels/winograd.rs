@@ -189,7 +189,10 @@ pub(super) fn band_product<T: Element>(
 ) {
     let (cout, cin, np) = (p.strided_channels, p.dense_channels, points(p));
     let tiles = (r1 - r0).div_ceil(2) * tiles_wide(p);
-    let all = sized(scratch, np * (cin + cout) * tiles + row_buffers(p));
+    // sized for a whole band even when this one is shorter, so a thread's scratch grows once
+    // (growing it again would hold the old and the new buffer at the same time)
+    let full = (band_rows(p) / 2 * tiles_wide(p)).max(tiles);
+    let all = sized(scratch, np * (cin + cout) * full + row_buffers(p));
     let (v, rest) = all.split_at_mut(np * cin * tiles);
     let (m, rows) = rest.split_at_mut(np * cout * tiles);
     if np == 16 {
