@@ -13,7 +13,7 @@
 
 use super::gather::{PhaseRow, RowReach};
 use super::gemm::{matmul, packing, Mat};
-use super::parallel::{for_each_chunk, for_each_task};
+use super::parallel::for_each_task;
 use super::scratch::{sized, with_scratch};
 use super::{tap_ranges, tile_rows, window_cols, MIN_TILE_COLS, WEIGHT_COPY_BUDGET};
 use crate::problem::{AxisMap, Problem};
@@ -50,7 +50,7 @@ fn path(p: &Problem) -> Path {
 /// Picks the path for `p` and runs it. `x` is the strided side, `y` the dense side.
 pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
     match path(p) {
-        Path::Depthwise => depthwise(p, x, w, b, y),
+        Path::Depthwise => super::depthwise::run(p, x, w, b, y),
         Path::Flipped => as_forward_conv(p, x, w, b, y),
         Path::Subpixel => super::subpixel::run(p, x, w, b, y),
         Path::Col2im => gemm_col2im(p, x, w, b, y),
@@ -99,7 +99,7 @@ fn prefers_subpixel(p: &Problem) -> bool {
 /// thread, up to [`max_tasks_at_once`]).
 pub(crate) fn workspace(p: &Problem) -> usize {
     match path(p) {
-        Path::Depthwise => 0,
+        Path::Depthwise => super::depthwise::workspace(p),
         Path::Flipped => super::conv::workspace(&flipped_problem(p)),
         Path::Subpixel => super::subpixel::workspace(p),
         Path::Col2im => {
@@ -205,7 +205,7 @@ fn col_weight_transposed(p: &Problem) -> bool {
 /// Where strided row `r` (an index over the two outer axes) lands with taps `(kd, kh)`:
 /// the dense row index, or `None` when it falls outside.
 #[inline]
-fn dense_row(axes: &[AxisMap; 3], r: usize, kd: usize, kh: usize) -> Option<usize> {
+pub(super) fn dense_row(axes: &[AxisMap; 3], r: usize, kd: usize, kh: usize) -> Option<usize> {
     let (id, ih) = (r / axes[1].strided, r % axes[1].strided);
     let od = axes[0].dense_pos(id, kd);
     let oh = axes[1].dense_pos(ih, kh);
@@ -720,111 +720,6 @@ fn transpose_rows<T: Element>(src: &[T], dst: &mut [T], rows: usize, cols: usize
             }
         }
     }
-}
-
-/// Most (tap, strided row) pairs, and output rows, [`depthwise`] lists once for all planes.
-const SHARED_PLAN_CAP: usize = 1 << 16;
-
-/// For each output row `i`, `pairs[starts[i]..starts[i + 1]]`: `(starts, pairs)`.
-type RowTaps = (Vec<usize>, Vec<(usize, usize)>);
-
-/// One input and one output channel per group: every output plane gathers from its own input
-/// plane.
-///
-/// Kernel 2, stride 2 with every output hit once (the U-Net upsampling layer): each input row
-/// is stored straight as two output rows. Otherwise each output row is gathered from the
-/// strided rows that reach it (see [`RowReach`]) through a [`PhaseRow`] and stored once,
-/// bias included: no initialisation pass, no read-modify-write of the output, and every tap is
-/// a contiguous vectorised run whatever the stride.
-fn depthwise<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
-    let a = &p.axes;
-    let (pin, q, kvol) = (p.strided_plane(), p.dense_plane(), p.kernel_volume());
-    let channels = p.groups;
-    let pairs = a.iter().all(AxisMap::covers_exactly_once)
-        && a[2].kernel == 2
-        && a[2].stride == 2
-        && a[2].dense == 2 * a[2].strided;
-    let rows = a[0].strided * a[1].strided;
-    let (w_in, w_out) = (a[2].strided, a[2].dense);
-    // total work: every output plane times the taps (for_each_chunk wants the whole)
-    let work = (y.len() as u64).saturating_mul(kvol as u64);
-    let reach = RowReach::new(a);
-    // The (tap offset, strided row) pairs that reach each output row are the same for every
-    // plane: found once when the list is small (perf: finding them per plane and row was 22%
-    // of a 4x4/2 depthwise layer), per row otherwise.
-    let out_rows = a[0].dense.saturating_mul(a[1].dense);
-    let shared: Option<RowTaps> = (|| {
-        if y.is_empty() || out_rows > SHARED_PLAN_CAP {
-            return None;
-        }
-        let (mut starts, mut all) = (vec![0], Vec::new());
-        for od in 0..a[0].dense {
-            for oh in 0..a[1].dense {
-                reach.rows(od, oh, (0, rows), &mut all);
-                if all.len() > SHARED_PLAN_CAP {
-                    return None;
-                }
-                starts.push(all.len());
-            }
-        }
-        Some((starts, all))
-    })();
-    for_each_chunk(y, q, work, |idx, plane| {
-        let c = idx % channels;
-        let bias = b.map_or(T::zero(), |b| b[c]);
-        let src = &x[idx * pin..(idx + 1) * pin];
-        let taps_of = |tap0: usize| &w[c * kvol + tap0..][..a[2].kernel];
-        if pairs {
-            // out[2i], out[2i+1] = x[i]*w0, x[i]*w1 on the one output row each (kd, kh) of
-            // each input row reaches, written front to back (the compiler vectorises it)
-            for r in 0..rows {
-                let in_row = &src[r * w_in..(r + 1) * w_in];
-                for kd in 0..a[0].kernel {
-                    for kh in 0..a[1].kernel {
-                        let Some(orow) = dense_row(a, r, kd, kh) else {
-                            continue;
-                        };
-                        let out_row = &mut plane[orow * w_out..(orow + 1) * w_out];
-                        let taps = taps_of((kd * a[1].kernel + kh) * 2);
-                        let (w0, w1) = (taps[0], taps[1]);
-                        for (o, &v) in out_row.chunks_exact_mut(2).zip(in_row) {
-                            o[0] = v * w0 + bias;
-                            o[1] = v * w1 + bias;
-                        }
-                    }
-                }
-            }
-            return;
-        }
-        let mut row = PhaseRow::new(&a[2]);
-        let mut own = Vec::new();
-        for od in 0..a[0].dense {
-            for oh in 0..a[1].dense {
-                let orow = od * a[1].dense + oh;
-                let out_row = &mut plane[orow * w_out..][..w_out];
-                let taps: &[(usize, usize)] = match &shared {
-                    Some((starts, all)) => &all[starts[orow]..starts[orow + 1]],
-                    None => {
-                        own.clear();
-                        reach.rows(od, oh, (0, rows), &mut own);
-                        &own
-                    }
-                };
-                if taps.is_empty() {
-                    out_row.fill(bias);
-                    continue;
-                }
-                row.reset(bias);
-                for &(tap0, r) in taps {
-                    let in_row = &src[r * w_in..(r + 1) * w_in];
-                    for (kw, &wk) in taps_of(tap0).iter().enumerate() {
-                        row.add_scaled(kw, in_row, wk);
-                    }
-                }
-                row.store(out_row, bias);
-            }
-        }
-    });
 }
 
 /// The forward convolution that equals a stride-1 transposed convolution: output `o` gathers

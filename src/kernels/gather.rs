@@ -134,12 +134,13 @@ impl<T: Element> PhaseRow<T> {
     }
 
     /// Sets every position to `v` (the bias when the row will be stored, zero when added).
+    #[inline(always)]
     pub(crate) fn reset(&mut self, v: T) {
         self.data.fill(v);
     }
 
     /// The run that tap `k` of a whole strided row adds to.
-    #[inline]
+    #[inline(always)]
     fn run(&mut self, k: usize) -> &mut [T] {
         let b = k * self.dilation;
         let start = (b % self.stride) * self.phase_len + b / self.stride;
@@ -147,20 +148,21 @@ impl<T: Element> PhaseRow<T> {
     }
 
     /// Adds strided row `src` through tap `k`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&mut self, k: usize, src: &[T]) {
         let run = self.run(k);
         run.iter_mut().zip(src).for_each(|(r, &v)| *r = *r + v);
     }
 
     /// Adds strided row `src` times `w` through tap `k`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add_scaled(&mut self, k: usize, src: &[T], w: T) {
         let run = self.run(k);
         run.iter_mut().zip(src).for_each(|(r, &v)| *r = *r + v * w);
     }
 
     /// Writes the row into `out` (a whole output row): positions no tap reaches get `fill`.
+    #[inline(always)]
     pub(crate) fn store(&self, out: &mut [T], fill: T) {
         out[..self.lo].fill(fill);
         out[self.hi..].fill(fill);
@@ -168,63 +170,84 @@ impl<T: Element> PhaseRow<T> {
     }
 
     /// Adds the row into `out` (a whole output row).
+    #[inline(always)]
     pub(crate) fn add_to(&self, out: &mut [T]) {
         self.put(out, |o, v| *o = *o + v);
     }
 
-    /// `put(out[o], row[o])` for the covered positions `lo..hi`: dense position `o` is
-    /// uncropped `b = o + pb`, element `b / s` of phase `b % s`.
-    #[inline]
+    /// `put(out[o], row[o])` for the covered positions `lo..hi`.
+    #[inline(always)]
     fn put(&self, out: &mut [T], put: impl Fn(&mut T, T)) {
-        let (s, len, pb) = (self.stride, self.phase_len, self.pad_begin);
-        let (mut lo, hi) = (self.lo, self.hi);
-        if lo >= hi {
-            return;
+        let len = self.phase_len;
+        let phase = |ph: usize| &self.data[ph * len..(ph + 1) * len];
+        interleave(
+            out,
+            self.stride,
+            self.pad_begin,
+            (self.lo, self.hi),
+            phase,
+            put,
+        );
+    }
+}
+
+/// `put(out[o], v)` for the dense positions `o` in `lo..hi` of a row held as `stride` phase
+/// rows: dense `o` is uncropped `b = o + pad_begin`, element `b / s` of `phase(b % s)`.
+/// Every such element must exist.
+#[inline(always)]
+pub(crate) fn interleave<'a, T: Element>(
+    out: &mut [T],
+    s: usize,
+    pad_begin: i64,
+    (mut lo, hi): (usize, usize),
+    phase: impl Fn(usize) -> &'a [T],
+    put: impl Fn(&mut T, T),
+) {
+    if lo >= hi {
+        return;
+    }
+    let at = |o: usize| (o as i64 + pad_begin) as usize;
+    if s == 1 {
+        let b = at(lo);
+        out[lo..hi]
+            .iter_mut()
+            .zip(&phase(0)[b..])
+            .for_each(|(o, &v)| put(o, v));
+        return;
+    }
+    if s == 2 {
+        // even and odd phases side by side: one interleaving pass
+        let (even, odd) = (phase(0), phase(1));
+        if at(lo) % 2 == 1 {
+            put(&mut out[lo], odd[at(lo) / 2]);
+            lo += 1;
         }
-        let at = |o: usize| (o as i64 + pb) as usize;
-        if s == 1 {
-            let b = at(lo);
-            out[lo..hi]
-                .iter_mut()
-                .zip(&self.data[b..])
-                .for_each(|(o, &v)| put(o, v));
-            return;
+        let i0 = at(lo) / 2;
+        let pairs = (hi - lo) / 2;
+        out[lo..lo + 2 * pairs]
+            .chunks_exact_mut(2)
+            .zip(&even[i0..i0 + pairs])
+            .zip(&odd[i0..i0 + pairs])
+            .for_each(|((o, &e), &d)| {
+                put(&mut o[0], e);
+                put(&mut o[1], d);
+            });
+        if lo + 2 * pairs < hi {
+            put(&mut out[hi - 1], even[i0 + pairs]);
         }
-        if s == 2 {
-            // even and odd phases side by side: one interleaving pass
-            let (even, odd) = self.data.split_at(len);
-            if at(lo) % 2 == 1 {
-                put(&mut out[lo], odd[at(lo) / 2]);
-                lo += 1;
-            }
-            let i0 = at(lo) / 2;
-            let pairs = (hi - lo) / 2;
-            out[lo..lo + 2 * pairs]
-                .chunks_exact_mut(2)
-                .zip(&even[i0..i0 + pairs])
-                .zip(&odd[i0..i0 + pairs])
-                .for_each(|((o, &e), &d)| {
-                    put(&mut o[0], e);
-                    put(&mut o[1], d);
-                });
-            if lo + 2 * pairs < hi {
-                put(&mut out[hi - 1], even[i0 + pairs]);
-            }
-            return;
+        return;
+    }
+    for ph in 0..s {
+        // first position at or after `lo` in phase `ph`
+        let o0 = lo + (ph as i64 - at(lo) as i64).rem_euclid(s as i64) as usize;
+        if o0 >= hi {
+            continue;
         }
-        for ph in 0..s {
-            // first position at or after `lo` in phase `ph`
-            let o0 = lo + (ph as i64 - at(lo) as i64).rem_euclid(s as i64) as usize;
-            if o0 >= hi {
-                continue;
-            }
-            let phase = &self.data[ph * len + at(o0) / s..];
-            out[o0..hi]
-                .iter_mut()
-                .step_by(s)
-                .zip(phase)
-                .for_each(|(o, &v)| put(o, v));
-        }
+        out[o0..hi]
+            .iter_mut()
+            .step_by(s)
+            .zip(&phase(ph)[at(o0) / s..])
+            .for_each(|(o, &v)| put(o, v));
     }
 }
 

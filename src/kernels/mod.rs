@@ -2,11 +2,13 @@
 
 mod conv;
 mod conv_transpose;
+mod depthwise;
 mod gather;
 mod gemm;
 pub(crate) mod io;
 mod parallel;
 mod scratch;
+mod simd;
 mod subpixel;
 mod winograd;
 
