@@ -344,6 +344,13 @@ def conv_transpose_torch_cases():
                               dtypes=("float32",))
     # ---- stride 1, 3x3, 16 channels: upconv's Winograd path through the flipped kernel
     c += ct_torch("ct2d_s1_winograd_3x3_c16", 2, 1, 16, 16, (5, 7), 3, p=1, dtypes=("float32",))
+    # ---- a large layer on an input of few positions (a generator's first layers, a U-Net
+    #      bottleneck): upconv's skinny product (2x2 and 1x1 inputs, two images side by side)
+    #      and its column-major GEMM (four 2x2 images side by side, 32 output channels)
+    c += ct_torch("ct2d_skinny_2x2_k4s2", 2, 2, 16, 8, (2, 2), 4, s=2, p=1, dtypes=("float32",))
+    c += ct_torch("ct2d_skinny_1x1_k4s2", 2, 1, 8, 8, (1, 1), 4, s=2, dtypes=("float32",))
+    c += ct_torch("ct2d_col_major_b4_2x2_k4s2", 2, 4, 4, 32, (2, 2), 4, s=2, p=1,
+                  dtypes=("float32",))
     # ---- asymmetric padding (ONNX-style pads), via padding 0 + crop
     c += ct_torch_asym("ct1d_asym_pb0_pe2_s2", 1, 1, 2, 2, 4, 3, 0, 2, s=2)
     c += ct_torch_asym("ct1d_asym_pb3_pe1_d2_op1", 1, 1, 1, 2, 5, 2, 3, 1, s=2, d=2, op=1,

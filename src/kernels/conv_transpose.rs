@@ -12,9 +12,10 @@
 //!   rows cut into windows, which add into it).
 
 use super::gather::{PhaseRow, RowReach};
-use super::gemm::{matmul, packing, Mat};
+use super::gemm::{matmul, matmul_col_major, packing, Mat};
 use super::parallel::for_each_task;
 use super::scratch::{sized, with_scratch};
+use super::skinny::{self, skinny_product};
 use super::{tap_ranges, tile_rows, window_cols, MIN_TILE_COLS, WEIGHT_COPY_BUDGET};
 use crate::problem::{AxisMap, Problem};
 use crate::Element;
@@ -124,7 +125,12 @@ pub(crate) fn workspace(p: &Problem) -> usize {
             } else {
                 0
             };
-            m * cols + batched_input + packing(m, p.strided_channels, cols)
+            let product = if skinny_layer(p) {
+                skinny::scratch_len()
+            } else {
+                packing(m, p.strided_channels, cols) + product_scratch(m, cols)
+            };
+            m * cols + batched_input + product
         }
     }
 }
@@ -169,8 +175,19 @@ fn block_channels_for(p: &Problem, tasks: usize) -> usize {
             .max(64usize.div_ceil(p.kernel_volume()))
             .min(cg)
     };
-    let by_memory = super::TILE_CAP / (p.strided_channels * p.kernel_volume()).max(1);
+    // (a skinny product packs nothing: only its column tile is bounded)
+    let by_memory = if skinny_layer(p) {
+        super::TILE_CAP / (p.kernel_volume() * p.strided_plane() * images_per_gemm(p)).max(1)
+    } else {
+        super::TILE_CAP / (p.strided_channels * p.kernel_volume()).max(1)
+    };
     by_threads.min(by_memory).max(1)
+}
+
+/// Whether every GEMM of the layer has at most [`skinny::SKINNY_COLS`] columns (a whole image,
+/// or a run of images, of so few positions), so [`skinny_product`] runs them.
+fn skinny_layer(p: &Problem) -> bool {
+    p.strided_plane() * images_per_gemm(p) <= skinny::SKINNY_COLS
 }
 
 /// Rows of the strided side per GEMM tile, and the total number of such rows.
@@ -197,6 +214,10 @@ fn col_weight_transposed(p: &Problem) -> bool {
     } else {
         col_tile(p, block)
     };
+    if skinny_layer(p) {
+        // the skinny product reads the weight where it lies
+        return false;
+    }
     let gemms_per_block = p.batch.div_ceil(imgs) * rows.div_ceil(tile_rows);
     let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
     gemms_per_block > 1 && weight <= WEIGHT_COPY_BUDGET
@@ -585,31 +606,17 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                 }
             }
         }
-        // A[m, c] = w[g*C_in/g + c][co0*taps + m]: this block's rows of the transposed
-        // weight.
-        let lhs = match &wt {
-            Some(wt) => Mat {
-                data: &wt[(g * cg * kvol + co0 * kvol) * cin_g..],
-                rows: cbk * kvol,
-                cols: cin_g,
-                row_stride: cin_g,
-                col_stride: 1,
-            },
-            None => Mat {
-                data: &w[g * cin_g * rows_t + co0 * kvol..],
-                rows: cbk * kvol,
-                cols: cin_g,
-                row_stride: 1,
-                col_stride: rows_t,
-            },
-        };
+        let m = cbk * kvol;
+        let lhs = block_lhs(w, wt.as_deref(), (g, co0, cbk), p);
         let image_input = |n: usize| &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
         with_scratch(|col: &mut Vec<T>, packed: &mut Vec<T>| {
             if planes.len() > 1 {
                 // Several small images: their inputs side by side, [C_in/g, images * P_in],
                 // one GEMM, then col2im per image from its share of the columns.
                 let wide = planes.len() * pin;
-                let packed = sized(packed, cin_g * wide);
+                let spare_len = product_scratch(m, wide);
+                let (packed, spare) =
+                    sized(packed, cin_g * wide + spare_len).split_at_mut(cin_g * wide);
                 for k in 0..planes.len() {
                     let src = image_input(n0 + k);
                     for ci in 0..cin_g {
@@ -625,7 +632,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                     row_stride: wide,
                     col_stride: 1,
                 };
-                matmul(col, wide, lhs, rhs, false);
+                product_into_col(col, spare, wide, lhs, rhs);
                 for (k, image) in planes.iter_mut().enumerate() {
                     let cols = Cols {
                         data: col,
@@ -665,6 +672,8 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                 return;
             }
             let col = sized(col, cbk * kvol * tile_rows * w_in);
+            let spare_len = product_scratch(m, tile_rows * w_in);
+            let spare = sized(packed, spare_len);
             let mut r0 = 0;
             while r0 < rows {
                 let r1 = (r0 + tile_rows).min(rows);
@@ -676,7 +685,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                     row_stride: pin,
                     col_stride: 1,
                 };
-                matmul(col, cols, lhs, rhs, false);
+                product_into_col(col, spare, cols, lhs, rhs);
                 let tile = Cols {
                     data: col,
                     stride: cols,
@@ -687,6 +696,84 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
             }
         })
     });
+}
+
+/// The GEMM's left operand for output channels `co0..co0 + cbk` of group `g`: `A[m, c] =
+/// w[g*C_in/g + c][co0*taps + m]`, the block's rows of the transposed weight, from the call's
+/// transposed copy `wt` when there is one, otherwise read in place.
+fn block_lhs<'a, T: Element>(
+    w: &'a [T],
+    wt: Option<&'a [T]>,
+    (g, co0, cbk): (usize, usize, usize),
+    p: &Problem,
+) -> Mat<'a, T> {
+    let (cin_g, kvol) = (p.strided_channels, p.kernel_volume());
+    let rows_t = p.dense_channels * kvol;
+    let m = cbk * kvol;
+    match wt {
+        Some(wt) => Mat {
+            data: &wt[(g * rows_t + co0 * kvol) * cin_g..],
+            rows: m,
+            cols: cin_g,
+            row_stride: cin_g,
+            col_stride: 1,
+        },
+        None => Mat {
+            data: &w[g * cin_g * rows_t + co0 * kvol..],
+            rows: m,
+            cols: cin_g,
+            row_stride: 1,
+            col_stride: rows_t,
+        },
+    }
+}
+
+/// Whether the column tile of an `m`-row, `n`-column product is computed column-major and
+/// then transposed (see [`super::gemm::matmul_col_major`]): few columns against many rows, a
+/// large layer on a small input (A/B, a 512 -> 512 4x4/2 layer on 4 images of 4x4, 64
+/// columns: 0.87x the time; from 160 columns on it loses, dcgan_4x4_s2 1.09x).
+fn col_major_pays(m: usize, n: usize) -> bool {
+    n <= COL_MAJOR_COLS && m >= 8 * n
+}
+
+/// Most columns [`col_major_pays`] takes.
+const COL_MAJOR_COLS: usize = 64;
+
+/// `col[i*n + j] = (lhs * rhs)[i, j]` for the `m x n` product: through [`skinny_product`] for
+/// a few columns, through `spare` (`m*n` elements) in column-major order when
+/// [`col_major_pays`], otherwise straight.
+fn product_into_col<T: Element>(
+    col: &mut [T],
+    spare: &mut [T],
+    n: usize,
+    lhs: Mat<'_, T>,
+    rhs: Mat<'_, T>,
+) {
+    let m = lhs.rows;
+    if skinny::applies(&lhs, &rhs) {
+        skinny_product(col, lhs, rhs, spare);
+        return;
+    }
+    if !col_major_pays(m, n) {
+        matmul(col, n, lhs, rhs, false);
+        return;
+    }
+    matmul_col_major(spare, m, lhs, rhs);
+    // spare is the n x m row-major transpose of the tile
+    for (k, dst) in col[..m * n].chunks_mut(TRANSPOSE_BLOCK * n).enumerate() {
+        transpose_rows(&spare[..m * n], dst, n, m, k * TRANSPOSE_BLOCK);
+    }
+}
+
+/// Scratch elements [`product_into_col`] needs besides the column tile.
+fn product_scratch(m: usize, n: usize) -> usize {
+    let skinny = if n <= skinny::SKINNY_COLS {
+        skinny::scratch_len()
+    } else {
+        0
+    };
+    let col_major = if col_major_pays(m, n) { m * n } else { 0 };
+    skinny.max(col_major)
 }
 
 /// Rows of the transposed weight each [`transpose_rows`] call writes.
@@ -897,6 +984,58 @@ mod tests {
         (0..n)
             .map(|i| (((i * 7 + seed * 13) % 17) as f64 - 8.0) / 4.0)
             .collect()
+    }
+
+    /// Layers whose GEMMs have few columns (inputs of few positions): the skinny product and
+    /// the column-major GEMM, single images and runs of images, with and without cropping.
+    #[test]
+    fn few_column_products_match_the_definition() {
+        let axis = |strided: usize, pad: i64| AxisMap {
+            strided,
+            dense: (strided - 1) * 2 + 4 - 2 * pad as usize,
+            kernel: 4,
+            stride: 2,
+            dilation: 1,
+            pad_begin: pad,
+        };
+        // (batch, C_in, C_out, input side, padding): skinny (1x1, 2x2, runs of two 2x2
+        // images), column-major (four 2x2 or one 5x5 image against 32-64 channel blocks)
+        for (batch, cin, cout, side, pad) in [
+            (1, 8, 8, 1, 0),
+            (1, 16, 24, 2, 1),
+            (2, 16, 8, 2, 1),
+            (4, 4, 32, 2, 1),
+            (1, 3, 64, 5, 1),
+        ] {
+            let p = Problem {
+                batch,
+                groups: 1,
+                strided_channels: cin,
+                dense_channels: cout,
+                axes: [AxisMap::UNIT, axis(side, pad), axis(side, pad)],
+            };
+            let cols = p.strided_plane() * images_per_gemm(&p);
+            let m = block_channels_for(&p, p.batch.div_ceil(images_per_gemm(&p))) * 16;
+            assert!(
+                cols <= skinny::SKINNY_COLS || col_major_pays(m, cols),
+                "{p:?}"
+            );
+            let x = data(p.batch * p.strided_channels_total() * p.strided_plane(), 7);
+            let w = data(
+                p.strided_channels_total() * p.dense_channels * p.kernel_volume(),
+                8,
+            );
+            let b = data(p.dense_channels_total(), 9);
+            let want = scatter(&p, &x, &w, &b);
+            let mut got = vec![f64::NAN; want.len()];
+            gemm_col2im(&p, &x, &w, Some(&b), &mut got);
+            for (i, (g, v)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - v).abs() <= 1e-12 * (1.0 + v.abs()),
+                    "{p:?} at {i}: {g} vs {v}"
+                );
+            }
+        }
     }
 
     proptest! {

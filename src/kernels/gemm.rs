@@ -51,13 +51,47 @@ pub(crate) fn matmul<T: Element>(
     rhs: Mat<'_, T>,
     accumulate: bool,
 ) {
+    let n = rhs.cols;
+    assert!(lhs.rows <= 1 || dst_row_stride >= n, "output rows overlap");
+    product(dst, (dst_row_stride, 1), lhs, rhs, accumulate);
+}
+
+/// [`matmul`] into a column-major destination: `dst[i + j*dst_col_stride]` (no accumulation).
+///
+/// The GEMM library works in the orientation of the destination. With few columns (a layer
+/// whose input has few positions) and a large weight as the left operand, the column-major
+/// orientation reads the weight in whole cache lines and packs only the small right operand;
+/// the row-major one runs its kernels over the weight unpacked, one cache line and one page
+/// per step of the inner dimension, or packs it from that layout.
+pub(crate) fn matmul_col_major<T: Element>(
+    dst: &mut [T],
+    dst_col_stride: usize,
+    lhs: Mat<'_, T>,
+    rhs: Mat<'_, T>,
+) {
+    let m = lhs.rows;
+    assert!(
+        rhs.cols <= 1 || dst_col_stride >= m,
+        "output columns overlap"
+    );
+    product(dst, (1, dst_col_stride), lhs, rhs, false);
+}
+
+/// `dst[i*row_stride + j*col_stride] = (dst +) lhs * rhs`; the caller has checked that the
+/// destination positions are distinct.
+fn product<T: Element>(
+    dst: &mut [T],
+    (dst_rs, dst_cs): (usize, usize),
+    lhs: Mat<'_, T>,
+    rhs: Mat<'_, T>,
+    accumulate: bool,
+) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert_eq!(rhs.rows, k, "inner dimensions differ");
     if m == 0 || n == 0 {
         return;
     }
-    assert!(m == 1 || dst_row_stride >= n, "output rows overlap");
-    let dst_extent = (m - 1) * dst_row_stride + n;
+    let dst_extent = (m - 1) * dst_rs + (n - 1) * dst_cs + 1;
     assert!(dst_extent <= dst.len(), "output does not fit");
     assert!(lhs.extent() <= lhs.data.len(), "lhs does not fit");
     assert!(rhs.extent() <= rhs.data.len(), "rhs does not fit");
@@ -66,24 +100,28 @@ pub(crate) fn matmul<T: Element>(
             return;
         }
         for i in 0..m {
-            dst[i * dst_row_stride..i * dst_row_stride + n].fill(T::zero());
+            for j in 0..n {
+                dst[i * dst_rs + j * dst_cs] = T::zero();
+            }
         }
         return;
     }
     // SAFETY: `gemm` reads lhs[(i, k)] at `lhs + i*rs + k*cs` for i < m, k < k, which the
     // extent assertion above keeps inside `lhs.data` (likewise rhs); it writes dst[(i, j)] at
-    // `dst + i*dst_row_stride + j` for i < m, j < n, inside `dst` by the dst assertion, and the
-    // assertion `dst_row_stride >= n` makes those positions distinct; with `read_dst` it reads
-    // exactly those same positions first (and never when `accumulate` is false). All strides fit in isize because each extent is at most
-    // a slice length. The three slices cannot alias: dst is `&mut`, the others `&`.
+    // `dst + i*dst_rs + j*dst_cs` for i < m, j < n, inside `dst` by the dst assertion, and the
+    // callers' assertions (`dst_rs >= n` with `dst_cs == 1`, or `dst_cs >= m` with
+    // `dst_rs == 1`) make those positions distinct; with `read_dst` it reads exactly those
+    // same positions first (and never when `accumulate` is false). All strides fit in isize
+    // because each extent is at most a slice length. The three slices cannot alias: dst is
+    // `&mut`, the others `&`.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            dst_row_stride as isize,
+            dst_cs as isize,
+            dst_rs as isize,
             accumulate,
             lhs.data.as_ptr(),
             lhs.col_stride as isize,

@@ -9,6 +9,7 @@ pub(crate) mod io;
 mod parallel;
 mod scratch;
 mod simd;
+mod skinny;
 mod subpixel;
 mod winograd;
 
