@@ -269,17 +269,19 @@ fn col2im<T: Element>(
     p: &Problem,
     col: Cols<'_, T>,
     (r0, r1): (usize, usize),
-    block: &mut [T],
+    out: &mut OutRows<'_, '_, T>,
+    first_tile: bool,
     bias: &[T],
     put: Put,
     w_ranges: &[(usize, usize)],
 ) {
     if put == Put::Exact {
-        return col2im_exact(p, col, (r0, r1), block, bias, w_ranges);
+        return col2im_exact(p, col, (r0, r1), out, bias, w_ranges);
     }
     let a = &p.axes;
     let kvol = p.kernel_volume();
-    let (h_in, w_in, w_out, q) = (a[1].strided, a[2].strided, a[2].dense, p.dense_plane());
+    let (h_in, w_in, w_out) = (a[1].strided, a[2].strided, a[2].dense);
+    let (row0, row1) = out.rows;
     if r0 >= r1 || w_in == 0 {
         return;
     }
@@ -291,8 +293,9 @@ fn col2im<T: Element>(
     let reach = RowReach::new(a);
     let mut row = PhaseRow::new(&a[2]);
     // The output rows to visit: all of them in a fresh output's first tile (rows no tap
-    // reaches get the bias there), otherwise those this tile's rows can reach.
-    let fill_unreached = put == Put::Fresh && r0 == 0;
+    // reaches get the bias there), otherwise those this tile's rows can reach; only those of
+    // `out` in any case.
+    let fill_unreached = put == Put::Fresh && first_tile;
     let ((od0, od1), (oh0, oh1)) = if fill_unreached {
         ((0, a[0].dense), (0, a[1].dense))
     } else if r0 / h_in == (r1 - 1) / h_in {
@@ -317,9 +320,12 @@ fn col2im<T: Element>(
         taps.clear();
         for k in k0..(k0 + PLAN_ROWS).min(total) {
             let (od, oh) = (od0 + k / n_oh, oh0 + k % n_oh);
+            let orow = od * a[1].dense + oh;
+            if !(row0..row1).contains(&orow) {
+                continue;
+            }
             let start = taps.len();
             let first = reach.rows(od, oh, (r0, r1), &mut taps);
-            let orow = od * a[1].dense + oh;
             if first == usize::MAX {
                 if fill_unreached {
                     plan.push((orow, true, start, start));
@@ -329,10 +335,10 @@ fn col2im<T: Element>(
                 plan.push((orow, store, start, taps.len()));
             }
         }
-        for (j, plane) in block.chunks_mut(q).enumerate() {
+        for (j, plane) in out.planes.iter_mut().enumerate() {
             let bj = bias[j];
             for &(orow, store, start, end) in &plan {
-                let out_row = &mut plane[orow * w_out..(orow + 1) * w_out];
+                let out_row = &mut plane[(orow - row0) * w_out..][..w_out];
                 if start == end {
                     out_row.fill(bj);
                     continue;
@@ -362,27 +368,31 @@ fn col2im_exact<T: Element>(
     p: &Problem,
     col: Cols<'_, T>,
     rows: (usize, usize),
-    block: &mut [T],
+    out: &mut OutRows<'_, '_, T>,
     bias: &[T],
     w_ranges: &[(usize, usize)],
 ) {
     let a = &p.axes;
     let (kd_n, kh_n, kw_n) = (a[0].kernel, a[1].kernel, a[2].kernel);
     let kvol = p.kernel_volume();
-    let (w_in, w_out, q) = (a[2].strided, a[2].dense, p.dense_plane());
+    let (w_in, w_out) = (a[2].strided, a[2].dense);
+    let (row0, row1) = out.rows;
     let Cols {
         data: col,
         stride: cols,
         offset,
     } = col;
-    for (j, plane) in block.chunks_mut(q).enumerate() {
+    for (j, plane) in out.planes.iter_mut().enumerate() {
         for kd in 0..kd_n {
             for kh in 0..kh_n {
                 for r in rows.0..rows.1 {
                     let Some(orow) = dense_row(a, r, kd, kh) else {
                         continue;
                     };
-                    let out_row = &mut plane[orow * w_out..(orow + 1) * w_out];
+                    if !(row0..row1).contains(&orow) {
+                        continue;
+                    }
+                    let out_row = &mut plane[(orow - row0) * w_out..][..w_out];
                     // column row of tap (kd, kh, kw) is m0 + kw; this input row starts at
                     // `base(kw)` in it
                     let m0 = j * kvol + (kd * kh_n + kh) * kw_n;
@@ -468,6 +478,58 @@ fn row_taps<'s, T: Element + 's>(
     }
 }
 
+/// The output rows a [`col2im`] call may write: rows `rows.0..rows.1` (over the two outer
+/// axes) of each plane of a block of channels, `planes[j]` starting at row `rows.0`.
+struct OutRows<'a, 'b, T> {
+    planes: &'a mut [&'b mut [T]],
+    rows: (usize, usize),
+}
+
+/// Bands of output rows [`gemm_col2im`] splits each (image run, group, channel block) task
+/// into: with fewer than four such tasks (one image with few output channels, such as a
+/// decoder's RGB or mask layer), a 1-D or 2-D layer of one image per GEMM runs as up to four
+/// bands of output rows, each computing the input rows that reach it (so a band may repeat a
+/// few halo rows of GEMM work). Fixed by the problem alone, never by the thread count.
+fn out_bands(p: &Problem, tasks: usize) -> usize {
+    let a = &p.axes;
+    let planar = a[0].strided == 1 && a[0].dense == 1 && a[0].kernel == 1;
+    if tasks >= 4 || !planar || images_per_gemm(p) > 1 {
+        return 1;
+    }
+    // at least MIN_BAND_ROWS output rows and one input row per band
+    let by_rows = (a[1].dense / MIN_BAND_ROWS).min(a[1].strided);
+    4usize.div_ceil(tasks).min(by_rows).max(1)
+}
+
+/// Fewest output rows per band of [`out_bands`].
+const MIN_BAND_ROWS: usize = 16;
+
+/// Output rows per band when `p`'s rows go in `bands` bands: a multiple of the stride, so
+/// that with kernel == stride every input row lands in one band.
+fn band_rows(p: &Problem, bands: usize) -> usize {
+    let (h, s) = (p.axes[1].dense, p.axes[1].stride);
+    h.div_ceil(bands.max(1)).next_multiple_of(s).max(1)
+}
+
+/// The strided rows that reach output rows `o0..o1` of a 1-D or 2-D layer (empty when none
+/// do): `ih*s + kh*d - pad_begin` in `o0..o1` for some tap `kh`.
+fn rows_reaching(a: &AxisMap, (o0, o1): (usize, usize)) -> (usize, usize) {
+    let (s, pb) = (a.stride as i64, a.pad_begin);
+    let span = (a.kernel.saturating_sub(1) * a.dilation) as i64;
+    let lo = (o0 as i64 + pb - span).max(0);
+    let lo = (lo + s - 1) / s;
+    let hi_pos = o1 as i64 - 1 + pb;
+    if hi_pos < 0 || a.kernel == 0 {
+        return (0, 0);
+    }
+    let hi = (hi_pos / s + 1).min(a.strided as i64);
+    if lo >= hi {
+        (0, 0)
+    } else {
+        (lo as usize, hi as usize)
+    }
+}
+
 /// A column tile: row `m` starts at `m*stride`, and this image's columns at `offset` in it.
 #[derive(Clone, Copy)]
 struct Cols<'a, T> {
@@ -491,17 +553,22 @@ fn images_per_gemm(p: &Problem) -> usize {
         .clamp(1, p.batch)
 }
 
-/// One GEMM + col2im task: a group, a block of its output channels and a run of images,
-/// owning that block's planes in each of those images.
+/// One GEMM + col2im task: a group, a block of its output channels, a run of images and a
+/// band of output rows, owning those rows of the block's planes in each of those images
+/// (`planes[image][channel]`).
 struct ColTask<'a, T> {
     group: usize,
     first_channel: usize,
     first_image: usize,
-    planes: Vec<&'a mut [T]>,
+    out_rows: (usize, usize),
+    planes: Vec<Vec<&'a mut [T]>>,
 }
 
 /// GEMM into a bounded column tile, then column-to-image adds.
 fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
+    if y.is_empty() {
+        return;
+    }
     let (cin_g, cg, kvol, q) = (
         p.strided_channels,
         p.dense_channels,
@@ -530,34 +597,55 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
         Put::Fresh
     };
 
-    // Tasks: (run of images, group, block of output channels); the planes of image n,
-    // group g, block c go to task ((n / imgs) * groups + g) * blocks + c.
+    // Tasks: (run of images, group, block of output channels, band of output rows); band k
+    // of the planes of image n, group g, block c goes to task
+    // (((n / imgs) * groups + g) * blocks + c) * bands + k.
     let blocks = cg.div_ceil(block);
+    let bands = if win < w_in {
+        1
+    } else {
+        out_bands(p, p.batch.div_ceil(imgs) * p.groups * blocks)
+    };
+    let rows_out = p.axes[0].dense * p.axes[1].dense;
+    let per_band = if bands > 1 {
+        band_rows(p, bands)
+    } else {
+        rows_out
+    };
+    let w_out = p.axes[2].dense;
     let mut tasks: Vec<ColTask<'_, T>> = Vec::new();
     for n0 in (0..p.batch).step_by(imgs) {
         for g in 0..p.groups {
             for c in 0..blocks {
-                tasks.push(ColTask {
-                    group: g,
-                    first_channel: c * block,
-                    first_image: n0,
-                    planes: Vec::with_capacity(imgs),
-                });
+                for k in 0..bands {
+                    let o0 = (k * per_band).min(rows_out);
+                    tasks.push(ColTask {
+                        group: g,
+                        first_channel: c * block,
+                        first_image: n0,
+                        out_rows: (o0, (o0 + per_band).min(rows_out)),
+                        planes: Vec::with_capacity(imgs),
+                    });
+                }
             }
         }
     }
     let y_len = y.len();
-    let mut rest: &mut [T] = y;
-    for n in 0..p.batch {
-        for g in 0..p.groups {
-            for c in 0..blocks {
-                let len = block.min(cg - c * block);
-                let (head, tail) = rest.split_at_mut(len * q);
-                tasks[((n / imgs) * p.groups + g) * blocks + c]
-                    .planes
-                    .push(head);
-                rest = tail;
+    for (plane_index, plane) in y.chunks_mut(q.max(1)).enumerate() {
+        // plane_index = (n * groups + g) * C_out/g + channel
+        let (ng, ch) = (plane_index / cg, plane_index % cg);
+        let (n, g) = (ng / p.groups, ng % p.groups);
+        let (c, j) = (ch / block, ch % block);
+        let mut rest: &mut [T] = plane;
+        for k in 0..bands {
+            let task = &mut tasks[(((n / imgs) * p.groups + g) * blocks + c) * bands + k];
+            let (o0, o1) = task.out_rows;
+            let (head, tail) = rest.split_at_mut((o1 - o0) * w_out);
+            rest = tail;
+            if j == 0 {
+                task.planes.push(Vec::with_capacity(block));
             }
+            task.planes.last_mut().expect("pushed above").push(head);
         }
     }
     // The GEMM's left operand is the weight of each group, [C_in/g, C_out/g * taps], read as
@@ -592,16 +680,17 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
             group: g,
             first_channel: co0,
             first_image: n0,
+            out_rows,
             mut planes,
         } = task;
-        let cbk = planes[0].len() / q;
+        let cbk = planes[0].len();
         let gco = g * cg + co0;
         let bias: Vec<T> = (0..cbk)
             .map(|j| b.map_or(T::zero(), |b| b[gco + j]))
             .collect();
         if put == Put::Add {
             for image in planes.iter_mut() {
-                for (plane, &bv) in image.chunks_mut(q).zip(&bias) {
+                for (plane, &bv) in image.iter_mut().zip(&bias) {
                     plane.fill(bv);
                 }
             }
@@ -632,18 +721,26 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                     row_stride: wide,
                     col_stride: 1,
                 };
-                product_into_col(col, spare, wide, lhs, rhs);
+                product_into_col(col, spare, (wide, wide), lhs, rhs);
                 for (k, image) in planes.iter_mut().enumerate() {
                     let cols = Cols {
                         data: col,
                         stride: wide,
                         offset: k * pin,
                     };
-                    col2im(p, cols, (0, rows), image, &bias, put, &w_ranges);
+                    let mut out = OutRows {
+                        planes: image,
+                        rows: out_rows,
+                    };
+                    col2im(p, cols, (0, rows), &mut out, true, &bias, put, &w_ranges);
                 }
                 return;
             }
             let xi = image_input(n0);
+            let mut out = OutRows {
+                planes: &mut planes[0],
+                rows: out_rows,
+            };
             if win < w_in {
                 // One row's column buffer is over the cap: windows of `win` positions, each
                 // a problem of its own along the row (see `Problem::window`).
@@ -666,7 +763,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                             offset: 0,
                         };
                         let ranges = tap_ranges(&pw.axes[2]);
-                        col2im(&pw, tile, (r, r + 1), planes[0], &bias, put, &ranges);
+                        col2im(&pw, tile, (r, r + 1), &mut out, r == 0, &bias, put, &ranges);
                     }
                 }
                 return;
@@ -674,9 +771,22 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
             let col = sized(col, cbk * kvol * tile_rows * w_in);
             let spare_len = product_scratch(m, tile_rows * w_in);
             let spare = sized(packed, spare_len);
-            let mut r0 = 0;
-            while r0 < rows {
-                let r1 = (r0 + tile_rows).min(rows);
+            // the strided rows that reach this task's output rows
+            let (first, last) = if bands > 1 {
+                rows_reaching(&p.axes[1], out_rows)
+            } else {
+                (0, rows)
+            };
+            if first >= last {
+                // no tap reaches these rows: the bias alone
+                for (plane, &bv) in out.planes.iter_mut().zip(&bias) {
+                    plane.fill(bv);
+                }
+                return;
+            }
+            let mut r0 = first;
+            while r0 < last {
+                let r1 = (r0 + tile_rows).min(last);
                 let cols = (r1 - r0) * w_in;
                 let rhs = Mat {
                     data: &xi[r0 * w_in..],
@@ -685,13 +795,22 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                     row_stride: pin,
                     col_stride: 1,
                 };
-                product_into_col(col, spare, cols, lhs, rhs);
+                product_into_col(col, spare, (cols, tile_rows * w_in), lhs, rhs);
                 let tile = Cols {
                     data: col,
                     stride: cols,
                     offset: 0,
                 };
-                col2im(p, tile, (r0, r1), planes[0], &bias, put, &w_ranges);
+                col2im(
+                    p,
+                    tile,
+                    (r0, r1),
+                    &mut out,
+                    r0 == first,
+                    &bias,
+                    put,
+                    &w_ranges,
+                );
                 r0 = r1;
             }
         })
@@ -740,21 +859,22 @@ fn col_major_pays(m: usize, n: usize) -> bool {
 const COL_MAJOR_COLS: usize = 64;
 
 /// `col[i*n + j] = (lhs * rhs)[i, j]` for the `m x n` product: through [`skinny_product`] for
-/// a few columns, through `spare` (`m*n` elements) in column-major order when
-/// [`col_major_pays`], otherwise straight.
+/// a few columns, through `spare` in column-major order when [`col_major_pays`], otherwise
+/// straight. The way is chosen by the task's full tile width `nominal` (at least `n`; a last
+/// tile may be narrower), which `spare` is sized for (see [`product_scratch`]).
 fn product_into_col<T: Element>(
     col: &mut [T],
     spare: &mut [T],
-    n: usize,
+    (n, nominal): (usize, usize),
     lhs: Mat<'_, T>,
     rhs: Mat<'_, T>,
 ) {
     let m = lhs.rows;
-    if skinny::applies(&lhs, &rhs) {
+    if nominal <= skinny::SKINNY_COLS && skinny::applies(&lhs, &rhs) {
         skinny_product(col, lhs, rhs, spare);
         return;
     }
-    if !col_major_pays(m, n) {
+    if !col_major_pays(m, nominal) {
         matmul(col, n, lhs, rhs, false);
         return;
     }
@@ -1057,6 +1177,45 @@ mod tests {
             for i in 0..n {
                 prop_assert!((via_col2im[i] - want[i]).abs() <= 1e-9 * (1.0 + want[i].abs()), "col2im at {i}: {} vs {}", via_col2im[i], want[i]);
                 prop_assert!((via_subpixel[i] - want[i]).abs() <= 1e-9 * (1.0 + want[i].abs()), "subpixel at {i}: {} vs {}", via_subpixel[i], want[i]);
+            }
+        }
+
+        /// One image with few output channels and tall outputs: GEMM + col2im runs as bands
+        /// of output rows, each from the input rows that reach it (cropped, extended, dilated,
+        /// negative padding, kernel == stride).
+        #[test]
+        fn output_row_bands_match_the_definition(
+            (groups, cin, cout, strided, kernel, stride, dilation, pad_begin, dense, w, exact) in
+            (1usize..3, 1usize..4, 1usize..4, 9usize..40, 1usize..6, 1usize..4, 1usize..3,
+             -2i64..5, 32usize..100, axis(), proptest::bool::ANY)
+        ) {
+            let h = if exact {
+                AxisMap { strided, dense: strided * stride, kernel: stride, stride, dilation: 1, pad_begin: 0 }
+            } else {
+                AxisMap { strided, dense, kernel, stride, dilation, pad_begin }
+            };
+            let w = if exact {
+                AxisMap { dense: w.strided * 2, kernel: 2, stride: 2, dilation: 1, pad_begin: 0, ..w }
+            } else {
+                w
+            };
+            let p = Problem {
+                batch: 1,
+                groups,
+                strided_channels: cin,
+                dense_channels: cout,
+                axes: [AxisMap::UNIT, h, w],
+            };
+            let blocks = cout.div_ceil(block_channels_for(&p, groups));
+            prop_assume!(out_bands(&p, groups * blocks) > 1);
+            let x = data(p.batch * p.strided_channels_total() * p.strided_plane(), 10);
+            let wt = data(p.strided_channels_total() * p.dense_channels * p.kernel_volume(), 11);
+            let b = data(p.dense_channels_total(), 12);
+            let want = scatter(&p, &x, &wt, &b);
+            let mut got = vec![f64::NAN; want.len()];
+            gemm_col2im(&p, &x, &wt, Some(&b), &mut got);
+            for (i, (g, v)) in got.iter().zip(&want).enumerate() {
+                prop_assert!((g - v).abs() <= 1e-9 * (1.0 + v.abs()), "at {i}: {g} vs {v}");
             }
         }
 
