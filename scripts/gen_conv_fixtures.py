@@ -351,6 +351,10 @@ def conv_transpose_torch_cases():
     c += ct_torch("ct2d_skinny_1x1_k4s2", 2, 1, 8, 8, (1, 1), 4, s=2, dtypes=("float32",))
     c += ct_torch("ct2d_col_major_b4_2x2_k4s2", 2, 4, 4, 32, (2, 2), 4, s=2, p=1,
                   dtypes=("float32",))
+    # ---- a latent vector projected to a 4x4 map (DCGAN's first layer: 1x1 input, stride 1,
+    #      no padding): upconv's one-GEMM projection path, with groups
+    c += ct_torch("ct2d_project_1x1_k4", 2, 5, 6, 4, (1, 1), 4, dtypes=("float32",))
+    c += ct_torch("ct2d_project_1x1_k3x2_g2", 2, 3, 4, 6, (1, 1), (3, 2), g=2, dtypes=("float32",))
     # ---- asymmetric padding (ONNX-style pads), via padding 0 + crop
     c += ct_torch_asym("ct1d_asym_pb0_pe2_s2", 1, 1, 2, 2, 4, 3, 0, 2, s=2)
     c += ct_torch_asym("ct1d_asym_pb3_pe1_d2_op1", 1, 1, 1, 2, 5, 2, 3, 1, s=2, d=2, op=1,

@@ -24,6 +24,8 @@ use crate::Element;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Path {
     Depthwise,
+    /// One input position whose taps tile the output exactly (see [`projects`]).
+    Projection,
     /// Stride 1: the forward convolution with the flipped kernel.
     Flipped,
     Subpixel,
@@ -37,6 +39,8 @@ fn path(p: &Problem) -> Path {
     let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
     if p.strided_channels == 1 && p.dense_channels == 1 {
         Path::Depthwise
+    } else if projects(p) {
+        Path::Projection
     } else if weight > WEIGHT_COPY_BUDGET {
         Path::Col2im
     } else if p.axes.iter().all(|a| a.stride == 1) {
@@ -52,10 +56,70 @@ fn path(p: &Problem) -> Path {
 pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
     match path(p) {
         Path::Depthwise => super::depthwise::run(p, x, w, b, y),
+        Path::Projection => projection(p, x, w, b, y),
         Path::Flipped => as_forward_conv(p, x, w, b, y),
         Path::Subpixel => super::subpixel::run(p, x, w, b, y),
         Path::Col2im => gemm_col2im(p, x, w, b, y),
     }
+}
+
+/// Whether the input is one position whose taps land, unpadded and undilated, exactly on the
+/// output (`dense == kernel` on every axis): the first layer of a GAN generator, which
+/// projects a latent vector `[N, C, 1, 1]` to a `K x K` map. The weight is then laid out as the
+/// output is, and the layer is one GEMM per group: `y[n] = x[n] W + b`.
+fn projects(p: &Problem) -> bool {
+    p.axes
+        .iter()
+        .all(|a| a.strided == 1 && a.dense == a.kernel && a.pad_begin == 0 && a.dilation == 1)
+}
+
+/// Images per task of [`projection`]: a quarter of the batch (fixed by the problem).
+fn images_per_projection(p: &Problem) -> usize {
+    p.batch.div_ceil(4).max(1)
+}
+
+/// [`Path::Projection`]: for each run of images and group, `y[n, g] = x[n, g] W_g` (`W_g` is
+/// `[C_in/g, C_out/g * taps]`, row-major, exactly the output's layout), then the bias.
+fn projection<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
+    let (cin_g, cg, kvol, groups) = (
+        p.strided_channels,
+        p.dense_channels,
+        p.kernel_volume(),
+        p.groups,
+    );
+    let (row_x, row_y) = (groups * cin_g, groups * cg * kvol);
+    let imgs = images_per_projection(p);
+    let work = (imgs * cin_g * cg * kvol * groups) as u64;
+    let tasks: Vec<(usize, &mut [T])> = y.chunks_mut((imgs * row_y).max(1)).enumerate().collect();
+    let at_once = max_tasks_at_once::<T>(p, p.batch * row_y);
+    for_each_task(tasks, work, at_once, |(t, out)| {
+        let rows = out.len() / row_y.max(1);
+        let n0 = t * imgs;
+        for g in 0..groups {
+            let lhs = Mat {
+                data: &x[n0 * row_x + g * cin_g..],
+                rows,
+                cols: cin_g,
+                row_stride: row_x,
+                col_stride: 1,
+            };
+            let rhs = Mat {
+                data: &w[g * cin_g * cg * kvol..],
+                rows: cin_g,
+                cols: cg * kvol,
+                row_stride: cg * kvol,
+                col_stride: 1,
+            };
+            matmul(&mut out[g * cg * kvol..], row_y, lhs, rhs, false);
+        }
+        if let Some(b) = b {
+            for image in out.chunks_mut(row_y) {
+                for (plane, &bv) in image.chunks_mut(kvol).zip(b) {
+                    plane.iter_mut().for_each(|v| *v = *v + bv);
+                }
+            }
+        }
+    });
 }
 
 /// Chooses between the two strided paths by the memory traffic each adds to the same GEMM
@@ -101,6 +165,11 @@ fn prefers_subpixel(p: &Problem) -> bool {
 pub(crate) fn workspace(p: &Problem) -> usize {
     match path(p) {
         Path::Depthwise => super::depthwise::workspace(p),
+        Path::Projection => packing(
+            images_per_projection(p),
+            p.strided_channels,
+            p.dense_channels * p.kernel_volume(),
+        ),
         Path::Flipped => super::conv::workspace(&flipped_problem(p)),
         Path::Subpixel => super::subpixel::workspace(p),
         Path::Col2im => {
@@ -140,7 +209,7 @@ pub(crate) fn workspace(p: &Problem) -> usize {
 pub(crate) fn copies(p: &Problem) -> usize {
     let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
     match path(p) {
-        Path::Depthwise => 0,
+        Path::Depthwise | Path::Projection => 0,
         Path::Flipped => weight + super::conv::copies(&flipped_problem(p)),
         Path::Subpixel => super::subpixel::copies(p),
         Path::Col2im => {
@@ -1150,6 +1219,59 @@ mod tests {
             let mut got = vec![f64::NAN; want.len()];
             gemm_col2im(&p, &x, &w, Some(&b), &mut got);
             for (i, (g, v)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - v).abs() <= 1e-12 * (1.0 + v.abs()),
+                    "{p:?} at {i}: {g} vs {v}"
+                );
+            }
+        }
+    }
+
+    /// A single input position projected onto the whole kernel (a generator's first layer):
+    /// 1-D, 2-D and 3-D, groups, batches around the task split, any stride.
+    #[test]
+    fn projections_match_the_definition() {
+        let unit_input = |kernel: usize, stride: usize| AxisMap {
+            strided: 1,
+            dense: kernel,
+            kernel,
+            stride,
+            dilation: 1,
+            pad_begin: 0,
+        };
+        for (batch, groups, cin, cout, dims) in [
+            (1, 1, 5, 3, [1, 1, 4]),
+            (9, 2, 3, 4, [1, 4, 3]),
+            (16, 1, 7, 2, [2, 3, 2]),
+            (5, 3, 2, 1, [1, 2, 2]),
+        ] {
+            let p = Problem {
+                batch,
+                groups,
+                strided_channels: cin,
+                dense_channels: cout,
+                axes: dims.map(|k| unit_input(k, 1 + k % 2)),
+            };
+            assert_eq!(path(&p), Path::Projection, "{p:?}");
+            let x = data(p.batch * p.strided_channels_total(), 13);
+            let w = data(
+                p.strided_channels_total() * p.dense_channels * p.kernel_volume(),
+                14,
+            );
+            let b = data(p.dense_channels_total(), 15);
+            let want = scatter(&p, &x, &w, &b);
+            let mut got = vec![f64::NAN; want.len()];
+            run(&p, &x, &w, Some(&b), &mut got);
+            for (i, (g, v)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - v).abs() <= 1e-12 * (1.0 + v.abs()),
+                    "{p:?} at {i}: {g} vs {v}"
+                );
+            }
+            let mut no_bias = vec![f64::NAN; want.len()];
+            run(&p, &x, &w, None, &mut no_bias);
+            let want = scatter(&p, &x, &w, &vec![0.0; p.dense_channels_total()]);
+            for (i, (g, v)) in no_bias.iter().zip(&want).enumerate() {
                 assert!(
                     (g - v).abs() <= 1e-12 * (1.0 + v.abs()),
                     "{p:?} at {i}: {g} vs {v}"
