@@ -26,6 +26,8 @@ enum Path {
     Depthwise,
     /// One input position whose taps tile the output exactly (see [`projects`]).
     Projection,
+    /// Kernel == stride, few outputs per input position (see [`super::tiled`]).
+    Tiled,
     /// Stride 1: the forward convolution with the flipped kernel.
     Flipped,
     Subpixel,
@@ -41,6 +43,8 @@ fn path(p: &Problem) -> Path {
         Path::Depthwise
     } else if projects(p) {
         Path::Projection
+    } else if super::tiled::applies(p) {
+        Path::Tiled
     } else if weight > WEIGHT_COPY_BUDGET {
         Path::Col2im
     } else if p.axes.iter().all(|a| a.stride == 1) {
@@ -57,6 +61,7 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
     match path(p) {
         Path::Depthwise => super::depthwise::run(p, x, w, b, y),
         Path::Projection => projection(p, x, w, b, y),
+        Path::Tiled => super::tiled::run(p, x, w, b, y),
         Path::Flipped => as_forward_conv(p, x, w, b, y),
         Path::Subpixel => super::subpixel::run(p, x, w, b, y),
         Path::Col2im => gemm_col2im(p, x, w, b, y),
@@ -165,6 +170,7 @@ fn prefers_subpixel(p: &Problem) -> bool {
 pub(crate) fn workspace(p: &Problem) -> usize {
     match path(p) {
         Path::Depthwise => super::depthwise::workspace(p),
+        Path::Tiled => super::tiled::workspace(p),
         Path::Projection => packing(
             images_per_projection(p),
             p.strided_channels,
@@ -209,7 +215,7 @@ pub(crate) fn workspace(p: &Problem) -> usize {
 pub(crate) fn copies(p: &Problem) -> usize {
     let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
     match path(p) {
-        Path::Depthwise | Path::Projection => 0,
+        Path::Depthwise | Path::Projection | Path::Tiled => 0,
         Path::Flipped => weight + super::conv::copies(&flipped_problem(p)),
         Path::Subpixel => super::subpixel::copies(p),
         Path::Col2im => {

@@ -11,6 +11,7 @@ mod scratch;
 mod simd;
 mod skinny;
 mod subpixel;
+mod tiled;
 mod winograd;
 
 use crate::problem::{AxisMap, Problem};
