@@ -57,6 +57,38 @@ fn conv_transpose_is_thread_count_independent() {
             ramp(ndarray::Ix4(32, 1, 2, 2)),
             ConvTranspose2d::new().stride(2).groups(32),
         ),
+        // depthwise 4x4/2 (stride-phase planes)
+        (
+            ramp(ndarray::Ix4(2, 16, 24, 24)),
+            ramp(ndarray::Ix4(16, 1, 4, 4)),
+            ConvTranspose2d::new().stride(2).padding(1).groups(16),
+        ),
+        // 2x2 input, large layer (skinny product)
+        (
+            ramp(ndarray::Ix4(1, 64, 2, 2)),
+            ramp(ndarray::Ix4(64, 64, 4, 4)),
+            ConvTranspose2d::new().stride(2).padding(1),
+        ),
+        // one output channel on a tall image (bands of output rows)
+        (
+            ramp(ndarray::Ix4(1, 8, 48, 20)),
+            ramp(ndarray::Ix4(8, 1, 5, 5)),
+            ConvTranspose2d::new()
+                .stride(2)
+                .padding(2)
+                .output_padding(1),
+        ),
+        // a latent vector projected to 4x4 (projection) and a 3-channel 2x2/2 head (tiled)
+        (
+            ramp(ndarray::Ix4(9, 16, 1, 1)),
+            ramp(ndarray::Ix4(16, 32, 4, 4)),
+            ConvTranspose2d::new(),
+        ),
+        (
+            ramp(ndarray::Ix4(1, 8, 40, 24)),
+            ramp(ndarray::Ix4(8, 3, 2, 2)),
+            ConvTranspose2d::new().stride(2),
+        ),
     ];
     for (x, w, cfg) in &cases {
         let one: Array4<f32> = in_pool(1, || conv_transpose2d(x, w, None, cfg).unwrap());
