@@ -1049,6 +1049,7 @@ fn as_forward_conv<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::testing::{data, mismatch};
     use proptest::prelude::*;
 
     /// The definition on a `Problem`: every input sample scattered through every tap.
@@ -1175,12 +1176,6 @@ mod tests {
         problem_of(exact_axis, 5)
     }
 
-    fn data(n: usize, seed: usize) -> Vec<f64> {
-        (0..n)
-            .map(|i| (((i * 7 + seed * 13) % 17) as f64 - 8.0) / 4.0)
-            .collect()
-    }
-
     /// Layers whose GEMMs have few columns (inputs of few positions): the skinny product and
     /// the column-major GEMM, single images and runs of images, with and without cropping.
     #[test]
@@ -1215,21 +1210,8 @@ mod tests {
                 cols <= skinny::SKINNY_COLS || col_major_pays(m, cols),
                 "{p:?}"
             );
-            let x = data(p.batch * p.strided_channels_total() * p.strided_plane(), 7);
-            let w = data(
-                p.strided_channels_total() * p.dense_channels * p.kernel_volume(),
-                8,
-            );
-            let b = data(p.dense_channels_total(), 9);
-            let want = scatter(&p, &x, &w, &b);
-            let mut got = vec![f64::NAN; want.len()];
-            gemm_col2im(&p, &x, &w, Some(&b), &mut got);
-            for (i, (g, v)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    (g - v).abs() <= 1e-12 * (1.0 + v.abs()),
-                    "{p:?} at {i}: {g} vs {v}"
-                );
-            }
+            let bad = mismatch(&p, 7, true, 1e-12, |x, w, b, y| gemm_col2im(&p, x, w, b, y));
+            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
         }
     }
 
@@ -1259,29 +1241,9 @@ mod tests {
                 axes: dims.map(|k| unit_input(k, 1 + k % 2)),
             };
             assert_eq!(path(&p), Path::Projection, "{p:?}");
-            let x = data(p.batch * p.strided_channels_total(), 13);
-            let w = data(
-                p.strided_channels_total() * p.dense_channels * p.kernel_volume(),
-                14,
-            );
-            let b = data(p.dense_channels_total(), 15);
-            let want = scatter(&p, &x, &w, &b);
-            let mut got = vec![f64::NAN; want.len()];
-            run(&p, &x, &w, Some(&b), &mut got);
-            for (i, (g, v)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    (g - v).abs() <= 1e-12 * (1.0 + v.abs()),
-                    "{p:?} at {i}: {g} vs {v}"
-                );
-            }
-            let mut no_bias = vec![f64::NAN; want.len()];
-            run(&p, &x, &w, None, &mut no_bias);
-            let want = scatter(&p, &x, &w, &vec![0.0; p.dense_channels_total()]);
-            for (i, (g, v)) in no_bias.iter().zip(&want).enumerate() {
-                assert!(
-                    (g - v).abs() <= 1e-12 * (1.0 + v.abs()),
-                    "{p:?} at {i}: {g} vs {v}"
-                );
+            for with_bias in [true, false] {
+                let bad = mismatch(&p, 13, with_bias, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
+                assert!(bad.is_none(), "{}", bad.unwrap_or_default());
             }
         }
     }
@@ -1336,15 +1298,8 @@ mod tests {
             };
             let blocks = cout.div_ceil(block_channels_for(&p, groups));
             prop_assume!(out_bands(&p, groups * blocks) > 1);
-            let x = data(p.batch * p.strided_channels_total() * p.strided_plane(), 10);
-            let wt = data(p.strided_channels_total() * p.dense_channels * p.kernel_volume(), 11);
-            let b = data(p.dense_channels_total(), 12);
-            let want = scatter(&p, &x, &wt, &b);
-            let mut got = vec![f64::NAN; want.len()];
-            gemm_col2im(&p, &x, &wt, Some(&b), &mut got);
-            for (i, (g, v)) in got.iter().zip(&want).enumerate() {
-                prop_assert!((g - v).abs() <= 1e-9 * (1.0 + v.abs()), "at {i}: {g} vs {v}");
-            }
+            let bad = mismatch(&p, 10, true, 1e-9, |x, w, b, y| gemm_col2im(&p, x, w, b, y));
+            prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
         }
 
         /// Kernel == stride without padding: outputs are stored, never accumulated, every

@@ -450,30 +450,13 @@ impl<T: Element> Kernel for RowPlane<'_, '_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reference::scatter;
+    use crate::kernels::testing::mismatch;
     use proptest::prelude::*;
 
-    fn data(n: usize, seed: usize) -> Vec<f64> {
-        (0..n)
-            .map(|i| (((i * 7 + seed * 13) % 17) as f64 - 8.0) / 4.0)
-            .collect()
-    }
-
-    /// `run` against the definition (and, for a 1-D or 2-D problem, the row gather too).
+    /// `run` against the definition.
     fn check(p: &Problem) -> Result<(), TestCaseError> {
-        let x = data(p.batch * p.groups * p.strided_plane(), 1);
-        let w = data(p.groups * p.kernel_volume(), 2);
-        let b = data(p.groups, 3);
-        let mut want = vec![0.0; p.batch * p.groups * p.dense_plane()];
-        scatter(p, &x, &w, Some(&b), &mut want);
-        let mut got = vec![f64::NAN; want.len()];
-        run(p, &x, &w, Some(&b), &mut got);
-        for (i, (g, v)) in got.iter().zip(&want).enumerate() {
-            prop_assert!(
-                (g - v).abs() <= 1e-12 * (1.0 + v.abs()),
-                "at {i}: {g} vs {v}"
-            );
-        }
+        let bad = mismatch(p, 1, true, 1e-12, |x, w, b, y| run(p, x, w, b, y));
+        prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
         Ok(())
     }
 

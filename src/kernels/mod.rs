@@ -124,3 +124,50 @@ fn call_total(per_task: usize, copies: usize, output: usize, elem_bytes: usize) 
     let at_once = parallel::threads().min(max_concurrent(per_task, copies, output, elem_bytes));
     copies.saturating_add(per_task.saturating_mul(at_once))
 }
+
+/// Shared by the kernels' unit tests: deterministic data and a comparison of a fast path with
+/// the definition ([`crate::reference::scatter`]).
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::problem::Problem;
+    use crate::reference::scatter;
+
+    /// `n` test values, multiples of 1/4 in `-2..=2`, shifted by `seed`.
+    pub(crate) fn data(n: usize, seed: usize) -> Vec<f64> {
+        (0..n)
+            .map(|i| (((i * 7 + seed * 13) % 17) as f64 - 8.0) / 4.0)
+            .collect()
+    }
+
+    /// Runs `run(x, w, bias, y)` on `p` (input, weight and bias from seeds `seed`,
+    /// `seed + 1`, `seed + 2`; no bias unless `with_bias`; `y` starts as NaN) and returns the
+    /// first output that differs from the definition by more than `tol` relative, if any.
+    pub(crate) fn mismatch(
+        p: &Problem,
+        seed: usize,
+        with_bias: bool,
+        tol: f64,
+        run: impl FnOnce(&[f64], &[f64], Option<&[f64]>, &mut [f64]),
+    ) -> Option<String> {
+        let x = data(
+            p.batch * p.strided_channels_total() * p.strided_plane(),
+            seed,
+        );
+        let w = data(
+            p.strided_channels_total() * p.dense_channels * p.kernel_volume(),
+            seed + 1,
+        );
+        let b = data(p.dense_channels_total(), seed + 2);
+        let b = with_bias.then_some(&b[..]);
+        let mut want = vec![0.0; p.batch * p.dense_channels_total() * p.dense_plane()];
+        scatter(p, &x, &w, b, &mut want);
+        let mut got = vec![f64::NAN; want.len()];
+        run(&x, &w, b, &mut got);
+        // NaN (an output never written) is never close
+        let close = |g: f64, v: f64| (g - v).abs() <= tol * (1.0 + v.abs());
+        got.iter()
+            .zip(&want)
+            .position(|(&g, &v)| !close(g, v))
+            .map(|i| format!("{p:?} at {i}: {} vs {}", got[i], want[i]))
+    }
+}

@@ -181,7 +181,7 @@ impl<T: Element> Kernel for Band<'_, '_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reference::scatter;
+    use crate::kernels::testing::mismatch;
 
     #[test]
     fn tiles_match_the_definition() {
@@ -210,27 +210,8 @@ mod tests {
                 axes: [AxisMap::UNIT, axis(hi, sh), axis(wi, sw)],
             };
             assert!(applies(&p), "{p:?}");
-            let data = |n: usize, seed: usize| -> Vec<f64> {
-                (0..n)
-                    .map(|i| (((i * 7 + seed * 13) % 17) as f64 - 8.0) / 4.0)
-                    .collect()
-            };
-            let x = data(p.batch * p.strided_channels_total() * p.strided_plane(), 1);
-            let w = data(
-                p.strided_channels_total() * p.dense_channels * p.kernel_volume(),
-                2,
-            );
-            let b = data(p.dense_channels_total(), 3);
-            let mut want = vec![0.0; p.batch * p.dense_channels_total() * p.dense_plane()];
-            scatter(&p, &x, &w, Some(&b), &mut want);
-            let mut got = vec![f64::NAN; want.len()];
-            run(&p, &x, &w, Some(&b), &mut got);
-            for (i, (g, v)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    (g - v).abs() <= 1e-12 * (1.0 + v.abs()),
-                    "{p:?} at {i}: {g} vs {v}"
-                );
-            }
+            let bad = mismatch(&p, 1, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
+            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
         }
     }
 }
