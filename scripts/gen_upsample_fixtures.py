@@ -106,6 +106,29 @@ def torch_cases():
                           antialias=False, size=[1, n], scale=None, recompute=False,
                           input_shape=list(x2.shape), input=flat(x2),
                           output_shape=list(y.shape), output=flat(y)))
+    # antialias with an output width of 1: PyTorch gives every output row the value of row 0
+    # (its separable kernel's behaviour; upconv reproduces it)
+    rng_aa = np.random.default_rng(4321)
+    for mode, ac, shape, kind, t in [
+        ("bilinear", False, (1, 2, 5, 4), "size", [8, 1]),
+        ("bilinear", True, (2, 1, 3, 3), "size", [6, 1]),
+        ("bicubic", False, (1, 1, 9, 5), "size", [4, 1]),
+        ("bicubic", True, (1, 2, 4, 1), "size", [7, 1]),
+        ("bilinear", False, (1, 1, 5, 4), "scale", [1.6, 0.25]),
+        ("bicubic", False, (1, 1, 6, 3), "scale", [0.5, 0.4]),
+    ]:
+        dtype = np.float64 if mode == "bicubic" else np.float32
+        x = rand(shape, dtype, rng_aa)
+        kw = dict(mode=mode, align_corners=ac, antialias=True)
+        kw["size" if kind == "size" else "scale_factor"] = tuple(t)
+        y = F.interpolate(torch.from_numpy(x), **kw).numpy()
+        cases.append(dict(
+            name=f"aa_width1_{mode}_ac{ac}_{kind}{t}_{np.dtype(dtype).name}",
+            dims=2, dtype=np.dtype(dtype).name, mode=mode, align_corners=ac,
+            antialias=True, size=t if kind == "size" else None,
+            scale=t if kind == "scale" else None, recompute=False,
+            input_shape=list(shape), input=flat(x),
+            output_shape=list(y.shape), output=flat(y)))
     return cases
 
 

@@ -348,6 +348,15 @@ impl<const D: usize> Upsample<D> {
             };
             tabs.push(Some(t));
         }
+        if self.antialias && D == 2 && out[3] == 1 {
+            // PyTorch's separable antialias kernel, with an output width of 1, gives every
+            // output row the value of output row 0 (checked on torch 2.15 over 2304 shapes:
+            // bilinear and bicubic, align corners or not, any input width and heights that
+            // change). Its numbers win: the height table gets row 0's taps everywhere.
+            if let Some(Some(h)) = tabs.get_mut(2) {
+                h.repeat_first_output();
+            }
+        }
         Ok((out, tabs))
     }
 

@@ -60,6 +60,25 @@ impl<T: Element> AxisTable<T> {
         }
     }
 
+    /// Gives every output the taps of output 0 (PyTorch's antialias quirk for an output
+    /// width of 1, see `tables` in `config.rs`).
+    pub(crate) fn repeat_first_output(&mut self) {
+        let (first, taps) = (self.offs[0], self.offs.get(1).copied().unwrap_or(0));
+        let k = taps - first;
+        let idx: Vec<usize> = self.idx[first..taps].to_vec();
+        let w: Vec<T> = self
+            .w
+            .get(first..taps)
+            .map(<[T]>::to_vec)
+            .unwrap_or_default();
+        self.offs = (0..=self.out_len).map(|o| o * k).collect();
+        self.idx = idx.repeat(self.out_len);
+        self.w = w.repeat(self.out_len);
+        if let Some(&first_outside) = self.outside.first() {
+            self.outside = vec![first_outside; self.out_len];
+        }
+    }
+
     /// Whether every output copies one input (no weights).
     pub(crate) fn is_nearest(&self) -> bool {
         self.w.is_empty()
