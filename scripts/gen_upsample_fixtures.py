@@ -129,6 +129,28 @@ def torch_cases():
             scale=t if kind == "scale" else None, recompute=False,
             input_shape=list(shape), input=flat(x),
             output_shape=list(y.shape), output=flat(y)))
+    # empty results PyTorch returns instead of raising: area (adaptive average pooling) with a
+    # zero-length output axis, and a batch of 0 in any mode
+    for mode, shape, kind, t in [
+        ("area", (1, 1, 3), "scale", [0.25]),
+        ("area", (2, 3, 3, 3), "size", [0, 2]),
+        ("area", (1, 1, 3, 3, 3), "scale", [0.25, 1.0, 0.3]),
+        ("nearest", (0, 2, 3, 3), "scale", [2.0, 2.0]),
+        ("bicubic", (0, 1, 3, 4), "size", [5, 2]),
+        ("linear", (0, 2, 5), "scale", [1.5]),
+    ]:
+        dtype = np.float32
+        x = rand(shape, dtype, rng_aa)
+        kw = dict(mode=mode)
+        kw["size" if kind == "size" else "scale_factor"] = tuple(t)
+        y = F.interpolate(torch.from_numpy(x), **kw).numpy()
+        cases.append(dict(
+            name=f"empty_{mode}_{kind}{t}_{list(shape)}",
+            dims=len(shape) - 2, dtype=np.dtype(dtype).name, mode=mode, align_corners=False,
+            antialias=False, size=t if kind == "size" else None,
+            scale=t if kind == "scale" else None, recompute=False,
+            input_shape=list(shape), input=flat(x),
+            output_shape=list(y.shape), output=flat(y)))
     return cases
 
 

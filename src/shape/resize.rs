@@ -83,7 +83,8 @@ pub fn scaled_len(axis: usize, input: usize, scale: f64) -> Result<usize> {
 /// * [`Error::InvalidOptions`] when both or neither of `size` and `scale` are given;
 /// * [`Error::WrongRank`] when the input has fewer than 3 dimensions or the target's length
 ///   is not the number of spatial axes;
-/// * [`Error::EmptyDimension`] when an input dimension is 0;
+/// * [`Error::EmptyDimension`] when a channel or spatial input dimension is 0 (a batch of 0
+///   gives an empty output, as in PyTorch);
 /// * [`Error::EmptyOutput`] when a size is 0 or a scale gives 0;
 /// * [`Error::InvalidScale`], [`Error::Overflow`] from [`scaled_len`];
 /// * [`Error::Overflow`] when the output element count overflows `usize`.
@@ -101,6 +102,18 @@ pub fn interpolate_output_dims(
     size: Option<&[usize]>,
     scale: Option<&[f64]>,
 ) -> Result<Vec<usize>> {
+    interpolate_dims(input, size, scale, false)
+}
+
+/// [`interpolate_output_dims`], with zero-length output axes allowed when `allow_empty`
+/// (PyTorch's `mode="area"`, which is adaptive average pooling, returns an empty tensor
+/// there instead of raising).
+pub(crate) fn interpolate_dims(
+    input: &[usize],
+    size: Option<&[usize]>,
+    scale: Option<&[f64]>,
+    allow_empty: bool,
+) -> Result<Vec<usize>> {
     if input.len() < 3 {
         return Err(Error::WrongRank {
             what: "interpolate input shape [N, C, spatial...]",
@@ -109,7 +122,9 @@ pub fn interpolate_output_dims(
         });
     }
     let spatial = input.len() - 2;
-    for (dim, &d) in input.iter().enumerate() {
+    // a batch of 0 is allowed (an empty output), as in PyTorch; channels and spatial axes
+    // must not be empty
+    for (dim, &d) in input.iter().enumerate().skip(1) {
         if d == 0 {
             return Err(Error::EmptyDimension { what: "input", dim });
         }
@@ -125,7 +140,7 @@ pub fn interpolate_output_dims(
                 });
             }
             for (axis, &s) in size.iter().enumerate() {
-                if s == 0 {
+                if s == 0 && !allow_empty {
                     return Err(Error::EmptyOutput { axis, length: 0 });
                 }
                 out[axis + 2] = s;
@@ -140,7 +155,10 @@ pub fn interpolate_output_dims(
                 });
             }
             for (axis, &s) in scale.iter().enumerate() {
-                out[axis + 2] = scaled_len(axis, input[axis + 2], s)?;
+                out[axis + 2] = match scaled_len(axis, input[axis + 2], s) {
+                    Err(Error::EmptyOutput { .. }) if allow_empty => 0,
+                    other => other?,
+                };
             }
         }
         _ => {

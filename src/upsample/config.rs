@@ -3,7 +3,7 @@
 use super::tables::{self, AaFilter};
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::shape::{resize::interpolate_output_dims, Cost};
+use crate::shape::{resize::interpolate_dims, Cost};
 
 /// Interpolation mode of [`Upsample`], named after PyTorch's `mode=` strings.
 ///
@@ -280,9 +280,11 @@ impl<const D: usize> Upsample<D> {
     /// * [`Error::InvalidOptions`] for align corners or antialias with nearest / nearest-exact /
     ///   area, or `recompute_scale_factor` with a size;
     /// * [`Error::NonFinite`] for a non-finite cubic coefficient;
-    /// * [`Error::EmptyDimension`] for a zero-length input dimension;
+    /// * [`Error::EmptyDimension`] for a zero-length channel or spatial input dimension (a
+    ///   batch of 0 gives an empty output);
     /// * [`Error::InvalidScale`] for a non-finite or non-positive scale;
-    /// * [`Error::EmptyOutput`] for a zero-length output;
+    /// * [`Error::EmptyOutput`] for a zero-length output axis, except in [`Mode::Area`],
+    ///   which returns an empty array there, as PyTorch does;
     /// * [`Error::Overflow`] when sizes overflow.
     ///
     /// # Examples
@@ -302,9 +304,10 @@ impl<const D: usize> Upsample<D> {
                 got: input.len(),
             });
         }
+        let area = self.mode == Mode::Area;
         match &self.target {
-            Target::Size(s) => interpolate_output_dims(input, Some(s), None),
-            Target::Scale(s) => interpolate_output_dims(input, None, Some(s)),
+            Target::Size(s) => interpolate_dims(input, Some(s), None, area),
+            Target::Scale(s) => interpolate_dims(input, None, Some(s), area),
         }
     }
 

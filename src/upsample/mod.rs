@@ -170,9 +170,11 @@ fn upsample_nd_into<T: Element, D: Dimension, const S: usize>(
 ///
 /// * [`Error::InvalidOptions`] for align corners or antialias with a nearest or area mode,
 ///   or `recompute_scale_factor` with a size;
-/// * [`Error::EmptyDimension`] for a zero-length input dimension;
+/// * [`Error::EmptyDimension`] for a zero-length channel or spatial input dimension (a batch
+///   of 0 gives an empty output);
 /// * [`Error::InvalidScale`] for a non-finite or non-positive scale;
-/// * [`Error::EmptyOutput`] for a zero-length output;
+/// * [`Error::EmptyOutput`] for a zero-length output axis, except in [`Mode::Area`] (an empty
+///   array, as in PyTorch);
 /// * [`Error::NonFinite`] for a non-finite cubic coefficient;
 /// * [`Error::Overflow`] when sizes overflow.
 ///
