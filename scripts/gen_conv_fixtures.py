@@ -463,7 +463,9 @@ def ort_pads(insz, k, s, d, op, auto_pad, output_shape, pads_b, pads_e):
     pb, pe = [], []
     for a in range(nd):
         total = s[a] * (insz[a] - 1) + op[a] + (k[a] - 1) * d[a] + 1 - target[a]
-        if total < 0:  # ORT clamps the split to 0 and zero-extends at the end
+        if total < 0 and output_shape is None:  # SAME_*: ORT clamps the total to 0 (full result)
+            total = 0
+        if total < 0:  # an explicit output_shape: no split, zeros at the end
             pb.append(0)
         elif auto_pad == "SAME_UPPER":
             pb.append(total // 2)
@@ -557,6 +559,13 @@ def onnx_cases():
     c += onnx_ct("onnx2d_op_d_pads", 2, 1, 2, 2, (2, 3), (2, 3), s=(3, 2), d=(2, 1), op=(2, 1),
                  pads=([1, 2], [0, 0]))
     c += onnx_ct("onnx2d_kernel_gt_in_same_upper", 2, 1, 1, 2, (1, 2), (4, 3), s=2, auto_pad="SAME_UPPER")
+    # SAME_* when the full result is shorter than in*stride: ORT returns the full result
+    ex5 = dict(x=[[[1.0, 2.0, 3.0]]], w=[[[1.0, 10.0]]], bias=False)
+    c += onnx_ct("onnx_ex_same_upper_s5_short", 1, 1, 1, 1, 3, 2, s=5, auto_pad="SAME_UPPER", **ex5)
+    c += onnx_ct("onnx_ex_same_lower_s5_short", 1, 1, 1, 1, 3, 2, s=5, auto_pad="SAME_LOWER", **ex5)
+    c += onnx_ct("onnx1d_same_upper_short_op_d", 1, 1, 2, 2, 4, 2, s=4, d=2, op=1, auto_pad="SAME_UPPER")
+    c += onnx_ct("onnx2d_same_lower_short_one_axis", 2, 1, 2, 2, (3, 3), (2, 3), s=(4, 2),
+                 auto_pad="SAME_LOWER")
     # ---- 3-D
     c += onnx_ct("onnx3d_same_upper_s212", 3, 1, 2, 2, (2, 2, 3), 3, s=(2, 1, 2), auto_pad="SAME_UPPER")
     c += onnx_ct("onnx3d_same_lower_s212", 3, 1, 2, 2, (2, 2, 3), 3, s=(2, 1, 2), auto_pad="SAME_LOWER")

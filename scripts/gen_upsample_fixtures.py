@@ -281,6 +281,43 @@ def ort_cases():
     # f64 (if this ORT build has a double kernel)
     add("f64_linear", rand((1, 1, 3, 4), np.float64, rng), dict(mode="linear"), scales=[1, 1, 2.0, 1.5])
     add("f64_nearest", rand((1, 1, 3, 4), np.float64, rng), dict(mode="nearest"), scales=[1, 1, 2.0, 1.5])
+    # ONNX Runtime rules found by a randomized differential run (see README, How it is tested)
+    rng2 = np.random.default_rng(2468)
+    tfc = dict(coordinate_transformation_mode="tf_crop_and_resize")
+    # an axis whose f32 scale is 1 maps y to y: the roi is ignored there (sizes and scales)
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    for mode in ["nearest", "linear", "cubic"]:
+        at = dict(tfc, mode=mode, extrapolation_value=-1.0)
+        add(f"rule_tfcrop_unit_axis_{mode}_sizes", x, at, sizes=[6, 4], roi=[0, 0.25, 1, 0.75])
+        add(f"rule_tfcrop_unit_axis_{mode}_scales", x, at, scales=[2.0, 1.0], roi=[0, 0.25, 1, 0.75])
+        add(f"rule_tfcrop_scale1.1_same_len_{mode}", x, at, scales=[2.0, 1.1], roi=[0, 0.25, 1, 0.75])
+    # antialias + tf_crop: outside means x < 0 or x > in-1 after x -> (0.5 + x) - 0.5
+    x = (np.arange(20) % 7).astype(np.float32).reshape(4, 5)
+    for mode in ["linear", "cubic"]:
+        at = dict(tfc, mode=mode, antialias=1, extrapolation_value=-3.5)
+        add(f"rule_aa_tfcrop_{mode}_full_roi", x, at, sizes=[4, 9], roi=[0, 0, 1, 1])
+        add(f"rule_aa_tfcrop_{mode}_wide_roi", x, at, sizes=[4, 9], roi=[0, -0.2, 1, 1.1])
+        add(f"rule_aa_tfcrop_{mode}_same_len_axis", x, at, scales=[1.1, 1.8], roi=[0.5, 0, 1.5, 1])
+    # antialias copies an axis whose length does not change, whatever its scale
+    x = (np.arange(12, dtype=np.float32).reshape(3, 4)) ** 1.5
+    for mode in ["linear", "cubic"]:
+        add(f"rule_aa_same_len_axis_{mode}", x, dict(mode=mode, antialias=1), scales=[1.2, 2.0])
+        add(f"rule_no_aa_same_len_axis_{mode}", x, dict(mode=mode), scales=[1.2, 2.0])
+    add("rule_aa_not_larger_0.9", rand((1, 1, 10, 3), np.float32, rng2),
+        dict(mode="linear", antialias=1, keep_aspect_ratio_policy="not_larger", axes=[2, 3]), sizes=[9, 100])
+    # round_prefer_* treat a fraction within 1e-6 of one half as a tie
+    x = np.array([[10.0, 20.0]], dtype=np.float32)
+    for nm in ["round_prefer_ceil", "round_prefer_floor"]:
+        add(f"rule_nearest_tie_hps_{nm}", x,
+            dict(mode="nearest", coordinate_transformation_mode="half_pixel_symmetric", nearest_mode=nm),
+            scales=[1.0, 1.7228946685791016])
+    for c in ["half_pixel", "pytorch_half_pixel", "half_pixel_symmetric"]:
+        for nm in ["round_prefer_ceil", "round_prefer_floor"]:
+            xx = rand((1, 1, 1, 7), np.float32, rng2)
+            for sc in [1.4285714626312256, 2.3333332538604736, 0.7142857313156128, 3.0000002384185791]:
+                add(f"rule_nearest_tie_{c}_{nm}_{sc}", xx,
+                    dict(mode="nearest", coordinate_transformation_mode=c, nearest_mode=nm),
+                    scales=[1, 1, 1, sc])
     return cases
 
 

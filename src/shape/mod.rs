@@ -400,7 +400,9 @@ pub struct SignedPads {
 /// total  = stride*(in - 1) + output_padding + dilation*(kernel - 1) + 1 - target
 /// SAME_UPPER:           begin = floor(total/2), end = total - begin
 /// SAME_LOWER or NOTSET: end = floor(total/2),   begin = total - end
-/// total < 0 (target longer than the full result): begin = 0, end = total (zeros at the end)
+/// total < 0 (target longer than the full result): begin = 0, end = total (zeros at the
+///   end) for an output_shape; 0, 0 (the full result) for SAME_* without one, as ONNX Runtime
+///   clamps that total to 0
 /// VALID (no output_shape): 0, 0;  NOTSET (no output_shape): the pads of `p`
 /// target may exceed the full result by at most stride - 1 (ONNX Runtime's limit)
 /// ```
@@ -462,8 +464,12 @@ pub fn onnx_conv_transpose_pads(
             }
             let total = full - t;
             let half = total.div_euclid(2);
-            if total < 0 {
-                // a longer target is never split: all the zeros go at the end
+            if total < 0 && output_shape.is_none() {
+                // SAME_* with a full result shorter than in*stride: ONNX Runtime clamps the
+                // total padding to 0 and returns the full result
+                (0, 0)
+            } else if total < 0 {
+                // a longer output_shape is never split: all the zeros go at the end
                 (0, total)
             } else if auto_pad == AutoPad::SameUpper {
                 (half, total - half)

@@ -403,11 +403,26 @@ impl Resize {
             return Ok((d.output, tabs));
         }
         for &ax in &d.axes {
-            let (i, o) = (input[ax], d.output[ax]);
-            if !tf_crop && i == o && d.scales[ax] == 1.0 {
+            let (i, o, scale) = (input[ax], d.output[ax], d.scales[ax]);
+            if unit_scale(scale) {
+                // ORT maps output y to input y on an axis whose (f32) scale is 1, in every
+                // mode: no resampling, and the roi of tf_crop_and_resize is ignored there
                 continue;
             }
-            tabs[ax] = Some(self.axis_table::<T>(i, o, d.scales[ax], roi[ax]));
+            if self.antialias && i == o {
+                // ORT's antialias path copies an axis whose length does not change, whatever
+                // its scale; only tf_crop_and_resize's outside flags still come from the roi
+                let mut copy = AxisTable::nearest(i, (0..i).collect());
+                if tf_crop {
+                    copy.outside = self.outside_flags::<T>(i, o, scale, roi[ax]);
+                }
+                if copy.outside.is_empty() {
+                    continue;
+                }
+                tabs[ax] = Some(copy);
+                continue;
+            }
+            tabs[ax] = Some(self.axis_table::<T>(i, o, scale, roi[ax]));
         }
         Ok((d.output, tabs))
     }
@@ -427,9 +442,7 @@ impl Resize {
         let (lo, li) = (T::from_usize_lossy(out), T::from_usize_lossy(inp));
         let half = f(0.5);
         let one = T::one();
-        if scale == 1.0
-            && self.coordinate_transformation_mode != CoordinateTransform::TfCropAndResize
-        {
+        if unit_scale(scale) {
             return yt;
         }
         match self.coordinate_transformation_mode {
@@ -477,8 +490,6 @@ impl Resize {
         roi: (f64, f64),
     ) -> AxisTable<T> {
         let tf_crop = self.coordinate_transformation_mode == CoordinateTransform::TfCropAndResize;
-        let last = T::from_usize_lossy(inp - 1);
-        let is_out = |x: T| tf_crop && (x < T::zero() || x > last);
         let coords: Vec<T> = (0..out)
             .map(|y| self.coordinate::<T>(y, scale, out, inp, roi))
             .collect();
@@ -498,32 +509,56 @@ impl Resize {
             }
         };
         if tf_crop {
-            let half = T::from_f64_lossy(0.5);
-            // ORT's antialias path compares the pixel centre `x + 0.5` with the range
-            let outside: Vec<bool> = if self.antialias {
-                coords.iter().map(|&x| is_out(x + half)).collect()
-            } else {
-                coords.iter().map(|&x| is_out(x)).collect()
-            };
-            if outside.iter().any(|&b| b) {
-                table.outside = outside;
-            }
+            table.outside = self.outside_of(inp, &coords);
         }
         table
     }
 
-    /// `nearest_mode` rounding, as ONNX Runtime does it in `f32`.
+    /// tf_crop_and_resize: which outputs of an axis (`inp -> out`) fall outside the input and
+    /// take the extrapolation value (empty when none does).
+    fn outside_flags<T: Element>(
+        &self,
+        inp: usize,
+        out: usize,
+        scale: f64,
+        roi: (f64, f64),
+    ) -> Vec<bool> {
+        let coords: Vec<T> = (0..out)
+            .map(|y| self.coordinate::<T>(y, scale, out, inp, roi))
+            .collect();
+        self.outside_of(inp, &coords)
+    }
+
+    /// [`Self::outside_flags`] for the coordinates `coords`: `x < 0 || x > in - 1`. ORT's
+    /// antialias path tests the coordinate after a round trip through the pixel centre,
+    /// `(0.5 + x) - 0.5`, which snaps tiny negatives to 0 (inside).
+    fn outside_of<T: Element>(&self, inp: usize, coords: &[T]) -> Vec<bool> {
+        let (last, half) = (T::from_usize_lossy(inp - 1), T::from_f64_lossy(0.5));
+        let outside: Vec<bool> = coords
+            .iter()
+            .map(|&x| {
+                let x = if self.antialias { (half + x) - half } else { x };
+                x < T::zero() || x > last
+            })
+            .collect();
+        if outside.iter().any(|&b| b) {
+            outside
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// `nearest_mode` rounding, as ONNX Runtime 1.32 does it in `f32`: a fraction within
+    /// [`TIE_TOLERANCE`] of one half counts as a tie (so `0.49999997`, a half computed with
+    /// rounding error, goes up under `round_prefer_ceil`); other values round half away from
+    /// zero.
     fn round<T: Element>(&self, x: T) -> i64 {
         let v = x.to_f64_lossless() as f32;
+        let tie = (v - v.floor() - 0.5).abs() <= TIE_TOLERANCE;
         let r = match self.nearest_mode {
-            NearestMode::RoundPreferFloor => {
-                if v == (v as i64) as f32 + 0.5 {
-                    v.floor()
-                } else {
-                    v.round()
-                }
-            }
-            NearestMode::RoundPreferCeil => v.round(),
+            NearestMode::RoundPreferFloor if tie => v.floor(),
+            NearestMode::RoundPreferCeil if tie => v.floor() + 1.0,
+            NearestMode::RoundPreferFloor | NearestMode::RoundPreferCeil => v.round(),
             NearestMode::Floor => v.floor(),
             NearestMode::Ceil => v.ceil(),
         };
@@ -763,4 +798,13 @@ pub fn resize_into<T: Element>(
         T::from_f64_lossy(cfg.extrapolation_value),
         out,
     )
+}
+
+/// Distance from one half within which ONNX Runtime's `round_prefer_*` nearest modes treat a
+/// coordinate's fraction as a tie (measured on ORT 1.32: 9.8e-7 is a tie, 1.01e-6 is not).
+const TIE_TOLERANCE: f32 = 1e-6;
+
+/// Whether ONNX Runtime sees a scale of exactly 1 (it holds scales as `f32`).
+fn unit_scale(scale: f64) -> bool {
+    scale as f32 == 1.0
 }
