@@ -318,6 +318,15 @@ def ort_cases():
                 add(f"rule_nearest_tie_{c}_{nm}_{sc}", xx,
                     dict(mode="nearest", coordinate_transformation_mode=c, nearest_mode=nm),
                     scales=[1, 1, 1, sc])
+    # empty results: a scale or the aspect-ratio rounding giving length 0, empty inputs
+    x = rand((1, 1, 5), np.float32, rng2)
+    add("rule_empty_nearest_scale0.1", x, dict(mode="nearest"), scales=[1, 1, 0.1])
+    add("rule_empty_linear_scale0.1", x, dict(mode="linear"), scales=[1, 1, 0.1])
+    add("rule_empty_linear_aa_scale0.1", x, dict(mode="linear", antialias=1), scales=[1, 1, 0.1])
+    add("rule_empty_batch0", rand((0, 1, 5), np.float32, rng2), dict(mode="linear"), scales=[1, 1, 2])
+    add("rule_empty_input_axis", rand((1, 1, 0), np.float32, rng2), dict(mode="nearest"), scales=[1, 1, 2])
+    add("rule_empty_not_larger", rand((1, 1, 40, 2), np.float32, rng2),
+        dict(mode="nearest", keep_aspect_ratio_policy="not_larger", axes=[2, 3]), sizes=[1, 40])
     return cases
 
 

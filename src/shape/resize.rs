@@ -283,9 +283,10 @@ pub fn normalize_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>> {
 ///   policy other than stretch is used with `scales`;
 /// * [`Error::AxisOutOfRange`], [`Error::DuplicateAxis`] for bad `axes`;
 /// * [`Error::WrongRank`] when `scales` / `sizes` do not have one entry per axis;
-/// * [`Error::EmptyDimension`] when an input dimension is 0;
+/// * [`Error::EmptyDimension`] when `sizes` resizes an axis of length 0;
 /// * [`Error::InvalidScale`] for a non-finite or non-positive scale;
-/// * [`Error::EmptyOutput`] when an output length is 0;
+/// * [`Error::EmptyOutput`] when a `sizes` entry is 0 (a scale or the aspect-ratio rounding
+///   may give length 0: an empty output, as in ONNX Runtime);
 /// * [`Error::Overflow`] when a length or the element count overflows.
 ///
 /// # Examples
@@ -312,24 +313,14 @@ pub fn onnx_resize_dims(
         Some(a) => normalize_axes(a, rank)?,
         None => (0..rank).collect(),
     };
-    for (dim, &d) in input.iter().enumerate() {
-        if d == 0 {
-            return Err(Error::EmptyDimension { what: "input", dim });
-        }
-    }
     let mut output = input.to_vec();
     let mut out_scales = vec![1.0f64; rank];
-    // a computed (already truncated or rounded) length must be finite, fit, and be at least 1
-    let checked_len = |ax: usize, len: f32| -> Result<usize> {
+    // a computed (already truncated or rounded) length must be finite and fit; 0 is allowed
+    // (ONNX Runtime returns an empty tensor when a scale or the aspect-ratio rounding gives 0)
+    let checked_len = |len: f32| -> Result<usize> {
         if len.is_nan() || f64::from(len) >= MAX_LEN {
             return Err(Error::Overflow {
                 what: "resize output length",
-            });
-        }
-        if len < 1.0 {
-            return Err(Error::EmptyOutput {
-                axis: ax,
-                length: 0,
             });
         }
         Ok(len as usize)
@@ -354,7 +345,7 @@ pub fn onnx_resize_dims(
                 if s32.is_nan() || s32 <= 0.0 || !s32.is_finite() {
                     return Err(Error::InvalidScale { axis: ax, scale: s });
                 }
-                output[ax] = checked_len(ax, (s32 * input[ax] as f32).trunc())?;
+                output[ax] = checked_len((s32 * input[ax] as f32).trunc())?;
                 out_scales[ax] = f64::from(s32);
             }
         }
@@ -367,6 +358,13 @@ pub fn onnx_resize_dims(
                 });
             }
             for (&ax, &s) in axes.iter().zip(sizes) {
+                // ORT derives the scale s / in, which must be positive and finite
+                if input[ax] == 0 {
+                    return Err(Error::EmptyDimension {
+                        what: "input",
+                        dim: ax,
+                    });
+                }
                 if s == 0 {
                     return Err(Error::EmptyOutput {
                         axis: ax,
@@ -384,7 +382,7 @@ pub fn onnx_resize_dims(
                     ratios.fold(f32::MIN_POSITIVE, f32::max)
                 };
                 for &ax in &axes {
-                    output[ax] = checked_len(ax, (s * input[ax] as f32).round())?;
+                    output[ax] = checked_len((s * input[ax] as f32).round())?;
                     out_scales[ax] = f64::from(s);
                 }
             }

@@ -327,6 +327,10 @@ impl<const D: usize> Upsample<D> {
         super::check_bytes::<T>(&out)?;
         let align = self.coordinates == CoordinateMode::AlignCorners;
         let mut tabs = vec![None, None];
+        if out.contains(&0) {
+            // an empty output (a batch of 0, or area's zero-length axes): nothing to compute
+            return Ok((out, vec![None; D + 2]));
+        }
         for axis in 0..D {
             let (i, o) = (input[axis + 2], out[axis + 2]);
             let sf = self.coordinate_scale(axis);

@@ -117,7 +117,9 @@ pub(crate) fn execute<T: Element, D: Dimension>(
 
 /// Checks that a tensor of `shape` fits in memory addressing (at most `isize::MAX` bytes).
 pub(crate) fn check_bytes<T>(shape: &[usize]) -> Result<()> {
-    let n = crate::shape::checked_product(shape, "output element count")?;
+    // ndarray requires the product of the non-zero lengths to fit, even for an empty array
+    let nonzero: Vec<usize> = shape.iter().copied().filter(|&d| d != 0).collect();
+    let n = crate::shape::checked_product(&nonzero, "output element count")?;
     match n.checked_mul(std::mem::size_of::<T>()) {
         Some(b) if b <= isize::MAX as usize => Ok(()),
         _ => Err(Error::Overflow {

@@ -398,8 +398,8 @@ impl Resize {
         let tf_crop = self.coordinate_transformation_mode == CoordinateTransform::TfCropAndResize;
         let mut tabs = vec![None; rank];
         // ONNX Runtime returns the input unchanged when the shapes agree, whatever the
-        // scales, the roi or the mode
-        if d.output == input {
+        // scales, the roi or the mode; an empty output needs no tables
+        if d.output == input || d.output.contains(&0) {
             return Ok((d.output, tabs));
         }
         for &ax in &d.axes {
