@@ -181,7 +181,8 @@ impl<const D: usize> Conv<D> {
     ///
     /// # Errors
     ///
-    /// The errors of [`output_dims`](Self::output_dims).
+    /// The errors of [`output_dims`](Self::output_dims); [`Error::Overflow`] for a kernel axis
+    /// over 2^24 taps long (the estimate walks the taps).
     ///
     /// # Examples
     ///
@@ -192,6 +193,7 @@ impl<const D: usize> Conv<D> {
     /// ```
     pub fn cost(&self, input: &[usize], weight: &[usize], elem_bytes: usize) -> Result<Cost> {
         let p = self.problem(input, weight)?;
+        p.check_cost_taps()?;
         let eb = elem_bytes as u64;
         let x = (p.batch * p.dense_channels_total()) as u64 * p.dense_plane() as u64;
         let w = (p.strided_channels_total() * p.dense_channels * p.kernel_volume()) as u64;
@@ -257,6 +259,7 @@ impl<const D: usize> Conv<D> {
             axes,
         };
         check_size::<D>(&strided_dims::<D>(&p))?;
+        p.check_extent()?;
         Ok(p)
     }
 }

@@ -289,7 +289,8 @@ impl<const D: usize> ConvTranspose<D> {
     ///
     /// # Errors
     ///
-    /// The errors of [`output_dims`](Self::output_dims).
+    /// The errors of [`output_dims`](Self::output_dims); [`Error::Overflow`] for a kernel axis
+    /// over 2^24 taps long (the estimate walks the taps).
     ///
     /// # Examples
     ///
@@ -302,6 +303,7 @@ impl<const D: usize> ConvTranspose<D> {
     /// ```
     pub fn cost(&self, input: &[usize], weight: &[usize], elem_bytes: usize) -> Result<Cost> {
         let p = self.problem(input, weight)?;
+        p.check_cost_taps()?;
         let eb = elem_bytes as u64;
         let x = (p.batch * p.strided_channels_total() * p.strided_plane()) as u64;
         let w = (p.strided_channels_total() * p.dense_channels * p.kernel_volume()) as u64;
@@ -387,6 +389,7 @@ impl<const D: usize> ConvTranspose<D> {
             axes,
         };
         check_size::<D>(&dense_dims::<D>(&p))?;
+        p.check_extent()?;
         Ok(p)
     }
 }
@@ -432,7 +435,9 @@ pub(crate) fn check_nonzero(what: &'static str, dims: &[usize]) -> Result<()> {
 
 /// The element count fits in memory addressing.
 pub(crate) fn check_size<const D: usize>(dims: &[usize]) -> Result<()> {
-    let n = shape::checked_product(dims, "output element count")?;
+    // over the non-zero lengths, as ndarray requires even of an empty array
+    let nonzero: Vec<usize> = dims.iter().copied().filter(|&d| d != 0).collect();
+    let n = shape::checked_product(&nonzero, "output element count")?;
     if n > (isize::MAX as usize) / 8 {
         return Err(Error::Overflow {
             what: "output element count",

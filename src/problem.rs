@@ -79,14 +79,40 @@ impl AxisMap {
         (lo, hi)
     }
 
-    /// Number of (position, tap) pairs that land inside the dense side.
+    /// Number of (position, tap) pairs that land inside the dense side, counted over the
+    /// shorter of the two loops (taps, or strided positions: position `i` meets the taps `k`
+    /// with `0 <= i*s + k*d - pb < dense`).
     pub(crate) fn valid_pairs(&self) -> u64 {
-        (0..self.kernel)
-            .map(|k| {
-                let (lo, hi) = self.tap_range(k);
-                (hi - lo) as u64
+        if self.kernel <= self.strided {
+            return (0..self.kernel)
+                .map(|k| {
+                    let (lo, hi) = self.tap_range(k);
+                    (hi - lo) as u64
+                })
+                .sum();
+        }
+        let (d, dense) = (self.dilation as i128, self.dense as i128);
+        (0..self.strided)
+            .map(|i| {
+                let off = (i as i128) * self.stride as i128 - self.pad_begin as i128;
+                // k*d >= -off and k*d <= dense - 1 - off
+                let lo = ((-off).max(0) + d - 1) / d;
+                let hi = (dense - 1 - off).div_euclid(d).min(self.kernel as i128 - 1);
+                (hi - lo + 1).max(0) as u64
             })
             .sum()
+    }
+
+    /// Whether the axis is so far from a real layer that the fast paths' per-row buffers
+    /// (about `strided*stride + (kernel - 1)*dilation` long) would dwarf the dense side: padding, or an output shape, that crops away nearly all of
+    /// a huge result (strides or dilations of 2^32 with outputs of a few samples). Such
+    /// problems run through the definition, whose work is the (position, tap) pairs.
+    pub(crate) fn is_extreme(&self) -> bool {
+        // a stride-phase row holds `stride` phases of `strided + span/stride` positions
+        let span = (self.kernel as i128 - 1) * self.dilation as i128 + 1;
+        let row = self.strided as i128 * self.stride as i128 + span;
+        let room = 4 * (self.dense as i128 + self.strided as i128) + 4096;
+        row > room || (self.pad_begin as i128).abs() > room
     }
 
     /// The sub-pixel view of phase `r` (`0 <= r < stride`) of a transposed convolution: the
@@ -135,7 +161,8 @@ impl AxisMap {
     /// transposed convolution can assign instead of accumulate (e.g. kernel == stride, no
     /// padding).
     pub(crate) fn covers_exactly_once(&self) -> bool {
-        if self.dense > self.strided.saturating_mul(self.kernel) {
+        // (an axis past EXACT_CHECK_LEN is treated as overlapping: only a faster store is lost)
+        if self.dense > self.strided.saturating_mul(self.kernel) || self.dense > EXACT_CHECK_LEN {
             return false;
         }
         let mut hits = vec![0u8; self.dense];
@@ -152,6 +179,9 @@ impl AxisMap {
         hits.iter().all(|&h| h == 1)
     }
 }
+
+/// Longest axis [`AxisMap::covers_exactly_once`] checks (it marks every dense position).
+const EXACT_CHECK_LEN: usize = 1 << 26;
 
 /// One stride phase of a transposed-convolution axis (see [`AxisMap::phase`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,7 +223,87 @@ pub(crate) struct Problem {
     pub(crate) axes: [AxisMap; 3],
 }
 
+/// Longest kernel axis `cost` estimates (see [`Problem::check_cost_taps`]).
+const MAX_COST_TAPS: usize = 1 << 24;
+
+/// Largest length or offset along an axis the kernels index (`i64` positions with room for
+/// sums of two).
+const MAX_INDEX: i128 = 1 << 62;
+
 impl Problem {
+    /// Checks that the kernels' index arithmetic fits: every axis's uncropped result, dense
+    /// length and padding within 2^62 (`i64` positions), and each side's and the weight's
+    /// element count (over the non-zero lengths, as ndarray requires) within `isize`.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Overflow`] naming what does not fit.
+    pub(crate) fn check_extent(&self) -> crate::Result<()> {
+        let ov = |what| Err(crate::Error::Overflow { what });
+        for a in &self.axes {
+            let span = (a.kernel as i128 - 1) * a.dilation as i128 + 1;
+            let uncropped = (a.strided as i128 - 1).max(0) * a.stride as i128 + span;
+            if uncropped > MAX_INDEX || a.dense as i128 > MAX_INDEX {
+                return ov("a spatial extent above 2^62");
+            }
+            if (a.pad_begin as i128).abs() > MAX_INDEX {
+                return ov("a padding above 2^62");
+            }
+        }
+        let count = |dims: &[usize]| -> Option<usize> {
+            let n = dims
+                .iter()
+                .filter(|&&d| d != 0)
+                .try_fold(1usize, |n, &d| n.checked_mul(d))?;
+            (n <= isize::MAX as usize).then_some(n)
+        };
+        let side = |channels: usize, len: fn(&AxisMap) -> usize| {
+            let mut dims = vec![self.batch, self.groups, channels];
+            dims.extend(self.axes.iter().map(len));
+            count(&dims)
+        };
+        let mut weight = vec![self.groups, self.strided_channels, self.dense_channels];
+        weight.extend(self.axes.iter().map(|a| a.kernel));
+        if side(self.strided_channels, |a| a.strided).is_none()
+            || side(self.dense_channels, |a| a.dense).is_none()
+            || count(&weight).is_none()
+        {
+            return ov("an element count above isize::MAX");
+        }
+        Ok(())
+    }
+
+    /// Whether some axis is extreme (see [`AxisMap::is_extreme`]): the problem runs
+    /// through the definition.
+    pub(crate) fn is_extreme(&self) -> bool {
+        self.axes.iter().any(AxisMap::is_extreme)
+    }
+
+    /// For shape-only cost estimates: every kernel axis at most [`MAX_COST_TAPS`] taps long
+    /// (counting the (position, tap) pairs and sizing the workspace walk the taps).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Overflow`] for a longer kernel axis.
+    pub(crate) fn check_cost_taps(&self) -> crate::Result<()> {
+        if self.axes.iter().any(|a| a.kernel > MAX_COST_TAPS) {
+            return Err(crate::Error::Overflow {
+                what: "the cost estimate of a kernel axis over 2^24 taps long",
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether either side has no elements (nothing to compute or allocate).
+    pub(crate) fn is_empty(&self) -> bool {
+        let empty = |len: fn(&AxisMap) -> usize| self.axes.iter().any(|a| len(a) == 0);
+        self.batch == 0
+            || self.strided_channels == 0
+            || self.dense_channels == 0
+            || empty(|a| a.strided)
+            || empty(|a| a.dense)
+    }
+
     /// Number of positions of one channel on the strided side.
     pub(crate) fn strided_plane(&self) -> usize {
         self.axes.iter().map(|a| a.strided).product()
@@ -227,7 +337,11 @@ impl Problem {
 
     /// Multiply-adds that land inside the dense side.
     pub(crate) fn multiply_adds(&self) -> u64 {
-        let pairs: u64 = self.axes.iter().map(AxisMap::valid_pairs).product();
+        let pairs: u64 = self
+            .axes
+            .iter()
+            .map(AxisMap::valid_pairs)
+            .fold(1, u64::saturating_mul);
         crate::shape::cost::product(&[
             pairs,
             self.batch as u64,

@@ -91,11 +91,23 @@ pub(crate) fn conv_transpose<T: Element>(
     b: Option<&[T]>,
     y: &mut [T],
 ) {
+    if y.is_empty() {
+        return;
+    }
+    if p.is_extreme() {
+        return crate::reference::scatter(p, x, w, b, y);
+    }
     conv_transpose::run(p, x, w, b, y)
 }
 
 /// Forward convolution: picks the fastest path for the problem.
 pub(crate) fn conv<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
+    if y.is_empty() {
+        return;
+    }
+    if p.is_extreme() {
+        return crate::reference::gather(p, x, w, b, y);
+    }
     conv::run(p, x, w, b, y)
 }
 
@@ -103,6 +115,9 @@ pub(crate) fn conv<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y
 /// `elem_bytes` bytes on the current thread pool: weight copies plus the scratch of the tasks
 /// that run at once (GEMM packing included).
 pub(crate) fn conv_transpose_workspace(p: &Problem, elem_bytes: usize) -> usize {
+    if p.is_extreme() || p.is_empty() {
+        return 0;
+    }
     let output = p.batch * p.dense_channels_total() * p.dense_plane();
     call_total(
         conv_transpose::workspace(p),
@@ -115,6 +130,9 @@ pub(crate) fn conv_transpose_workspace(p: &Problem, elem_bytes: usize) -> usize 
 /// Elements of memory one [`conv`] call of `p` allocates at most (see
 /// [`conv_transpose_workspace`]).
 pub(crate) fn conv_workspace(p: &Problem, elem_bytes: usize) -> usize {
+    if p.is_extreme() || p.is_empty() {
+        return 0;
+    }
     let output = p.batch * p.strided_channels_total() * p.strided_plane();
     call_total(conv::workspace(p), conv::copies(p), output, elem_bytes)
 }

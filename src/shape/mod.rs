@@ -138,7 +138,8 @@ impl AxisParams {
 ///
 /// # Errors
 ///
-/// [`Error::ZeroParameter`] naming the parameter and `axis`.
+/// [`Error::ZeroParameter`] naming the parameter and `axis`; [`Error::Overflow`] when a
+/// parameter is above [`MAX_PARAMETER`].
 ///
 /// # Examples
 ///
@@ -157,8 +158,26 @@ pub fn check_axis(axis: usize, p: &AxisParams) -> Result<()> {
             return Err(Error::ZeroParameter { name, axis });
         }
     }
+    for v in [
+        p.kernel,
+        p.stride,
+        p.dilation,
+        p.pad_begin,
+        p.pad_end,
+        p.output_padding,
+    ] {
+        if v > MAX_PARAMETER {
+            return Err(Error::Overflow {
+                what: "a kernel size, stride, dilation or padding above 2^60",
+            });
+        }
+    }
     Ok(())
 }
+
+/// Largest kernel size, stride, dilation or padding accepted: with every parameter at most
+/// 2^60 and lengths at most `usize::MAX`, the `i128` length formulas cannot overflow.
+pub const MAX_PARAMETER: usize = 1 << 60;
 
 /// Converts a non-negative `i128` length to `usize`.
 fn to_usize(v: i128, what: &'static str) -> Result<usize> {
@@ -277,7 +296,7 @@ pub fn conv_transpose_output_len(axis: usize, input: usize, p: &AxisParams) -> R
     if input == 0 {
         return Err(Error::EmptyDimension {
             what: "input",
-            dim: axis + 2,
+            dim: axis.saturating_add(2),
         });
     }
     let len = transposed_base_len(input, p)? + p.output_padding as i128;
@@ -318,7 +337,7 @@ pub fn conv_transpose_size_range(
     if input == 0 {
         return Err(Error::EmptyDimension {
             what: "input",
-            dim: axis + 2,
+            dim: axis.saturating_add(2),
         });
     }
     let min = transposed_base_len(input, p)?;
@@ -438,7 +457,7 @@ pub fn onnx_conv_transpose_pads(
     if input == 0 {
         return Err(Error::EmptyDimension {
             what: "input",
-            dim: axis + 2,
+            dim: axis.saturating_add(2),
         });
     }
     let target = match (auto_pad, output_shape) {
@@ -569,6 +588,13 @@ mod tests {
             Case {
                 input: usize::MAX,
                 p: AxisParams::new(3).stride(usize::MAX),
+                expected: Err(Error::Overflow {
+                    what: "a kernel size, stride, dilation or padding above 2^60",
+                }),
+            },
+            Case {
+                input: usize::MAX,
+                p: AxisParams::new(3).stride(MAX_PARAMETER),
                 expected: Err(Error::Overflow {
                     what: "transposed conv output length",
                 }),

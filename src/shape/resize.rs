@@ -58,7 +58,7 @@ pub fn scaled_len(axis: usize, input: usize, scale: f64) -> Result<usize> {
     if input == 0 {
         return Err(Error::EmptyDimension {
             what: "input",
-            dim: axis + 2,
+            dim: axis.saturating_add(2),
         });
     }
     let v = (input as f64 * scale).floor();
@@ -179,7 +179,7 @@ pub(crate) fn interpolate_dims(
 ///
 /// # Errors
 ///
-/// * [`Error::EmptyDimension`] when `input` or `output` is 0;
+/// * [`Error::InvalidOptions`] when `input` or `output` is 0;
 /// * [`Error::Overflow`] when `(o + 1) * in` overflows.
 ///
 /// # Examples
@@ -193,16 +193,19 @@ pub(crate) fn interpolate_dims(
 /// ```
 pub fn area_bin(o: usize, input: usize, output: usize) -> Result<(usize, usize)> {
     if input == 0 || output == 0 {
-        return Err(Error::EmptyDimension {
-            what: "area bin",
-            dim: 0,
-        });
+        return Err(Error::InvalidOptions(
+            "area bins need non-zero input and output lengths",
+        ));
     }
     let ov = Error::Overflow {
         what: "area bin bounds",
     };
     let start = o.checked_mul(input).ok_or(ov.clone())? / output;
-    let end = (o + 1).checked_mul(input).ok_or(ov)?.div_ceil(output);
+    let end = o
+        .checked_add(1)
+        .and_then(|e| e.checked_mul(input))
+        .ok_or(ov)?
+        .div_ceil(output);
     Ok((start, end))
 }
 

@@ -377,7 +377,8 @@ impl<const D: usize> Upsample<D> {
     ///
     /// # Errors
     ///
-    /// The errors of [`output_dims`](Self::output_dims).
+    /// The errors of [`output_dims`](Self::output_dims); [`Error::Overflow`] for a spatial
+    /// axis over 2^28 long on either side (the estimate walks each axis's taps).
     ///
     /// # Examples
     ///
@@ -389,6 +390,13 @@ impl<const D: usize> Upsample<D> {
     /// # Ok::<(), upconv::Error>(())
     /// ```
     pub fn cost(&self, input: &[usize], elem_bytes: usize) -> Result<Cost> {
+        let dims = self.output_dims(input)?;
+        let long = |d: &[usize]| d.iter().skip(2).any(|&l| l > MAX_COST_LEN);
+        if long(input) || long(&dims) {
+            return Err(Error::Overflow {
+                what: "the cost estimate of an axis over 2^28 long",
+            });
+        }
         let (out, tabs) = self.tables::<f64>(input)?;
         let e = elem_bytes as u64;
         let count = |d: &[usize]| sat_product(d.iter().map(|&v| v as u64));
@@ -423,3 +431,7 @@ impl<const D: usize> Upsample<D> {
 pub(crate) fn sat_product(it: impl Iterator<Item = u64>) -> u64 {
     it.fold(1u64, |acc, f| acc.saturating_mul(f))
 }
+
+/// Longest spatial axis [`Upsample::cost`] estimates: it builds the per-axis tap tables, whose
+/// size grows with the axis.
+const MAX_COST_LEN: usize = 1 << 28;

@@ -31,7 +31,7 @@ fn shuffle_dims(input: &[usize], r: usize) -> Result<[usize; 4]> {
         h.checked_mul(r).ok_or_else(ov)?,
         w.checked_mul(r).ok_or_else(ov)?,
     ];
-    crate::shape::checked_product(&out, "pixel shuffle output element count")?;
+    super::check_bytes::<f64>(&out)?;
     Ok(out)
 }
 
@@ -58,7 +58,9 @@ fn unshuffle_dims(input: &[usize], r: usize) -> Result<[usize; 4]> {
     let c = input[1].checked_mul(rr).ok_or(Error::Overflow {
         what: "pixel unshuffle output shape",
     })?;
-    Ok([input[0], c, input[2] / r, input[3] / r])
+    let out = [input[0], c, input[2] / r, input[3] / r];
+    super::check_bytes::<f64>(&out)?;
+    Ok(out)
 }
 
 /// Rearranges `[N, C*r*r, H, W]` into `[N, C, H*r, W*r]` (PyTorch `F.pixel_shuffle`, ONNX
