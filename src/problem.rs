@@ -351,3 +351,26 @@ impl Problem {
         ])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Both ways of counting the valid (position, tap) pairs agree with a direct count,
+        /// whichever loop is shorter.
+        #[test]
+        fn valid_pairs_counts_every_landing_pair(
+            strided in 1usize..12, dense in 1usize..40, kernel in 1usize..12,
+            stride in 1usize..5, dilation in 1usize..4, pad_begin in -6i64..10,
+        ) {
+            let a = AxisMap { strided, dense, kernel, stride, dilation, pad_begin };
+            let direct = (0..strided)
+                .flat_map(|i| (0..kernel).map(move |k| (i, k)))
+                .filter(|&(i, k)| (0..dense as i64).contains(&a.dense_pos(i, k)))
+                .count() as u64;
+            prop_assert_eq!(a.valid_pairs(), direct);
+        }
+    }
+}
