@@ -207,6 +207,20 @@ fn onnx_options_resolve_through_the_op() {
         run(base.onnx_output_shape([8])),
         vec![1.0, 10.0, 102.0, 20.0, 203.0, 30.0, 300.0, 0.0]
     );
+    // output padding 1 with stride 1 and dilation 2: PyTorch accepts it (1 < dilation), ONNX
+    // Runtime rejects it ("output_padding (1) may be too large for stride (1)") whenever ONNX
+    // options resolve the pads
+    let w2 = ndarray::array![[[1.0f64, 10.0]]];
+    let torch = ConvTranspose1d::new().dilation(2).output_padding(1);
+    assert!(conv_transpose1d(&x, &w2, None, &torch).is_ok());
+    for onnx in [
+        torch.auto_pad(AutoPad::SameUpper),
+        torch.auto_pad(AutoPad::NotSet),
+        torch.onnx_output_shape([6]),
+    ] {
+        let e = conv_transpose1d(&x, &w2, None, &onnx).unwrap_err();
+        assert!(e.to_string().contains("smaller than the stride"), "{e}");
+    }
 }
 
 proptest! {

@@ -429,6 +429,8 @@ pub struct SignedPads {
 /// # Errors
 ///
 /// * [`Error::ZeroParameter`], [`Error::OutputPaddingTooLarge`] for invalid parameters;
+/// * [`Error::InvalidOptions`] when `output_padding >= stride` (ONNX Runtime rejects it even
+///   below the dilation, which PyTorch allows);
 /// * [`Error::EmptyOutput`] when `output_shape` is 0 or the pads leave nothing;
 /// * [`Error::OutputSizeOutOfRange`] when `output_shape` exceeds the full result by `stride` or more;
 /// * [`Error::Overflow`] for absurd sizes.
@@ -454,6 +456,13 @@ pub fn onnx_conv_transpose_pads(
 ) -> Result<SignedPads> {
     check_axis(axis, p)?;
     check_output_padding(axis, p)?;
+    if p.output_padding >= p.stride {
+        // ONNX Runtime checks that the output maps back to the input length, which holds
+        // only when output_padding < stride (PyTorch also allows output_padding < dilation)
+        return Err(Error::InvalidOptions(
+            "ONNX ConvTranspose (auto_pad or output_shape) needs output padding smaller than the stride",
+        ));
+    }
     if input == 0 {
         return Err(Error::EmptyDimension {
             what: "input",
