@@ -305,10 +305,13 @@ impl<const D: usize> Upsample<D> {
             });
         }
         let area = self.mode == Mode::Area;
-        match &self.target {
+        let out = match &self.target {
             Target::Size(s) => interpolate_dims(input, Some(s), None, area),
             Target::Scale(s) => interpolate_dims(input, None, Some(s), area),
-        }
+        }?;
+        // the shape an array of any element type (up to 8 bytes) can take
+        super::check_bytes::<f64>(&out)?;
+        Ok(out)
     }
 
     /// The scale factor the coordinate map of spatial axis `axis` uses (`None`: `in/out`).

@@ -351,7 +351,10 @@ impl Resize {
     /// # Ok::<(), upconv::Error>(())
     /// ```
     pub fn output_dims(&self, input: &[usize]) -> Result<Vec<usize>> {
-        Ok(self.dims(input)?.output)
+        let out = self.dims(input)?.output;
+        // the shape an array of any element type (up to 8 bytes) can take
+        super::check_bytes::<f64>(&out)?;
+        Ok(out)
     }
 
     /// `roi` expanded to `[start, end]` per tensor axis (`[0, 1]` where not given).
