@@ -151,6 +151,16 @@ def torch_cases():
             scale=t if kind == "scale" else None, recompute=False,
             input_shape=list(shape), input=flat(x),
             output_shape=list(y.shape), output=flat(y)))
+    # 2-D nearest / nearest-exact index arithmetic is f32 for f64 tensors too
+    for mode, n in [("nearest", 82), ("nearest-exact", 41), ("nearest", 147), ("nearest-exact", 147)]:
+        x2 = np.arange(2, dtype=np.float64).reshape(1, 1, 1, 2) if n != 147 else \
+            np.arange(3, dtype=np.float64).reshape(1, 1, 1, 3)
+        y = F.interpolate(torch.from_numpy(x2), size=(1, n), mode=mode).numpy()
+        cases.append(dict(name=f"f64_index_2d_{mode}_{x2.shape[-1]}to{n}",
+                          dims=2, dtype="float64", mode=mode, align_corners=False,
+                          antialias=False, size=[1, n], scale=None, recompute=False,
+                          input_shape=list(x2.shape), input=flat(x2),
+                          output_shape=list(y.shape), output=flat(y)))
     return cases
 
 

@@ -1,6 +1,6 @@
 //! PyTorch-style upsampling configuration (`F.interpolate` / `nn.Upsample`).
 
-use super::tables::{self, AaFilter};
+use super::tables::{self, AaFilter, AxisTable};
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::shape::{resize::interpolate_dims, Cost};
@@ -344,7 +344,16 @@ impl<const D: usize> Upsample<D> {
                 continue;
             }
             let t = match (self.mode, self.antialias) {
-                (Mode::Nearest, _) => tables::torch_nearest(i, o, sf, D == 2),
+                // PyTorch's 2-D nearest kernels compute the indices in f32 for every dtype
+                // (checked on a grid of 2 x 5400 sizes: 0 differences, against 238 for f64
+                // arithmetic on f64 tensors)
+                (Mode::Nearest, _) if D == 2 => {
+                    AxisTable::nearest(i, tables::torch_nearest::<f32>(i, o, sf, true).idx)
+                }
+                (Mode::NearestExact, _) if D == 2 => {
+                    AxisTable::nearest(i, tables::torch_nearest_exact::<f32>(i, o, sf).idx)
+                }
+                (Mode::Nearest, _) => tables::torch_nearest(i, o, sf, false),
                 (Mode::NearestExact, _) => tables::torch_nearest_exact(i, o, sf),
                 (Mode::Linear, false) => tables::torch_linear(i, o, align, sf),
                 (Mode::Cubic, false) => tables::torch_cubic(i, o, align, sf, a(-0.75)),
