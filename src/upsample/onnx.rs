@@ -493,9 +493,7 @@ impl Resize {
         roi: (f64, f64),
     ) -> AxisTable<T> {
         let tf_crop = self.coordinate_transformation_mode == CoordinateTransform::TfCropAndResize;
-        let coords: Vec<T> = (0..out)
-            .map(|y| self.coordinate::<T>(y, scale, out, inp, roi))
-            .collect();
+        let coords: Vec<T> = self.coordinates(inp, out, scale, roi);
         let mut table = if self.antialias {
             self.antialias_table(inp, out, scale, &coords)
         } else {
@@ -517,6 +515,19 @@ impl Resize {
         table
     }
 
+    /// The input coordinate of every output of an axis (`inp -> out`).
+    fn coordinates<T: Element>(
+        &self,
+        inp: usize,
+        out: usize,
+        scale: f64,
+        roi: (f64, f64),
+    ) -> Vec<T> {
+        (0..out)
+            .map(|y| self.coordinate::<T>(y, scale, out, inp, roi))
+            .collect()
+    }
+
     /// tf_crop_and_resize: which outputs of an axis (`inp -> out`) fall outside the input and
     /// take the extrapolation value (empty when none does).
     fn outside_flags<T: Element>(
@@ -526,10 +537,7 @@ impl Resize {
         scale: f64,
         roi: (f64, f64),
     ) -> Vec<bool> {
-        let coords: Vec<T> = (0..out)
-            .map(|y| self.coordinate::<T>(y, scale, out, inp, roi))
-            .collect();
-        self.outside_of(inp, &coords)
+        self.outside_of(inp, &self.coordinates::<T>(inp, out, scale, roi))
     }
 
     /// [`Self::outside_flags`] for the coordinates `coords`: `x < 0 || x > in - 1`. ORT's
