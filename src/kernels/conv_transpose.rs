@@ -1049,7 +1049,7 @@ fn as_forward_conv<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::{data, mismatch};
+    use crate::kernels::testing::{axis_in, data, mismatch};
     use proptest::prelude::*;
 
     /// The definition on a `Problem`: every input sample scattered through every tap.
@@ -1103,24 +1103,7 @@ mod tests {
     }
 
     fn axis() -> impl Strategy<Value = AxisMap> {
-        (
-            1usize..6,
-            1usize..5,
-            1usize..4,
-            1usize..4,
-            -2i64..5,
-            1usize..24,
-        )
-            .prop_map(
-                |(strided, kernel, stride, dilation, pad_begin, dense)| AxisMap {
-                    strided,
-                    dense,
-                    kernel,
-                    stride,
-                    dilation,
-                    pad_begin,
-                },
-            )
+        axis_in((1..6, 1..5, 1..4, 1..4, -2..5, 1..24))
     }
 
     /// A 1-D, 2-D or 3-D problem with axes drawn from `axis()` and up to `channels - 1`

@@ -450,7 +450,7 @@ impl<T: Element> Kernel for RowPlane<'_, '_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::mismatch;
+    use crate::kernels::testing::{axis_in, mismatch};
     use proptest::prelude::*;
 
     /// `run` against the definition.
@@ -461,24 +461,7 @@ mod tests {
     }
 
     fn axis() -> impl Strategy<Value = AxisMap> {
-        (
-            1usize..7,
-            1usize..6,
-            1usize..5,
-            1usize..4,
-            -3i64..6,
-            1usize..30,
-        )
-            .prop_map(
-                |(strided, kernel, stride, dilation, pad_begin, dense)| AxisMap {
-                    strided,
-                    dense,
-                    kernel,
-                    stride,
-                    dilation,
-                    pad_begin,
-                },
-            )
+        axis_in((1..7, 1..6, 1..5, 1..4, -3..6, 1..30))
     }
 
     proptest! {

@@ -147,8 +147,36 @@ fn call_total(per_task: usize, copies: usize, output: usize, elem_bytes: usize) 
 /// the definition ([`crate::reference::scatter`]).
 #[cfg(test)]
 pub(crate) mod testing {
-    use crate::problem::Problem;
+    use crate::problem::{AxisMap, Problem};
     use crate::reference::scatter;
+    use proptest::prelude::*;
+    use std::ops::Range;
+
+    /// Ranges of an axis's `(strided, kernel, stride, dilation, pad_begin, dense)`.
+    pub(crate) type AxisRanges = (
+        Range<usize>,
+        Range<usize>,
+        Range<usize>,
+        Range<usize>,
+        Range<i64>,
+        Range<usize>,
+    );
+
+    /// Axes with lengths, kernel, stride, dilation and padding drawn from the given ranges.
+    pub(crate) fn axis_in(
+        (strided, kernel, stride, dilation, pad_begin, dense): AxisRanges,
+    ) -> impl Strategy<Value = AxisMap> {
+        (strided, kernel, stride, dilation, pad_begin, dense).prop_map(
+            |(strided, kernel, stride, dilation, pad_begin, dense)| AxisMap {
+                strided,
+                dense,
+                kernel,
+                stride,
+                dilation,
+                pad_begin,
+            },
+        )
+    }
 
     /// `n` test values, multiples of 1/4 in `-2..=2`, shifted by `seed`.
     pub(crate) fn data(n: usize, seed: usize) -> Vec<f64> {
