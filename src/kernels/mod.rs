@@ -49,7 +49,11 @@ pub(crate) fn tile_rows(per_row: usize, row_len: usize, rows: usize) -> usize {
     let by_width = MIN_TILE_COLS
         .div_ceil(row_len.max(1))
         .min(TILE_CAP / per_row);
-    by_budget.max(by_width).clamp(1, rows.max(1))
+    let rows = rows.max(1);
+    let widest = by_budget.max(by_width).clamp(1, rows);
+    // as many tiles as the widest allow, shared out evenly: with tiles of 21 rows, 32 rows
+    // would end in a sliver of 11 and one task of the two would do twice the other's work
+    rows.div_ceil(rows.div_ceil(widest))
 }
 
 /// Positions per window when one row of `row_len` positions costing `per_col` scratch
