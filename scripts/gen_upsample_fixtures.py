@@ -161,6 +161,18 @@ def torch_cases():
                           antialias=False, size=[1, n], scale=None, recompute=False,
                           input_shape=list(x2.shape), input=flat(x2),
                           output_shape=list(y.shape), output=flat(y)))
+    # 1-D / 3-D nearest-exact: PyTorch's generic N-d kernel computes `scale*(o+0.5) - 0.5` as
+    # one fused multiply-add (its compiler contracts it); with f32 these sizes pick another
+    # index than two rounded steps would (the 2-D kernel does not fuse: 2to41 in 2-D is above)
+    for shape, size in [((1, 1, 2), [41]), ((1, 1, 2), [83]), ((1, 2, 4), [82]),
+                        ((1, 1, 1, 1, 2), [1, 1, 47]), ((1, 1, 2, 1, 4), [55, 1, 82])]:
+        x = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+        y = F.interpolate(torch.from_numpy(x), size=tuple(size), mode="nearest-exact").numpy()
+        cases.append(dict(name=f"f32_fused_index_{len(size)}d_nearest-exact_{list(shape)}to{size}",
+                          dims=len(size), dtype="float32", mode="nearest-exact",
+                          align_corners=False, antialias=False, size=size, scale=None,
+                          recompute=False, input_shape=list(shape), input=flat(x),
+                          output_shape=list(y.shape), output=flat(y)))
     return cases
 
 

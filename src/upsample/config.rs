@@ -351,10 +351,10 @@ impl<const D: usize> Upsample<D> {
                     AxisTable::nearest(i, tables::torch_nearest::<f32>(i, o, sf, true).idx)
                 }
                 (Mode::NearestExact, _) if D == 2 => {
-                    AxisTable::nearest(i, tables::torch_nearest_exact::<f32>(i, o, sf).idx)
+                    AxisTable::nearest(i, tables::torch_nearest_exact::<f32>(i, o, sf, false).idx)
                 }
                 (Mode::Nearest, _) => tables::torch_nearest(i, o, sf, false),
-                (Mode::NearestExact, _) => tables::torch_nearest_exact(i, o, sf),
+                (Mode::NearestExact, _) => tables::torch_nearest_exact(i, o, sf, true),
                 (Mode::Linear, false) => tables::torch_linear(i, o, align, sf),
                 (Mode::Cubic, false) => tables::torch_cubic(i, o, align, sf, a(-0.75)),
                 (Mode::Linear, true) => {

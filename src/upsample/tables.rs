@@ -236,16 +236,26 @@ pub(crate) fn torch_nearest<T: Element>(
 }
 
 /// PyTorch `mode="nearest-exact"`: `src = min(floorf(max(scale*(o + 0.5) - 0.5, 0) + 0.5), in - 1)`.
+///
+/// With `fused`, `scale*(o + 0.5) - 0.5` is one fused multiply-add, as in PyTorch's 1-D and
+/// 3-D kernels (its compiler contracts the expression there; its 2-D kernel rounds twice). In
+/// `f32` that picks another index for a few sizes: `2 -> 41` gives index 1 at output 20
+/// (`0.04878049 * 20.5 - 0.5` is just above one half unrounded, exactly one half rounded).
 pub(crate) fn torch_nearest_exact<T: Element>(
     in_len: usize,
     out_len: usize,
     sf: Option<f64>,
+    fused: bool,
 ) -> AxisTable<T> {
     let scale: T = torch_scale(in_len, out_len, sf);
     let half = t_of::<T>(0.5);
     let idx = (0..out_len)
         .map(|o| {
-            let r = torch_source_index(scale, o, false, false);
+            let r = if fused {
+                scale.mul_add(t_usize::<T>(o) + half, -half).max(T::zero())
+            } else {
+                torch_source_index(scale, o, false, false)
+            };
             clamp_index(floorf(r + half), in_len)
         })
         .collect();
