@@ -3,7 +3,9 @@
 //! * [`depthwise`]: one input and one output channel per group, a direct per-plane gather
 //!   (memory-bound, no GEMM);
 //! * stride 1 on every axis: a forward convolution with the kernel flipped and the channel
-//!   roles swapped (see [`as_forward_conv`]), so no output receives overlapping adds;
+//!   roles swapped (see [`as_forward_conv`]), so no output receives overlapping adds, unless
+//!   its product has too few rows for the GEMM library (see
+//!   [`prefers_col2im_at_stride_one`]);
 //! * otherwise [`gemm_col2im`]: `col = W^T X` by GEMM for a band of input rows, then each
 //!   output row gathers the column rows that land on it (`i*stride + k*dilation - pad_begin`)
 //!   and is stored once, bias fused (see [`col2im`] and [`super::gather`]). When every output
@@ -48,7 +50,11 @@ fn path(p: &Problem) -> Path {
     } else if weight > WEIGHT_COPY_BUDGET {
         Path::Col2im
     } else if p.axes.iter().all(|a| a.stride == 1) {
-        Path::Flipped
+        if prefers_col2im_at_stride_one(p) {
+            Path::Col2im
+        } else {
+            Path::Flipped
+        }
     } else if prefers_subpixel(p) {
         Path::Subpixel
     } else {
@@ -125,6 +131,83 @@ fn projection<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mu
             }
         }
     });
+}
+
+/// Share of the GEMM library's peak rate on products whose output has `d` rows (or columns),
+/// measured on this crate's benchmark machine for `f32` (`gemm` 0.19, AVX2): below 8 rows a
+/// quarter of the peak, 16-32 rows half, 64 rows four fifths.
+fn gemm_rate_by_size(d: usize) -> f64 {
+    match d {
+        0..=7 => 0.27,
+        8..=15 => 0.33,
+        16..=63 => 0.5,
+        64..=127 => 0.8,
+        _ => 1.0,
+    }
+}
+
+/// Share of the GEMM library's peak rate on products of inner dimension `k` (measured as
+/// [`gemm_rate_by_size`]).
+fn gemm_rate_by_depth(k: usize) -> f64 {
+    match k {
+        0..=15 => 0.45,
+        16..=31 => 0.6,
+        32..=63 => 0.75,
+        _ => 1.0,
+    }
+}
+
+/// Multiply-add-equivalents one element moved through a scratch buffer costs, against a
+/// multiply-add at the GEMM's peak.
+const MOVE_COST: f64 = 16.0;
+
+/// Chooses between the two stride-1 paths, per image and group, by the GEMM work each does at
+/// the rate its product shape allows plus the elements it moves (in multiply-adds, see
+/// [`MOVE_COST`]):
+///
+/// * flipped kernel (a forward convolution over the output): `C_out/g` rows, `C_in/g * taps`
+///   deep, one output plane wide; it multiplies the padding around the input too (`Q` output
+///   positions, each over every tap), 2.25x fewer with Winograd F(2x2, 3x3), which wins on
+///   planes of 32x32 and more; im2col writes `C_in/g * kW` elements per output position (the
+///   row-shift lowering, `taps` times that otherwise);
+/// * GEMM + col2im: `C_out/g * taps` rows, `C_in/g` deep, as wide as a run of images
+///   ([`images_per_gemm`]); only taps that land somewhere, but its column buffer
+///   (`C_out/g * taps * P_in`) is written and read.
+///
+/// So a layer with few output channels (an image-to-RGB layer: a 3-row product) or many
+/// taps around small inputs goes through col2im, one with few input channels (a 16-deep
+/// col2im product) flips. Under 16 input channels per group it always flips (a col2im
+/// product that shallow ran 1.2-2x slower in every layer measured), and a 1x1 kernel always
+/// flips: both are then one GEMM. (Over 45 random stride-1 layers: 1.04x the time of the
+/// better path on average, against 1.47x for always flipping.)
+fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
+    let (kvol, cin, cout) = (p.kernel_volume(), p.strided_channels, p.dense_channels);
+    if kvol == 1 || cin < 16 {
+        return false;
+    }
+    let (pin, q) = (p.strided_plane(), p.dense_plane());
+    let macs = |rows: usize, depth: usize, cols: usize| (rows * depth) as f64 * cols as f64;
+    let flipped = flipped_problem(p);
+    let winograd = if super::winograd::applies(&flipped) && q >= 1024 {
+        2.25
+    } else {
+        1.0
+    };
+    let kw = p.axes[2].kernel;
+    let lowered = if super::conv::lowering(&flipped) == super::conv::Lowering::RowShift {
+        cin * kw
+    } else {
+        cin * kvol
+    };
+    let flip = macs(cout, cin * kvol, q)
+        / winograd
+        / (gemm_rate_by_size(cout) * gemm_rate_by_depth(cin * kvol) * gemm_rate_by_size(q))
+        + MOVE_COST * ((lowered + cout) * q) as f64;
+    let width = pin * images_per_gemm(p);
+    let col2im = macs(cout * kvol, cin, pin)
+        / (gemm_rate_by_size(cout * kvol) * gemm_rate_by_depth(cin) * gemm_rate_by_size(width))
+        + MOVE_COST * (2 * cout * kvol * pin + cout * q) as f64;
+    col2im < flip
 }
 
 /// Chooses between the two strided paths by the memory traffic each adds to the same GEMM
@@ -1194,6 +1277,42 @@ mod tests {
                 "{p:?}"
             );
             let bad = mismatch(&p, 7, true, 1e-12, |x, w, b, y| gemm_col2im(&p, x, w, b, y));
+            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+        }
+    }
+
+    /// Stride 1 goes through GEMM + col2im when the flipped product would have few rows (an
+    /// image-to-RGB layer, a 16-channel layer on 8x8 inputs) and flips otherwise (few input
+    /// channels; a 1x1 kernel; Winograd on a large plane); both equal the definition.
+    #[test]
+    fn stride_one_layers_pick_a_path_by_product_shape() {
+        let square = |strided: usize, kernel: usize, pad: usize| {
+            let a = AxisMap {
+                strided,
+                dense: strided + kernel - 1 - 2 * pad,
+                kernel,
+                stride: 1,
+                dilation: 1,
+                pad_begin: pad as i64,
+            };
+            [AxisMap::UNIT, a, a]
+        };
+        for (batch, cin, cout, axes, want) in [
+            (2, 192, 3, square(12, 4, 0), Path::Col2im),
+            (2, 128, 16, square(8, 5, 0), Path::Col2im),
+            (1, 8, 64, square(12, 3, 1), Path::Flipped),
+            (1, 64, 32, square(9, 1, 0), Path::Flipped),
+            (1, 32, 32, square(36, 3, 1), Path::Flipped),
+        ] {
+            let p = Problem {
+                batch,
+                groups: 1,
+                strided_channels: cin,
+                dense_channels: cout,
+                axes,
+            };
+            assert_eq!(path(&p), want, "{p:?}");
+            let bad = mismatch(&p, 5, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
             assert!(bad.is_none(), "{}", bad.unwrap_or_default());
         }
     }
