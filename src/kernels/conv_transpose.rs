@@ -17,6 +17,7 @@ use super::gather::{PhaseRow, RowReach};
 use super::gemm::{matmul, matmul_col_major, packing, Mat};
 use super::parallel::for_each_task;
 use super::scratch::{sized, with_scratch};
+use super::simd::{vectorized, Kernel};
 use super::skinny::{self, skinny_product};
 use super::{tap_ranges, tile_rows, window_cols, MIN_TILE_COLS, WEIGHT_COPY_BUDGET};
 use crate::problem::{AxisMap, Problem};
@@ -521,7 +522,7 @@ fn col2im<T: Element>(
 }
 
 /// [`col2im`] when every output is hit exactly once: each column row is stored straight into
-/// its output positions with the bias.
+/// its output positions with the bias (see [`ExactRows`]).
 fn col2im_exact<T: Element>(
     p: &Problem,
     col: Cols<'_, T>,
@@ -531,6 +532,21 @@ fn col2im_exact<T: Element>(
     w_ranges: &[(usize, usize)],
 ) {
     let a = &p.axes;
+    let w = &a[2];
+    if w.kernel == w.stride
+        && w.stride <= 2
+        && w.dilation == 1
+        && w.pad_begin == 0
+        && w.dense == w.strided * w.stride
+    {
+        return vectorized(ExactRows {
+            axes: &p.axes,
+            col,
+            rows,
+            out,
+            bias,
+        });
+    }
     let (kd_n, kh_n, kw_n) = (a[0].kernel, a[1].kernel, a[2].kernel);
     let kvol = p.kernel_volume();
     let (w_in, w_out) = (a[2].strided, a[2].dense);
@@ -565,6 +581,73 @@ fn col2im_exact<T: Element>(
                         |_| T::one(),
                         |d, v| *d = v + bj,
                     );
+                }
+            }
+        }
+    }
+}
+
+/// [`col2im_exact`]'s loops when the width has kernel == stride <= 2, undilated and
+/// unpadded (the U-Net layers), compiled for the widest vectors available (see
+/// [`super::simd`]): input position `i` of a row and tap `kw` land on output `i*s + kw`, so
+/// the `s` column rows of a (kd, kh) tap go out as one interleaved run of the whole output
+/// row. (Strided stores for larger strides ran slower compiled this way than as scalars.)
+struct ExactRows<'a, 'b, 'c, 'd, T> {
+    axes: &'a [AxisMap; 3],
+    col: Cols<'a, T>,
+    rows: (usize, usize),
+    out: &'b mut OutRows<'c, 'd, T>,
+    bias: &'a [T],
+}
+
+impl<T: Element> Kernel for ExactRows<'_, '_, '_, '_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let ExactRows {
+            axes: a,
+            col,
+            rows,
+            out,
+            bias,
+        } = self;
+        let (kd_n, kh_n, s) = (a[0].kernel, a[1].kernel, a[2].stride);
+        let kvol = kd_n * kh_n * s;
+        let (w_in, w_out) = (a[2].strided, a[2].dense);
+        let (row0, row1) = out.rows;
+        for (j, plane) in out.planes.iter_mut().enumerate() {
+            let bj = bias[j];
+            for kd in 0..kd_n {
+                for kh in 0..kh_n {
+                    for r in rows.0..rows.1 {
+                        let Some(orow) = dense_row(a, r, kd, kh) else {
+                            continue;
+                        };
+                        if !(row0..row1).contains(&orow) {
+                            continue;
+                        }
+                        let out_row = &mut plane[(orow - row0) * w_out..][..w_out];
+                        // column row of tap (kd, kh, kw) is m0 + kw; this input row starts
+                        // at `offset + (r - rows.0)*w_in` in it
+                        let m0 = j * kvol + (kd * kh_n + kh) * s;
+                        let at = |kw: usize| {
+                            &col.data[(m0 + kw) * col.stride + col.offset + (r - rows.0) * w_in..]
+                                [..w_in]
+                        };
+                        if s == 1 {
+                            out_row
+                                .iter_mut()
+                                .zip(at(0))
+                                .for_each(|(o, &v)| *o = v + bj);
+                        } else {
+                            let (even, odd) = (at(0), at(1));
+                            for ((o, &u), &v) in out_row.chunks_exact_mut(2).zip(even).zip(odd) {
+                                o[0] = u + bj;
+                                o[1] = v + bj;
+                            }
+                        }
+                    }
                 }
             }
         }
