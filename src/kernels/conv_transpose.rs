@@ -534,7 +534,7 @@ fn col2im_exact<T: Element>(
     let a = &p.axes;
     let w = &a[2];
     if w.kernel == w.stride
-        && w.stride <= 2
+        && w.stride <= 4
         && w.dilation == 1
         && w.pad_begin == 0
         && w.dense == w.strided * w.stride
@@ -587,11 +587,12 @@ fn col2im_exact<T: Element>(
     }
 }
 
-/// [`col2im_exact`]'s loops when the width has kernel == stride <= 2, undilated and
-/// unpadded (the U-Net layers), compiled for the widest vectors available (see
+/// [`col2im_exact`]'s loops when the width has kernel == stride <= 4, undilated and
+/// unpadded (the U-Net and patch layers), compiled for the widest vectors available (see
 /// [`super::simd`]): input position `i` of a row and tap `kw` land on output `i*s + kw`, so
 /// the `s` column rows of a (kd, kh) tap go out as one interleaved run of the whole output
-/// row. (Strided stores for larger strides ran slower compiled this way than as scalars.)
+/// row, `s` taps per step. (Written as `s` strided passes instead, the stores ran slower
+/// compiled this way than as scalars.)
 struct ExactRows<'a, 'b, 'c, 'd, T> {
     axes: &'a [AxisMap; 3],
     col: Cols<'a, T>,
@@ -640,11 +641,26 @@ impl<T: Element> Kernel for ExactRows<'_, '_, '_, '_, T> {
                                 .iter_mut()
                                 .zip(at(0))
                                 .for_each(|(o, &v)| *o = v + bj);
-                        } else {
+                        } else if s == 2 {
                             let (even, odd) = (at(0), at(1));
                             for ((o, &u), &v) in out_row.chunks_exact_mut(2).zip(even).zip(odd) {
                                 o[0] = u + bj;
                                 o[1] = v + bj;
+                            }
+                        } else if s == 3 {
+                            let taps = at(0).iter().zip(at(1)).zip(at(2));
+                            for (o, ((&u, &v), &t)) in out_row.chunks_exact_mut(3).zip(taps) {
+                                o[0] = u + bj;
+                                o[1] = v + bj;
+                                o[2] = t + bj;
+                            }
+                        } else {
+                            let taps = at(0).iter().zip(at(1)).zip(at(2)).zip(at(3));
+                            for (o, (((&u, &v), &t), &z)) in out_row.chunks_exact_mut(4).zip(taps) {
+                                o[0] = u + bj;
+                                o[1] = v + bj;
+                                o[2] = t + bj;
+                                o[3] = z + bj;
                             }
                         }
                     }
