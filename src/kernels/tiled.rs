@@ -1,6 +1,7 @@
 //! Kernel == stride with no padding (every output hit by exactly one input position and tap)
-//! when a group has few outputs per input position (`C_out/g * taps <= 16`): an image-to-RGB
-//! or mask layer of a decoder, `[1, 16, 256, 256] -> 3` with a 2x2 kernel.
+//! when a group has few outputs per input position (`C_out/g * taps <= 16`) from few input
+//! channels (`C_in/g <= 16`): an image-to-RGB or mask layer of a decoder,
+//! `[1, 16, 256, 256] -> 3` with a 2x2 kernel.
 //!
 //! As a GEMM that is a product with at most 16 rows and `C_in/g` deep, which the GEMM library
 //! runs far below its peak, followed by a scatter of every column row into the output. Here
@@ -19,11 +20,18 @@ use crate::Element;
 /// Most outputs per input position and group (`C_out/g * taps`) this path takes.
 const MAX_OUTPUTS: usize = 16;
 
+/// Most input channels per group this path takes. Each output element sums its input
+/// channels four per pass over a row buffer, so deep inputs make many passes; from 32
+/// channels on GEMM + col2im with its vectorised exact-cover store was faster in every layer
+/// measured (0.27-0.7x the time: 32 -> 3, 128 -> 4, 512 -> 1), up to 16 this path is level or
+/// faster (4 -> 3: 0.43x col2im's time).
+const MAX_INPUT_CHANNELS: usize = 16;
+
 /// Input rows per task (the tasks are fixed by the problem, never by the thread count).
 const ROWS_PER_TASK: usize = 16;
 
 /// Whether `p` runs here: 1-D or 2-D, kernel == stride without padding on every axis, few
-/// outputs per input position.
+/// outputs per input position, few input channels.
 pub(super) fn applies(p: &Problem) -> bool {
     let [d, h, w] = &p.axes;
     let flat_depth = d.strided == 1 && d.dense == 1 && d.kernel == 1 && d.pad_begin == 0;
@@ -33,7 +41,11 @@ pub(super) fn applies(p: &Problem) -> bool {
             && a.dilation == 1
             && a.dense == a.strided * a.stride
     };
-    flat_depth && tiles(h) && tiles(w) && p.dense_channels * p.kernel_volume() <= MAX_OUTPUTS
+    flat_depth
+        && tiles(h)
+        && tiles(w)
+        && p.dense_channels * p.kernel_volume() <= MAX_OUTPUTS
+        && p.strided_channels <= MAX_INPUT_CHANNELS
 }
 
 /// Scratch elements per task: the `s_w` phase rows.
