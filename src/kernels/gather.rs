@@ -92,7 +92,6 @@ impl RowReach {
 /// An uncropped output row as `stride` phase rows (see the module docs).
 pub(crate) struct PhaseRow<T> {
     stride: usize,
-    dilation: usize,
     pad_begin: i64,
     /// Strided positions per row.
     width: usize,
@@ -100,6 +99,9 @@ pub(crate) struct PhaseRow<T> {
     phase_len: usize,
     /// Phase `ph` is `data[ph*phase_len..][..phase_len]`.
     data: Vec<T>,
+    /// Where tap `k`'s run starts in `data` (worked out once: a row of a small image is a
+    /// few elements, and two divisions per tap cost more than its adds).
+    starts: Vec<usize>,
     /// The dense positions `lo..hi` the uncropped row covers (the rest of an output row is
     /// reached by no tap).
     lo: usize,
@@ -121,13 +123,19 @@ impl<T: Element> PhaseRow<T> {
         };
         let lo = (-pb).clamp(0, axis.dense as i64) as usize;
         let hi = (full as i64 - pb).clamp(lo as i64, axis.dense as i64) as usize;
+        let starts = (0..k)
+            .map(|tap| {
+                let b = tap * d;
+                (b % s) * phase_len + b / s
+            })
+            .collect();
         PhaseRow {
             stride: s,
-            dilation: d,
             pad_begin: pb,
             width,
             phase_len,
             data: vec![T::zero(); s * phase_len],
+            starts,
             lo,
             hi,
         }
@@ -142,8 +150,7 @@ impl<T: Element> PhaseRow<T> {
     /// The run that tap `k` of a whole strided row adds to.
     #[inline(always)]
     fn run(&mut self, k: usize) -> &mut [T] {
-        let b = k * self.dilation;
-        let start = (b % self.stride) * self.phase_len + b / self.stride;
+        let start = self.starts[k];
         &mut self.data[start..start + self.width]
     }
 
