@@ -1113,19 +1113,20 @@ fn col_major_pays(m: usize, n: usize) -> bool {
 }
 
 /// Whether an `m`-row, `n`-column, `depth`-deep tile is computed column-major and then
-/// transposed because it has few rows: 8 to 16 rows (one output channel's 4x4 taps: a mask
-/// or one-channel head) against many more columns, at least [`FEW_ROWS_DEPTH`] deep. The GEMM
-/// library runs such a product about 2x faster in the column-major orientation (a 512 -> 1
-/// 4x4/2 layer: 0.74x the time); with 24-48 rows or shallower products the transpose ate the
-/// gain (RGB heads 32 or 64 deep: 1.1-1.25x the time), and under 8 rows the row-major
-/// orientation is faster.
+/// transposed because it has few rows: 8 to 16 or 32 rows (one or two output channels' 4x4
+/// taps, eight channels' 2x2: mask and small heads) against many more columns, at least
+/// [`FEW_ROWS_DEPTH`] deep. The GEMM library runs such a product 1.6-2.2x faster in the
+/// column-major orientation (randomized A/B: a 512 -> 1 4x4/2 layer 0.69x the time, 256 -> 8
+/// and 192 -> 8 2x2/2 layers 0.72-0.74x); with 24, 25 or 48 rows it ran 1.15-1.3x slower,
+/// on shallower products the transpose ate the gain (RGB heads 32 or 64 deep: 1.1-1.25x),
+/// and under 8 rows the row-major orientation is faster.
 fn few_rows_pay(m: usize, n: usize, depth: usize) -> bool {
     may_have_few_rows(m, n) && depth >= FEW_ROWS_DEPTH
 }
 
 /// [`few_rows_pay`] for some depth.
 fn may_have_few_rows(m: usize, n: usize) -> bool {
-    (8..=16).contains(&m) && n >= 4 * m
+    ((8..=16).contains(&m) || m == 32) && n >= 4 * m
 }
 
 /// Shallowest product [`few_rows_pay`] takes.
@@ -1404,7 +1405,7 @@ mod tests {
         }
     }
 
-    /// One-channel heads whose column tiles have 9-16 rows and at least
+    /// One- and two-channel heads whose column tiles have 9-16 or 32 rows and at least
     /// [`FEW_ROWS_DEPTH`] input channels: the tiles are computed column-major and transposed.
     #[test]
     fn few_row_products_match_the_definition() {
@@ -1416,12 +1417,16 @@ mod tests {
             dilation: 1,
             pad_begin: pad,
         };
-        for (batch, cin, kernel, pad, side) in [(1, 192, 3, 0, 13), (2, 130, 4, 1, 9)] {
+        for (batch, cin, cout, kernel, pad, side) in [
+            (1, 192, 1, 3, 0, 13),
+            (2, 130, 1, 4, 1, 9),
+            (1, 140, 2, 4, 1, 12),
+        ] {
             let p = Problem {
                 batch,
                 groups: 1,
                 strided_channels: cin,
-                dense_channels: 1,
+                dense_channels: cout,
                 axes: [
                     AxisMap::UNIT,
                     axis(side, kernel, pad),
@@ -1429,7 +1434,7 @@ mod tests {
                 ],
             };
             assert_eq!(path(&p), Path::Col2im, "{p:?}");
-            let m = kernel * kernel;
+            let m = cout * kernel * kernel;
             assert!(few_rows_pay(m, p.strided_plane(), cin), "{p:?}");
             let bad = mismatch(&p, 3, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
             assert!(bad.is_none(), "{}", bad.unwrap_or_default());
