@@ -208,6 +208,11 @@ fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
     let col2im = macs(cout * kvol, cin, pin)
         / (gemm_rate_by_size(cout * kvol) * gemm_rate_by_depth(cin) * gemm_rate_by_size(width))
         + MOVE_COST * (2 * cout * kvol * pin + cout * q) as f64;
+    // a flipped layer of one band in all (one small image) is one task, which one thread
+    // runs while the others wait; col2im splits such a layer into channel blocks
+    let (band_rows, rows) = super::conv::band(&flipped);
+    let one_task = p.batch * p.groups * rows.div_ceil(band_rows.max(1)) == 1;
+    let flip = if one_task { 2.0 * flip } else { flip };
     col2im < flip
 }
 
