@@ -135,9 +135,10 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     /// 3x3 and 2x2 stride-1 layers with enough channels for the Winograd F(2x2, 3x3) and
-    /// F(2x2, 2x2) paths (forward, and transposed through its flipped forward convolution): any
-    /// size, odd or even, any padding (past `k - 1` the transposed one crops), groups, bias;
-    /// f64 to 1e-12 and f32 to 1e-5 of the largest output.
+    /// F(2x2, 2x2) kernels (forward, and transposed through its flipped forward convolution):
+    /// any size, odd or even, any padding (past `k - 1` the transposed one crops), groups,
+    /// bias; f64 to 1e-12 and f32 to 1e-5 of the largest output. (Planes this small go
+    /// through im2col + GEMM; the Winograd kernels' own proptest runs them on such planes.)
     #[test]
     fn winograd_layers_match_reference(
         (batch, groups, cin, cout) in (1usize..3, 1usize..3, 16usize..21, 16usize..21),

@@ -168,8 +168,8 @@ const MOVE_COST: f64 = 16.0;
 ///
 /// * flipped kernel (a forward convolution over the output): `C_out/g` rows, `C_in/g * taps`
 ///   deep, one output plane wide; it multiplies the padding around the input too (`Q` output
-///   positions, each over every tap), 2.25x fewer with Winograd F(2x2, 3x3), which wins on
-///   planes of 32x32 and more; im2col writes `C_in/g * kW` elements per output position (the
+///   positions, each over every tap), 2.25x fewer with Winograd F(2x2, 3x3) (planes of 32x32
+///   and more, see [`super::winograd`]); im2col writes `C_in/g * kW` elements per output position (the
 ///   row-shift lowering, `taps` times that otherwise);
 /// * GEMM + col2im: `C_out/g * taps` rows, `C_in/g` deep, as wide as a run of images
 ///   ([`images_per_gemm`]); only taps that land somewhere, but its column buffer
@@ -189,7 +189,7 @@ fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
     let (pin, q) = (p.strided_plane(), p.dense_plane());
     let macs = |rows: usize, depth: usize, cols: usize| (rows * depth) as f64 * cols as f64;
     let flipped = flipped_problem(p);
-    let winograd = if super::winograd::applies(&flipped) && q >= 1024 {
+    let winograd = if super::winograd::applies(&flipped) {
         2.25
     } else {
         1.0
