@@ -34,6 +34,14 @@ pub(super) enum Lowering {
     RowShift,
 }
 
+/// Shallowest product [`Lowering::RowShift`] runs (`C_in/g * kW`) for 32 or more output
+/// channels per group: its `kH` accumulating GEMMs are each that deep, and shallower ones run
+/// far below the GEMM's peak, so such layers pay im2col's extra writes for one `kH` times
+/// deeper product (A/B: 3 -> 64 7x7 0.64-0.79x the time, 8 -> 512 5x5 0.79-0.89x, 16 -> 512
+/// 4x4 0.73-0.77x). With fewer output channels the GEMM is small anyway and im2col's writes
+/// dominate (8 -> 4 7x7 per group: 3.1x the time through im2col), so those keep the row shift.
+const MIN_ROW_SHIFT_DEPTH: usize = 64;
+
 /// The lowering for `p` (see [`Lowering`]).
 pub(super) fn lowering(p: &Problem) -> Lowering {
     let a = &p.axes;
@@ -48,6 +56,7 @@ pub(super) fn lowering(p: &Problem) -> Lowering {
         && a[1].kernel >= 2
         && a[2].kernel > 0
         && weight <= WEIGHT_COPY_BUDGET
+        && (p.dense_channels * a[2].kernel >= MIN_ROW_SHIFT_DEPTH || p.strided_channels < 32)
     {
         // worth it while the halo is shorter than what im2col repeats: (kH-1) * band rows
         let band_rows = band_for(p, Lowering::RowShift).0;
