@@ -552,40 +552,51 @@ fn col2im_exact<T: Element>(
             bias,
         });
     }
-    let (kd_n, kh_n, kw_n) = (a[0].kernel, a[1].kernel, a[2].kernel);
+    let kw_n = a[2].kernel;
     let kvol = p.kernel_volume();
     let (w_in, w_out) = (a[2].strided, a[2].dense);
-    let (row0, row1) = out.rows;
+    let row0 = out.rows.0;
     let Cols {
         data: col,
         stride: cols,
         offset,
     } = col;
     for (j, plane) in out.planes.iter_mut().enumerate() {
-        for kd in 0..kd_n {
-            for kh in 0..kh_n {
-                for r in rows.0..rows.1 {
-                    let Some(orow) = dense_row(a, r, kd, kh) else {
-                        continue;
-                    };
-                    if !(row0..row1).contains(&orow) {
-                        continue;
-                    }
-                    let out_row = &mut plane[(orow - row0) * w_out..][..w_out];
-                    // column row of tap (kd, kh, kw) is m0 + kw; this input row starts at
-                    // `base(kw)` in it
-                    let m0 = j * kvol + (kd * kh_n + kh) * kw_n;
-                    let base = |kw: usize| (m0 + kw) * cols + offset + (r - rows.0) * w_in;
-                    let src = |kw: usize| &col[base(kw)..base(kw) + w_in];
-                    let bj = bias[j];
-                    row_taps(
-                        out_row,
-                        &a[2],
-                        w_ranges,
-                        src,
-                        |_| T::one(),
-                        |d, v| *d = v + bj,
-                    );
+        let bj = bias[j];
+        each_exact_row(a, rows, out.rows, |tap_row, r, orow| {
+            let out_row = &mut plane[(orow - row0) * w_out..][..w_out];
+            // column row of tap (kd, kh, kw) is m0 + kw; this input row starts at `base(kw)`
+            let m0 = j * kvol + tap_row * kw_n;
+            let base = |kw: usize| (m0 + kw) * cols + offset + (r - rows.0) * w_in;
+            let src = |kw: usize| &col[base(kw)..base(kw) + w_in];
+            row_taps(
+                out_row,
+                &a[2],
+                w_ranges,
+                src,
+                |_| T::one(),
+                |d, v| *d = v + bj,
+            );
+        });
+    }
+}
+
+/// `f(kd*K_h + kh, r, output row)` for every (kd, kh) tap row and strided row `r` in `rows`
+/// whose output row lies in `out_rows` (under an exact cover each output row comes from one
+/// such pair).
+#[inline(always)]
+fn each_exact_row(
+    a: &[AxisMap; 3],
+    rows: (usize, usize),
+    (row0, row1): (usize, usize),
+    mut f: impl FnMut(usize, usize, usize),
+) {
+    for kd in 0..a[0].kernel {
+        for kh in 0..a[1].kernel {
+            for r in rows.0..rows.1 {
+                match dense_row(a, r, kd, kh) {
+                    Some(orow) if (row0..row1).contains(&orow) => f(kd * a[1].kernel + kh, r, orow),
+                    _ => {}
                 }
             }
         }
@@ -618,59 +629,48 @@ impl<T: Element> Kernel for ExactRows<'_, '_, '_, '_, T> {
             out,
             bias,
         } = self;
-        let (kd_n, kh_n, s) = (a[0].kernel, a[1].kernel, a[2].stride);
-        let kvol = kd_n * kh_n * s;
+        let s = a[2].stride;
+        let kvol = a[0].kernel * a[1].kernel * s;
         let (w_in, w_out) = (a[2].strided, a[2].dense);
-        let (row0, row1) = out.rows;
+        let row0 = out.rows.0;
         for (j, plane) in out.planes.iter_mut().enumerate() {
             let bj = bias[j];
-            for kd in 0..kd_n {
-                for kh in 0..kh_n {
-                    for r in rows.0..rows.1 {
-                        let Some(orow) = dense_row(a, r, kd, kh) else {
-                            continue;
-                        };
-                        if !(row0..row1).contains(&orow) {
-                            continue;
-                        }
-                        let out_row = &mut plane[(orow - row0) * w_out..][..w_out];
-                        // column row of tap (kd, kh, kw) is m0 + kw; this input row starts
-                        // at `offset + (r - rows.0)*w_in` in it
-                        let m0 = j * kvol + (kd * kh_n + kh) * s;
-                        let at = |kw: usize| {
-                            &col.data[(m0 + kw) * col.stride + col.offset + (r - rows.0) * w_in..]
-                                [..w_in]
-                        };
-                        if s == 1 {
-                            out_row
-                                .iter_mut()
-                                .zip(at(0))
-                                .for_each(|(o, &v)| *o = v + bj);
-                        } else if s == 2 {
-                            let (even, odd) = (at(0), at(1));
-                            for ((o, &u), &v) in out_row.chunks_exact_mut(2).zip(even).zip(odd) {
-                                o[0] = u + bj;
-                                o[1] = v + bj;
-                            }
-                        } else if s == 3 {
-                            let taps = at(0).iter().zip(at(1)).zip(at(2));
-                            for (o, ((&u, &v), &t)) in out_row.chunks_exact_mut(3).zip(taps) {
-                                o[0] = u + bj;
-                                o[1] = v + bj;
-                                o[2] = t + bj;
-                            }
-                        } else {
-                            let taps = at(0).iter().zip(at(1)).zip(at(2)).zip(at(3));
-                            for (o, (((&u, &v), &t), &z)) in out_row.chunks_exact_mut(4).zip(taps) {
-                                o[0] = u + bj;
-                                o[1] = v + bj;
-                                o[2] = t + bj;
-                                o[3] = z + bj;
-                            }
-                        }
+            each_exact_row(a, rows, out.rows, |tap_row, r, orow| {
+                let out_row = &mut plane[(orow - row0) * w_out..][..w_out];
+                // column row of tap (kd, kh, kw) is m0 + kw; this input row starts at
+                // `offset + (r - rows.0)*w_in` in it
+                let m0 = j * kvol + tap_row * s;
+                let at = |kw: usize| {
+                    &col.data[(m0 + kw) * col.stride + col.offset + (r - rows.0) * w_in..][..w_in]
+                };
+                if s == 1 {
+                    out_row
+                        .iter_mut()
+                        .zip(at(0))
+                        .for_each(|(o, &v)| *o = v + bj);
+                } else if s == 2 {
+                    let (even, odd) = (at(0), at(1));
+                    for ((o, &u), &v) in out_row.chunks_exact_mut(2).zip(even).zip(odd) {
+                        o[0] = u + bj;
+                        o[1] = v + bj;
+                    }
+                } else if s == 3 {
+                    let taps = at(0).iter().zip(at(1)).zip(at(2));
+                    for (o, ((&u, &v), &t)) in out_row.chunks_exact_mut(3).zip(taps) {
+                        o[0] = u + bj;
+                        o[1] = v + bj;
+                        o[2] = t + bj;
+                    }
+                } else {
+                    let taps = at(0).iter().zip(at(1)).zip(at(2)).zip(at(3));
+                    for (o, (((&u, &v), &t), &z)) in out_row.chunks_exact_mut(4).zip(taps) {
+                        o[0] = u + bj;
+                        o[1] = v + bj;
+                        o[2] = t + bj;
+                        o[3] = z + bj;
                     }
                 }
-            }
+            });
         }
     }
 }
