@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use super::gemm::{matmul, packing, Mat};
+use super::gemm::{few_rows_pay, matmul, matmul_col_major, may_have_few_rows, packing, Mat};
 use super::parallel::for_each_task;
 use super::scratch::{sized, with_scratch};
 use super::{tap_ranges, tile_rows, window_cols, WEIGHT_COPY_BUDGET};
@@ -165,7 +165,12 @@ pub(crate) fn workspace(p: &Problem) -> usize {
         Lowering::RowShift => p.dense_channels * p.axes[2].kernel,
         _ => p.dense_channels * p.kernel_volume(),
     };
-    operand_workspace(p) + p.strided_channels * cols + packing(p.strided_channels, k, cols)
+    let spare = if may_have_few_rows(p.strided_channels, cols) {
+        p.strided_channels * cols
+    } else {
+        0
+    };
+    operand_workspace(p) + p.strided_channels * cols + spare + packing(p.strided_channels, k, cols)
 }
 
 /// Appends one operand row: output positions `0..w_out` of a row read input row `src` through
@@ -303,10 +308,22 @@ pub(super) fn band_product<T: Element>(
     w_ranges: &[(usize, usize)],
     col: &mut Vec<T>,
     tile: &mut [T],
+    spare: Option<&mut [T]>,
 ) {
     let (cout, cin) = (p.strided_channels, p.dense_channels);
     let w_out = p.axes[2].strided;
     let cols = (rows.1 - rows.0) * w_out;
+    // a product of few rows runs column-major into `spare`, then is transposed into `tile`
+    let depth = match lowering {
+        Lowering::RowShift => cin * p.axes[2].kernel,
+        Lowering::Pointwise => cin,
+        Lowering::Im2col => cin * p.kernel_volume(),
+    };
+    let spare = spare.filter(|_| few_rows_pay(cout, cols, depth));
+    let mut dst = match spare {
+        Some(s) => Dst::ColMajor(&mut s[..cout * cols], tile),
+        None => Dst::RowMajor(tile),
+    };
     let weight = |k: usize| Mat {
         data: wg,
         rows: cout,
@@ -323,7 +340,7 @@ pub(super) fn band_product<T: Element>(
                 row_stride: p.dense_plane(),
                 col_stride: 1,
             };
-            matmul(tile, cols, weight(cin), rhs, false);
+            dst.product(cols, weight(cin), rhs, false);
         }
         Lowering::Im2col => {
             im2col(p, xg, rows, col, w_ranges);
@@ -335,7 +352,7 @@ pub(super) fn band_product<T: Element>(
                 row_stride: cols,
                 col_stride: 1,
             };
-            matmul(tile, cols, weight(kc), rhs, false);
+            dst.product(cols, weight(kc), rhs, false);
         }
         Lowering::RowShift => {
             width_im2col(p, xg, rows, col, w_ranges);
@@ -354,7 +371,36 @@ pub(super) fn band_product<T: Element>(
                     row_stride,
                     col_stride: 1,
                 };
-                matmul(tile, cols, lhs, rhs, kh > 0);
+                dst.product(cols, lhs, rhs, kh > 0);
+            }
+        }
+    }
+    dst.finish(cout, cols);
+}
+
+/// Where [`band_product`]'s GEMMs write: straight into the row-major tile, or column-major
+/// into a spare buffer that [`Dst::finish`] transposes into the tile.
+enum Dst<'a, T> {
+    RowMajor(&'a mut [T]),
+    ColMajor(&'a mut [T], &'a mut [T]),
+}
+
+impl<T: Element> Dst<'_, T> {
+    /// `dst (+)= lhs * rhs` for a product `cols` wide.
+    fn product(&mut self, cols: usize, lhs: Mat<'_, T>, rhs: Mat<'_, T>, accumulate: bool) {
+        match self {
+            Dst::RowMajor(tile) => matmul(tile, cols, lhs, rhs, accumulate),
+            Dst::ColMajor(spare, _) => matmul_col_major(spare, lhs.rows, lhs, rhs, accumulate),
+        }
+    }
+
+    /// Moves a column-major result into the tile: `tile[i*cols + j] = spare[j*rows + i]`.
+    fn finish(self, rows: usize, cols: usize) {
+        if let Dst::ColMajor(spare, tile) = self {
+            for (i, out) in tile.chunks_exact_mut(cols).take(rows).enumerate() {
+                for (o, v) in out.iter_mut().zip(spare[i..].iter().step_by(rows)) {
+                    *o = *v;
+                }
             }
         }
     }
@@ -458,6 +504,7 @@ pub(super) fn run_after_copies<T: Element>(
                         &ranges,
                         col,
                         &mut out[..cout_g * n_cols],
+                        None,
                     );
                     for (co, seg) in segments.iter_mut().enumerate() {
                         let bias = b.map_or(T::zero(), |b| b[g * cout_g + co]);
@@ -469,8 +516,15 @@ pub(super) fn run_after_copies<T: Element>(
                 }
                 return;
             }
-            let out = sized(out, cout_g * cols);
-            band_product(p, lowering, wg, xg, (r0, r1), &w_ranges, col, out);
+            // a spare tile for a product of few rows (see `band_product`)
+            let spare_len = if may_have_few_rows(cout_g, cols) {
+                cout_g * cols
+            } else {
+                0
+            };
+            let (out, spare) = sized(out, cout_g * cols + spare_len).split_at_mut(cout_g * cols);
+            let spare = (spare_len > 0).then_some(spare);
+            band_product(p, lowering, wg, xg, (r0, r1), &w_ranges, col, out, spare);
             for (co, seg) in segments.iter_mut().enumerate() {
                 let bias = b.map_or(T::zero(), |b| b[g * cout_g + co]);
                 seg.iter_mut()
@@ -479,4 +533,59 @@ pub(super) fn run_after_copies<T: Element>(
             }
         })
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::testing::data;
+    use crate::problem::AxisMap;
+
+    /// Products of 8-16 or 32 rows, 128+ deep, run column-major and are transposed into the
+    /// tile: under each lowering (row shift, im2col, pointwise), with groups and bias.
+    #[test]
+    fn few_row_products_match_the_definition() {
+        // (groups, C_out/g, C_in/g, kernel, stride, pad, input side)
+        for (groups, cout, cin, k, stride, pad, side) in [
+            (1, 32, 32, 5, 1, 2, 20),
+            (2, 12, 20, 3, 2, 1, 17),
+            (1, 16, 130, 1, 1, 0, 9),
+            (1, 8, 40, 4, 1, 0, 12),
+        ] {
+            let axis = |dense: usize| AxisMap {
+                strided: (dense + 2 * pad - k) / stride + 1,
+                dense,
+                kernel: k,
+                stride,
+                dilation: 1,
+                pad_begin: pad as i64,
+            };
+            let p = Problem {
+                batch: 2,
+                groups,
+                strided_channels: cout,
+                dense_channels: cin,
+                axes: [AxisMap::UNIT, axis(side), axis(side + 1)],
+            };
+            assert!(!super::super::winograd::applies(&p));
+            let (band_rows, _) = band(&p);
+            let cols = band_rows * p.axes[2].strided;
+            let depth = match lowering(&p) {
+                Lowering::RowShift => cin * k,
+                Lowering::Pointwise => cin,
+                Lowering::Im2col => cin * k * k,
+            };
+            assert!(few_rows_pay(cout, cols, depth), "{p:?}");
+            let x = data(2 * groups * cin * p.dense_plane(), 1);
+            let w = data(groups * cout * cin * p.kernel_volume(), 2);
+            let b = data(groups * cout, 3);
+            let mut want = vec![0.0; 2 * groups * cout * p.strided_plane()];
+            crate::reference::gather(&p, &x, &w, Some(&b), &mut want);
+            let mut got = vec![f64::NAN; want.len()];
+            run(&p, &x, &w, Some(&b), &mut got);
+            for (i, (g, v)) in got.iter().zip(&want).enumerate() {
+                assert!((g - v).abs() <= 1e-12 * (1.0 + v.abs()), "{p:?} at {i}: {g} vs {v}");
+            }
+        }
+    }
 }

@@ -14,7 +14,7 @@
 //!   rows cut into windows, which add into it).
 
 use super::gather::{PhaseRow, RowReach};
-use super::gemm::{matmul, matmul_col_major, packing, Mat};
+use super::gemm::{few_rows_pay, matmul, matmul_col_major, may_have_few_rows, packing, Mat};
 use super::parallel::for_each_task;
 use super::scratch::{sized, with_scratch};
 use super::simd::{vectorized, Kernel};
@@ -1117,26 +1117,6 @@ fn col_major_pays(m: usize, n: usize) -> bool {
     n <= COL_MAJOR_COLS && m >= 8 * n
 }
 
-/// Whether an `m`-row, `n`-column, `depth`-deep tile is computed column-major and then
-/// transposed because it has few rows: 8 to 16 or 32 rows (one or two output channels' 4x4
-/// taps, eight channels' 2x2: mask and small heads) against many more columns, at least
-/// [`FEW_ROWS_DEPTH`] deep. The GEMM library runs such a product 1.6-2.2x faster in the
-/// column-major orientation (randomized A/B: a 512 -> 1 4x4/2 layer 0.69x the time, 256 -> 8
-/// and 192 -> 8 2x2/2 layers 0.72-0.74x); with 24, 25 or 48 rows it ran 1.15-1.3x slower,
-/// on shallower products the transpose ate the gain (RGB heads 32 or 64 deep: 1.1-1.25x),
-/// and under 8 rows the row-major orientation is faster.
-fn few_rows_pay(m: usize, n: usize, depth: usize) -> bool {
-    may_have_few_rows(m, n) && depth >= FEW_ROWS_DEPTH
-}
-
-/// [`few_rows_pay`] for some depth.
-fn may_have_few_rows(m: usize, n: usize) -> bool {
-    ((8..=16).contains(&m) || m == 32) && n >= 4 * m
-}
-
-/// Shallowest product [`few_rows_pay`] takes.
-const FEW_ROWS_DEPTH: usize = 128;
-
 /// Most columns [`col_major_pays`] takes.
 const COL_MAJOR_COLS: usize = 64;
 
@@ -1161,7 +1141,7 @@ fn product_into_col<T: Element>(
         matmul(col, n, lhs, rhs, false);
         return;
     }
-    matmul_col_major(spare, m, lhs, rhs);
+    matmul_col_major(spare, m, lhs, rhs, false);
     // spare is the n x m row-major transpose of the tile
     for (k, dst) in col[..m * n].chunks_mut(TRANSPOSE_BLOCK * n).enumerate() {
         transpose_rows(&spare[..m * n], dst, n, m, k * TRANSPOSE_BLOCK);
@@ -1410,8 +1390,8 @@ mod tests {
         }
     }
 
-    /// One- and two-channel heads whose column tiles have 9-16 or 32 rows and at least
-    /// [`FEW_ROWS_DEPTH`] input channels: the tiles are computed column-major and transposed.
+    /// One- and two-channel heads whose column tiles have 9-16 or 32 rows and 128+ input
+    /// channels: the tiles are computed column-major and transposed (see [`few_rows_pay`]).
     #[test]
     fn few_row_products_match_the_definition() {
         let axis = |strided: usize, kernel: usize, pad: i64| AxisMap {

@@ -56,7 +56,8 @@ pub(crate) fn matmul<T: Element>(
     product(dst, (dst_row_stride, 1), lhs, rhs, accumulate);
 }
 
-/// [`matmul`] into a column-major destination: `dst[i + j*dst_col_stride]` (no accumulation).
+/// [`matmul`] into a column-major destination: `dst[i + j*dst_col_stride]`, `+=` when
+/// `accumulate`.
 ///
 /// The GEMM library works in the orientation of the destination. With few columns (a layer
 /// whose input has few positions) and a large weight as the left operand, the column-major
@@ -68,14 +69,33 @@ pub(crate) fn matmul_col_major<T: Element>(
     dst_col_stride: usize,
     lhs: Mat<'_, T>,
     rhs: Mat<'_, T>,
+    accumulate: bool,
 ) {
     let m = lhs.rows;
     assert!(
         rhs.cols <= 1 || dst_col_stride >= m,
         "output columns overlap"
     );
-    product(dst, (1, dst_col_stride), lhs, rhs, false);
+    product(dst, (1, dst_col_stride), lhs, rhs, accumulate);
 }
+
+/// Whether an `m`-row, `n`-column product `depth` deep runs faster in the column-major
+/// orientation ([`matmul_col_major`], then a transpose): 8 to 16 or 32 rows against at least
+/// 4x as many columns, at least [`FEW_ROWS_DEPTH`] deep. Measured on this crate's benchmark
+/// machine (`gemm` 0.19, AVX2, f32): 1.6-2.3x the rate of the row-major orientation for
+/// 8, 16 and 32 rows, 96-800 deep, 1024-4096 columns; with 24, 25 or 48 rows or shallower
+/// products it was slower once the transpose is counted, under 8 rows always slower.
+pub(crate) fn few_rows_pay(m: usize, n: usize, depth: usize) -> bool {
+    may_have_few_rows(m, n) && depth >= FEW_ROWS_DEPTH
+}
+
+/// [`few_rows_pay`] for some depth.
+pub(crate) fn may_have_few_rows(m: usize, n: usize) -> bool {
+    ((8..=16).contains(&m) || m == 32) && n >= 4 * m
+}
+
+/// Shallowest product [`few_rows_pay`] takes.
+pub(crate) const FEW_ROWS_DEPTH: usize = 128;
 
 /// `dst[i*row_stride + j*col_stride] = (dst +) lhs * rhs`; the caller has checked that the
 /// destination positions are distinct.

@@ -331,7 +331,7 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
                             let pw = c.window(c0, c1);
                             let ranges = tap_ranges(&pw.axes[2]);
                             let tile = sized(tile, cg * (c1 - c0));
-                            band_product(&pw, lw, wg, xg, (r, r + 1), &ranges, col, tile);
+                            band_product(&pw, lw, wg, xg, (r, r + 1), &ranges, col, tile, None);
                             out.store_tile(p, plan.residue, c, (r, r + 1), (c0, c1), tile);
                         }
                     }
@@ -342,7 +342,17 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
                     let r1 = (r0 + band_rows).min(r_hi);
                     let cols = (r1 - r0) * c.axes[2].strided;
                     let tile = sized(tile, cg * cols);
-                    band_product(c, plan.lowering, wg, xg, (r0, r1), &w_ranges, col, tile);
+                    band_product(
+                        c,
+                        plan.lowering,
+                        wg,
+                        xg,
+                        (r0, r1),
+                        &w_ranges,
+                        col,
+                        tile,
+                        None,
+                    );
                     out.store_tile(p, plan.residue, c, (r0, r1), (0, w), tile);
                     r0 = r1;
                 }
