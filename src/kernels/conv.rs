@@ -584,7 +584,10 @@ mod tests {
             let mut got = vec![f64::NAN; want.len()];
             run(&p, &x, &w, Some(&b), &mut got);
             for (i, (g, v)) in got.iter().zip(&want).enumerate() {
-                assert!((g - v).abs() <= 1e-12 * (1.0 + v.abs()), "{p:?} at {i}: {g} vs {v}");
+                assert!(
+                    (g - v).abs() <= 1e-12 * (1.0 + v.abs()),
+                    "{p:?} at {i}: {g} vs {v}"
+                );
             }
         }
     }
