@@ -397,11 +397,7 @@ impl<T: Element> Dst<'_, T> {
     /// Moves a column-major result into the tile: `tile[i*cols + j] = spare[j*rows + i]`.
     fn finish(self, rows: usize, cols: usize) {
         if let Dst::ColMajor(spare, tile) = self {
-            for (i, out) in tile.chunks_exact_mut(cols).take(rows).enumerate() {
-                for (o, v) in out.iter_mut().zip(spare[i..].iter().step_by(rows)) {
-                    *o = *v;
-                }
-            }
+            super::transpose(spare, tile, cols, rows);
         }
     }
 }

@@ -19,7 +19,10 @@ use super::parallel::for_each_task;
 use super::scratch::{sized, with_scratch};
 use super::simd::{vectorized, Kernel};
 use super::skinny::{self, skinny_product};
-use super::{tap_ranges, tile_rows, window_cols, MIN_TILE_COLS, WEIGHT_COPY_BUDGET};
+use super::{
+    tap_ranges, tile_rows, transpose, transpose_rows, window_cols, MIN_TILE_COLS, TRANSPOSE_BLOCK,
+    WEIGHT_COPY_BUDGET,
+};
 use crate::problem::{AxisMap, Problem};
 use crate::Element;
 
@@ -1143,9 +1146,7 @@ fn product_into_col<T: Element>(
     }
     matmul_col_major(spare, m, lhs, rhs, false);
     // spare is the n x m row-major transpose of the tile
-    for (k, dst) in col[..m * n].chunks_mut(TRANSPOSE_BLOCK * n).enumerate() {
-        transpose_rows(&spare[..m * n], dst, n, m, k * TRANSPOSE_BLOCK);
-    }
+    transpose(&spare[..m * n], &mut col[..m * n], n, m);
 }
 
 /// Scratch elements [`product_into_col`] needs besides the column tile.
@@ -1161,39 +1162,6 @@ fn product_scratch(m: usize, n: usize) -> usize {
         0
     };
     skinny.max(col_major)
-}
-
-/// Rows of the transposed weight each [`transpose_rows`] call writes.
-const TRANSPOSE_BLOCK: usize = 16;
-
-/// Rows `j0..j0 + n` of the transpose of the `rows x cols` row-major `src` into `dst`
-/// (`n = dst.len() / rows`, at most [`TRANSPOSE_BLOCK`]): `dst[(j - j0)*rows + i] =
-/// src[i*cols + j]`.
-///
-/// Through a 16x16 buffer: 16 source rows are read (16 contiguous elements each), then 16
-/// destination rows written, so every cache line is used once, whole. Writing straight to 16
-/// rows a power-of-two stride apart thrashes one L1 set (a 512 x 1024 weight, perf: 11% of a
-/// unet-sized layer's time that way, under 2% through the buffer).
-fn transpose_rows<T: Element>(src: &[T], dst: &mut [T], rows: usize, cols: usize, j0: usize) {
-    const B: usize = TRANSPOSE_BLOCK;
-    let n = dst.len() / rows.max(1);
-    let mut buf = [[T::zero(); B]; B];
-    for i0 in (0..rows).step_by(B) {
-        let m = B.min(rows - i0);
-        for (b, row) in buf.iter_mut().zip(src[i0 * cols..].chunks(cols)).take(m) {
-            // a whole block is a fixed-size copy (inlined; a 16-element memmove call costs more
-            // than the copy)
-            match <&[T; B]>::try_from(&row[j0..j0 + n]) {
-                Ok(full) => *b = *full,
-                Err(_) => b[..n].copy_from_slice(&row[j0..j0 + n]),
-            }
-        }
-        for (jj, out) in dst.chunks_exact_mut(rows).enumerate().take(n) {
-            for (o, b) in out[i0..i0 + m].iter_mut().zip(&buf) {
-                *o = b[jj];
-            }
-        }
-    }
 }
 
 /// The forward convolution that equals a stride-1 transposed convolution: output `o` gathers
