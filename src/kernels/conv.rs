@@ -4,7 +4,7 @@
 //! input itself for a 1x1 kernel.
 //!
 //! 3x3 stride-1 2-D layers with enough channels go to [`super::winograd`] instead (2.25x fewer
-//! multiply-adds).
+//! multiply-adds), 1x1 layers with few output channels to [`super::pointwise`].
 //!
 //! A band's operand stays under [`super::COL_BUDGET`] elements (widened to
 //! [`super::MIN_TILE_COLS`] columns), so no full-size im2col buffer is ever built. The
@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 use super::gemm::{few_rows_pay, matmul, matmul_col_major, may_have_few_rows, packing, Mat};
 use super::parallel::for_each_task;
+use super::pointwise::{self, Pointwise, WeightLayout};
 use super::scratch::{sized, with_scratch};
 use super::{tap_ranges, tile_rows, window_cols, WEIGHT_COPY_BUDGET};
 use crate::problem::{AxisMap, Problem};
@@ -45,7 +46,7 @@ const MIN_ROW_SHIFT_DEPTH: usize = 64;
 /// The lowering for `p` (see [`Lowering`]).
 pub(super) fn lowering(p: &Problem) -> Lowering {
     let a = &p.axes;
-    if is_pointwise(p) {
+    if pointwise::is_pointwise(p) {
         return Lowering::Pointwise;
     }
     let planar = a[0].strided == 1 && a[0].dense == 1 && a[0].kernel == 1 && a[0].pad_begin == 0;
@@ -120,13 +121,6 @@ pub(crate) fn copies(p: &Problem) -> usize {
 /// Input rows a [`Lowering::RowShift`] band of `band_rows` output rows reads.
 fn halo_rows(p: &Problem, band_rows: usize) -> usize {
     band_rows + (p.axes[1].kernel - 1) * p.axes[1].dilation
-}
-
-/// True when the input itself is the im2col matrix (1x1 kernel, stride 1, no padding).
-fn is_pointwise(p: &Problem) -> bool {
-    p.axes
-        .iter()
-        .all(|a| a.kernel == 1 && a.stride == 1 && a.pad_begin == 0 && a.dense == a.strided)
 }
 
 /// Scratch elements for the right operand of one band of `p`.
@@ -454,6 +448,17 @@ pub(super) fn run_after_copies<T: Element>(
     y: &mut [T],
     held: usize,
 ) {
+    if pointwise::is_pointwise(p) && pointwise::pays(p.strided_channels) {
+        let shape = Pointwise {
+            batch: p.batch,
+            groups: p.groups,
+            rows: p.strided_channels,
+            depth: p.dense_channels,
+            plane: p.strided_plane(),
+        };
+        let layout = WeightLayout::output_major(p.dense_channels);
+        return pointwise::run(shape, layout, x, w, b, y);
+    }
     if super::winograd::applies(p) {
         return super::winograd::run(p, x, w, b, y, held);
     }
@@ -545,7 +550,7 @@ mod tests {
         for (groups, cout, cin, k, stride, pad, side) in [
             (1, 32, 32, 5, 1, 2, 20),
             (2, 12, 20, 3, 2, 1, 17),
-            (1, 16, 130, 1, 1, 0, 9),
+            (1, 32, 130, 1, 1, 0, 12),
             (1, 8, 40, 4, 1, 0, 12),
         ] {
             let axis = |dense: usize| AxisMap {
@@ -579,6 +584,52 @@ mod tests {
             crate::reference::gather(&p, &x, &w, Some(&b), &mut want);
             let mut got = vec![f64::NAN; want.len()];
             run(&p, &x, &w, Some(&b), &mut got);
+            for (i, (g, v)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - v).abs() <= 1e-12 * (1.0 + v.abs()),
+                    "{p:?} at {i}: {g} vs {v}"
+                );
+            }
+        }
+    }
+
+    /// 1x1 layers with up to 16 output channels per group go to [`pointwise`] with the
+    /// convolution's weight layout: 1-D and 2-D, groups, bias, 1-16 output channels.
+    #[test]
+    fn pointwise_layers_match_the_definition() {
+        // (groups, C_out/g, C_in/g, spatial sides)
+        for (groups, cout, cin, (h, w)) in [
+            (1, 16, 70, (9, 31)),
+            (3, 1, 5, (1, 300)),
+            (2, 2, 33, (4, 4)),
+            (1, 7, 128, (17, 3)),
+        ] {
+            let axis = |n: usize| AxisMap {
+                strided: n,
+                dense: n,
+                kernel: 1,
+                stride: 1,
+                dilation: 1,
+                pad_begin: 0,
+            };
+            let p = Problem {
+                batch: 2,
+                groups,
+                strided_channels: cout,
+                dense_channels: cin,
+                axes: [AxisMap::UNIT, axis(h), axis(w)],
+            };
+            assert!(
+                pointwise::is_pointwise(&p) && pointwise::pays(cout),
+                "{p:?}"
+            );
+            let x = data(2 * groups * cin * p.dense_plane(), 1);
+            let wt = data(groups * cout * cin, 2);
+            let b = data(groups * cout, 3);
+            let mut want = vec![0.0; 2 * groups * cout * p.strided_plane()];
+            crate::reference::gather(&p, &x, &wt, Some(&b), &mut want);
+            let mut got = vec![f64::NAN; want.len()];
+            run(&p, &x, &wt, Some(&b), &mut got);
             for (i, (g, v)) in got.iter().zip(&want).enumerate() {
                 assert!(
                     (g - v).abs() <= 1e-12 * (1.0 + v.abs()),

@@ -16,6 +16,7 @@
 use super::gather::{PhaseRow, RowReach};
 use super::gemm::{few_rows_pay, matmul, matmul_col_major, may_have_few_rows, packing, Mat};
 use super::parallel::for_each_task;
+use super::pointwise::{self, Pointwise, WeightLayout};
 use super::scratch::{sized, with_scratch};
 use super::simd::{vectorized, Kernel};
 use super::skinny::{self, skinny_product};
@@ -30,6 +31,8 @@ use crate::Element;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Path {
     Depthwise,
+    /// 1x1 kernel at stride 1 with few output channels (see [`super::pointwise`]).
+    Pointwise,
     /// One input position whose taps tile the output exactly (see [`projects`]).
     Projection,
     /// Kernel == stride, few outputs per input position (see [`super::tiled`]).
@@ -47,6 +50,8 @@ fn path(p: &Problem) -> Path {
     let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
     if p.strided_channels == 1 && p.dense_channels == 1 {
         Path::Depthwise
+    } else if pointwise::is_pointwise(p) && pointwise::pays(p.dense_channels) {
+        Path::Pointwise
     } else if projects(p) {
         Path::Projection
     } else if super::tiled::applies(p) {
@@ -70,11 +75,31 @@ fn path(p: &Problem) -> Path {
 pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
     match path(p) {
         Path::Depthwise => super::depthwise::run(p, x, w, b, y),
+        Path::Pointwise => pointwise::run(
+            pointwise_shape(p),
+            WeightLayout::input_major(p.dense_channels),
+            x,
+            w,
+            b,
+            y,
+        ),
         Path::Projection => projection(p, x, w, b, y),
         Path::Tiled => super::tiled::run(p, x, w, b, y),
         Path::Flipped => as_forward_conv(p, x, w, b, y),
         Path::Subpixel => super::subpixel::run(p, x, w, b, y),
         Path::Col2im => gemm_col2im(p, x, w, b, y),
+    }
+}
+
+/// A 1x1 stride-1 layer as [`pointwise`] products: the input channels (strided side) are the
+/// depth, the output channels (dense side) the rows.
+fn pointwise_shape(p: &Problem) -> Pointwise {
+    Pointwise {
+        batch: p.batch,
+        groups: p.groups,
+        rows: p.dense_channels,
+        depth: p.strided_channels,
+        plane: p.dense_plane(),
     }
 }
 
@@ -182,7 +207,7 @@ const MOVE_COST: f64 = 16.0;
 /// taps around small inputs goes through col2im, one with few input channels (a 16-deep
 /// col2im product) flips. Under 16 input channels per group it always flips (a col2im
 /// product that shallow ran 1.2-2x slower in every layer measured), and a 1x1 kernel always
-/// flips: both are then one GEMM. (Over 45 random stride-1 layers: 1.04x the time of the
+/// flips (one GEMM; up to 16 output channels [`pointwise`] takes it first). (Over 45 random stride-1 layers: 1.04x the time of the
 /// better path on average, against 1.47x for always flipping.)
 fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
     let (kvol, cin, cout) = (p.kernel_volume(), p.strided_channels, p.dense_channels);
@@ -262,6 +287,7 @@ fn prefers_subpixel(p: &Problem) -> bool {
 pub(crate) fn workspace(p: &Problem) -> usize {
     match path(p) {
         Path::Depthwise => super::depthwise::workspace(p),
+        Path::Pointwise => 0,
         Path::Tiled => super::tiled::workspace(p),
         Path::Projection => packing(
             images_per_projection(p),
@@ -307,7 +333,7 @@ pub(crate) fn workspace(p: &Problem) -> usize {
 pub(crate) fn copies(p: &Problem) -> usize {
     let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
     match path(p) {
-        Path::Depthwise | Path::Projection | Path::Tiled => 0,
+        Path::Depthwise | Path::Pointwise | Path::Projection | Path::Tiled => 0,
         Path::Flipped => weight + super::conv::copies(&flipped_problem(p)),
         Path::Subpixel => super::subpixel::copies(p),
         Path::Col2im => {
@@ -1396,7 +1422,8 @@ mod tests {
 
     /// Stride 1 goes through GEMM + col2im when the flipped product would have few rows (an
     /// image-to-RGB layer, a 16-channel layer on 8x8 inputs) and flips otherwise (few input
-    /// channels; a 1x1 kernel; Winograd on a large plane); both equal the definition.
+    /// channels; a 1x1 kernel; Winograd on a large plane), except a 1x1 kernel with at most 16
+    /// output channels ([`pointwise`]); all equal the definition.
     #[test]
     fn stride_one_layers_pick_a_path_by_product_shape() {
         let square = |strided: usize, kernel: usize, pad: usize| {
@@ -1415,6 +1442,8 @@ mod tests {
             (2, 128, 16, square(8, 5, 0), Path::Col2im),
             (1, 8, 64, square(12, 3, 1), Path::Flipped),
             (1, 64, 32, square(9, 1, 0), Path::Flipped),
+            (2, 64, 16, square(9, 1, 0), Path::Pointwise),
+            (1, 300, 2, square(20, 1, 0), Path::Pointwise),
             (1, 32, 32, square(36, 3, 1), Path::Flipped),
         ] {
             let p = Problem {

@@ -7,6 +7,7 @@ mod gather;
 mod gemm;
 pub(crate) mod io;
 mod parallel;
+mod pointwise;
 mod scratch;
 mod simd;
 mod skinny;

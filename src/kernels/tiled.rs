@@ -24,8 +24,8 @@ const MAX_OUTPUTS: usize = 16;
 /// channels four per pass over a row buffer, so deep inputs make many passes; from 32
 /// channels on GEMM + col2im with its vectorised exact-cover store was faster in every layer
 /// measured (0.27-0.7x the time: 32 -> 3, 128 -> 4, 512 -> 1), up to 16 this path is level or
-/// faster (4 -> 3: 0.43x col2im's time). A 1x1 kernel stays here at any depth: the other
-/// way is then a GEMM with `C_out/g <= 16` rows (a 512 -> 3 1x1 layer ran 1.2x slower so).
+/// faster (4 -> 3: 0.43x col2im's time). (A 1x1 kernel, stride 1, goes to
+/// [`super::pointwise`] first.)
 const MAX_INPUT_CHANNELS: usize = 16;
 
 /// Input rows per task (the tasks are fixed by the problem, never by the thread count).
@@ -46,7 +46,7 @@ pub(super) fn applies(p: &Problem) -> bool {
         && tiles(h)
         && tiles(w)
         && p.dense_channels * p.kernel_volume() <= MAX_OUTPUTS
-        && (p.strided_channels <= MAX_INPUT_CHANNELS || p.kernel_volume() == 1)
+        && p.strided_channels <= MAX_INPUT_CHANNELS
 }
 
 /// Scratch elements per task: the `s_w` phase rows.
