@@ -593,13 +593,13 @@ mod tests {
         }
     }
 
-    /// 1x1 layers with up to 16 output channels per group go to [`pointwise`] with the
-    /// convolution's weight layout: 1-D and 2-D, groups, bias, 1-16 output channels.
+    /// 1x1 layers with up to 8 output channels per group go to [`pointwise`] with the
+    /// convolution's weight layout: 1-D and 2-D, groups, bias, 1-8 output channels.
     #[test]
     fn pointwise_layers_match_the_definition() {
         // (groups, C_out/g, C_in/g, spatial sides)
         for (groups, cout, cin, (h, w)) in [
-            (1, 16, 70, (9, 31)),
+            (1, 8, 70, (9, 31)),
             (3, 1, 5, (1, 300)),
             (2, 2, 33, (4, 4)),
             (1, 7, 128, (17, 3)),

@@ -31,7 +31,8 @@ use crate::Element;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Path {
     Depthwise,
-    /// 1x1 kernel at stride 1 with few output channels (see [`super::pointwise`]).
+    /// 1x1 kernel at stride 1 with few output channels (see [`super::pointwise`]; it also takes
+    /// the 1x1 layers [`super::tiled`] would, 0.3-0.5x the time there).
     Pointwise,
     /// One input position whose taps tile the output exactly (see [`projects`]).
     Projection,
@@ -50,7 +51,9 @@ fn path(p: &Problem) -> Path {
     let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
     if p.strided_channels == 1 && p.dense_channels == 1 {
         Path::Depthwise
-    } else if pointwise::is_pointwise(p) && pointwise::pays(p.dense_channels) {
+    } else if pointwise::is_pointwise(p)
+        && (pointwise::pays(p.dense_channels) || super::tiled::applies(p))
+    {
         Path::Pointwise
     } else if projects(p) {
         Path::Projection
@@ -207,7 +210,7 @@ const MOVE_COST: f64 = 16.0;
 /// taps around small inputs goes through col2im, one with few input channels (a 16-deep
 /// col2im product) flips. Under 16 input channels per group it always flips (a col2im
 /// product that shallow ran 1.2-2x slower in every layer measured), and a 1x1 kernel always
-/// flips (one GEMM; up to 16 output channels [`pointwise`] takes it first). (Over 45 random stride-1 layers: 1.04x the time of the
+/// flips (one GEMM; with up to 8 output channels [`pointwise`] takes it first). (Over 45 random stride-1 layers: 1.04x the time of the
 /// better path on average, against 1.47x for always flipping.)
 fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
     let (kvol, cin, cout) = (p.kernel_volume(), p.strided_channels, p.dense_channels);
@@ -1422,7 +1425,7 @@ mod tests {
 
     /// Stride 1 goes through GEMM + col2im when the flipped product would have few rows (an
     /// image-to-RGB layer, a 16-channel layer on 8x8 inputs) and flips otherwise (few input
-    /// channels; a 1x1 kernel; Winograd on a large plane), except a 1x1 kernel with at most 16
+    /// channels; a 1x1 kernel; Winograd on a large plane), except a 1x1 kernel with at most 8
     /// output channels ([`pointwise`]); all equal the definition.
     #[test]
     fn stride_one_layers_pick_a_path_by_product_shape() {
@@ -1442,8 +1445,10 @@ mod tests {
             (2, 128, 16, square(8, 5, 0), Path::Col2im),
             (1, 8, 64, square(12, 3, 1), Path::Flipped),
             (1, 64, 32, square(9, 1, 0), Path::Flipped),
-            (2, 64, 16, square(9, 1, 0), Path::Pointwise),
+            (2, 64, 8, square(9, 1, 0), Path::Pointwise),
+            (2, 64, 16, square(9, 1, 0), Path::Flipped),
             (1, 300, 2, square(20, 1, 0), Path::Pointwise),
+            (1, 16, 12, square(7, 1, 0), Path::Pointwise),
             (1, 32, 32, square(36, 3, 1), Path::Flipped),
         ] {
             let p = Problem {

@@ -87,14 +87,19 @@ pub(super) fn is_pointwise(p: &Problem) -> bool {
 }
 
 /// Most output channels per group that [`pays`] takes.
-pub(super) const MAX_ROWS: usize = 16;
+pub(super) const MAX_ROWS: usize = 8;
 
 /// Whether this loop nest beats the other paths for `rows` output channels: up to
-/// [`MAX_ROWS`]. Measured on this crate's benchmark machine against the paths these layers
-/// took before (GEMM, or the tiled path's per-channel passes for up to 16 outputs), over 39
-/// random 1x1 layers of 1-16 output channels: 0.12-0.85x the time (median 0.38x; a 384 -> 8
-/// layer on 128x128 0.46x, 512 -> 3 on 16 images 0.53x). With 20, 24 or 32 rows the GEMM
-/// was faster in 11 of 14 layers (up to 2.1x).
+/// [`MAX_ROWS`]. Measured on this crate's benchmark machine (randomized A/B, 2 threads, 1x1
+/// layers of random depth, plane and batch):
+///
+/// * against the tiled path's per-channel passes, which took these layers before: 0.12-0.85x
+///   the time over 39 layers of 1-16 outputs (384 -> 8 on 128x128 0.46x, 512 -> 3 on 16
+///   images 0.53x);
+/// * against the GEMM (the forward-convolution lowering): with up to 8 outputs 0.33-0.95x in
+///   21 of 24 layers (1.04-1.25x in the others); with 12 outputs level or 0.55x; with 16
+///   outputs 1.1-1.6x slower in 7 of 12 layers (faster only on planes far over the cache),
+///   with 20-32 slower in 11 of 14. So from 9 outputs on the GEMM takes them.
 pub(super) fn pays(rows: usize) -> bool {
     rows <= MAX_ROWS
 }
