@@ -123,6 +123,11 @@ fn halo_rows(p: &Problem, band_rows: usize) -> usize {
     band_rows + (p.axes[1].kernel - 1) * p.axes[1].dilation
 }
 
+/// Whether `p` runs as [`pointwise`] products (no scratch, no weight copy).
+fn takes_pointwise(p: &Problem) -> bool {
+    pointwise::is_pointwise(p) && pointwise::pays(p.strided_channels, p.strided_plane())
+}
+
 /// Scratch elements for the right operand of one band of `p`.
 pub(super) fn operand_workspace(p: &Problem) -> usize {
     let (band_rows, _) = band(p);
@@ -148,6 +153,9 @@ fn window_lowering_if(lowering: Lowering, windowed: bool) -> Lowering {
 /// Scratch elements [`run`] allocates per task: the band's operand and output tile, and the
 /// GEMM's packing buffers.
 pub(crate) fn workspace(p: &Problem) -> usize {
+    if takes_pointwise(p) {
+        return 0;
+    }
     if super::winograd::applies(p) {
         return super::winograd::workspace(p);
     }
@@ -448,7 +456,7 @@ pub(super) fn run_after_copies<T: Element>(
     y: &mut [T],
     held: usize,
 ) {
-    if pointwise::is_pointwise(p) && pointwise::pays(p.strided_channels) {
+    if takes_pointwise(p) {
         let shape = Pointwise {
             batch: p.batch,
             groups: p.groups,
@@ -619,10 +627,7 @@ mod tests {
                 dense_channels: cin,
                 axes: [AxisMap::UNIT, axis(h), axis(w)],
             };
-            assert!(
-                pointwise::is_pointwise(&p) && pointwise::pays(cout),
-                "{p:?}"
-            );
+            assert!(takes_pointwise(&p) && workspace(&p) == 0, "{p:?}");
             let x = data(2 * groups * cin * p.dense_plane(), 1);
             let wt = data(groups * cout * cin, 2);
             let b = data(groups * cout, 3);

@@ -51,12 +51,12 @@ fn path(p: &Problem) -> Path {
     let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
     if p.strided_channels == 1 && p.dense_channels == 1 {
         Path::Depthwise
-    } else if pointwise::is_pointwise(p)
-        && (pointwise::pays(p.dense_channels) || super::tiled::applies(p))
-    {
-        Path::Pointwise
     } else if projects(p) {
         Path::Projection
+    } else if pointwise::is_pointwise(p)
+        && (pointwise::pays(p.dense_channels, p.dense_plane()) || super::tiled::applies(p))
+    {
+        Path::Pointwise
     } else if super::tiled::applies(p) {
         Path::Tiled
     } else if weight > WEIGHT_COPY_BUDGET {
@@ -1460,6 +1460,75 @@ mod tests {
             };
             assert_eq!(path(&p), want, "{p:?}");
             let bad = mismatch(&p, 5, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
+            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+        }
+    }
+
+    /// The pointwise path takes plain 1x1 stride-1 layers only (groups, 1-D/2-D/3-D, with and
+    /// without bias, all equal to the definition), not dilated ones with output padding,
+    /// shifted ones (ONNX `output_shape`), or one-position maps (a batched projection).
+    #[test]
+    fn pointwise_takes_plain_one_by_one_layers() {
+        let unit = |n: usize| AxisMap {
+            strided: n,
+            dense: n,
+            kernel: 1,
+            stride: 1,
+            dilation: 1,
+            pad_begin: 0,
+        };
+        let problem = |batch, groups, cin, cout, axes| Problem {
+            batch,
+            groups,
+            strided_channels: cin,
+            dense_channels: cout,
+            axes,
+        };
+        for p in [
+            problem(2, 3, 5, 3, [AxisMap::UNIT, unit(6), unit(7)]),
+            problem(1, 1, 40, 8, [unit(3), unit(4), unit(5)]),
+            problem(3, 2, 9, 1, [AxisMap::UNIT, AxisMap::UNIT, unit(70)]),
+        ] {
+            assert_eq!(path(&p), Path::Pointwise, "{p:?}");
+            for with_bias in [true, false] {
+                let bad = mismatch(&p, 7, with_bias, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
+                assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            }
+        }
+        let dilated_with_output_padding = AxisMap {
+            dense: 7,
+            dilation: 2,
+            ..unit(6)
+        };
+        let shifted = AxisMap {
+            pad_begin: -1,
+            ..unit(6)
+        };
+        for (p, want) in [
+            (
+                problem(
+                    1,
+                    1,
+                    40,
+                    8,
+                    [AxisMap::UNIT, unit(6), dilated_with_output_padding],
+                ),
+                None,
+            ),
+            (
+                problem(1, 1, 40, 8, [AxisMap::UNIT, unit(6), shifted]),
+                None,
+            ),
+            (
+                problem(256, 1, 512, 8, [AxisMap::UNIT, unit(1), unit(1)]),
+                Some(Path::Projection),
+            ),
+        ] {
+            assert_ne!(path(&p), Path::Pointwise, "{p:?}");
+            if let Some(want) = want {
+                assert_eq!(path(&p), want, "{p:?}");
+            }
+            let bad = mismatch(&p, 9, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
             assert!(bad.is_none(), "{}", bad.unwrap_or_default());
         }
     }

@@ -1,5 +1,5 @@
-//! 1x1 layers with few output channels per group: kernel 1, stride 1 and no padding on every
-//! axis, so each image and group is one product `Y[r, p] = bias[r] + sum_k W[r, k] X[k, p]`
+//! 1x1 layers with few output channels per group: kernel 1, stride 1, no padding, cropping or
+//! output padding on every axis (input and output positions coincide), so each image and group is one product `Y[r, p] = bias[r] + sum_k W[r, k] X[k, p]`
 //! of `rows = C_out/g` output channels, `depth = C_in/g` input channels and `P` positions:
 //! a segmentation head (`384 -> 8`), a bottleneck projection, a channel mixer of a vocoder.
 //!
@@ -26,20 +26,24 @@ use super::simd::{vectorized, Kernel};
 use crate::problem::Problem;
 use crate::Element;
 
-/// Positions per chunk: `rows` runs of sums (16 KiB of `f32` at 16 rows) plus four input
-/// runs stay in the L1 cache.
+/// Positions per chunk: `rows` runs of sums (8 KiB of `f32` at 8 rows) plus four input runs
+/// stay in the L1 cache.
 const CHUNK_COLS: usize = 256;
 
 /// Positions per task, at most: several tasks per image on large planes.
 const TASK_COLS: usize = 4096;
 
-/// Positions per task, at least, when the plane is larger (tasks of shallow one-channel
-/// products would otherwise be too small to be worth a thread).
+/// Positions per task, at least, when the plane is larger: the floor under [`TASK_WORK`] for
+/// deep products.
 const MIN_TASK_COLS: usize = 1024;
 
 /// Multiply-adds a task should have: a deep product gets narrower tasks (a `512 -> 1` layer
-/// on a 56x56 plane in three tasks rather than one).
+/// on a 56x56 plane in four tasks rather than one).
 const TASK_WORK: usize = 1 << 18;
+
+/// Fewest positions per image this path takes: on smaller planes (a 1x1 map) a task per image
+/// would read the whole weight for a position or two; one batched GEMM does better.
+pub(super) const MIN_PLANE: usize = 16;
 
 /// One image-and-group product: `rows` outputs from `depth` inputs at `plane` positions.
 #[derive(Clone, Copy, Debug)]
@@ -89,8 +93,8 @@ pub(super) fn is_pointwise(p: &Problem) -> bool {
 /// Most output channels per group that [`pays`] takes.
 pub(super) const MAX_ROWS: usize = 8;
 
-/// Whether this loop nest beats the other paths for `rows` output channels: up to
-/// [`MAX_ROWS`]. Measured on this crate's benchmark machine (randomized A/B, 2 threads, 1x1
+/// Whether this loop nest beats the other paths for `rows` output channels on a `plane` of
+/// positions: up to [`MAX_ROWS`], at least [`MIN_PLANE`]. Measured on this crate's benchmark machine (randomized A/B, 2 threads, 1x1
 /// layers of random depth, plane and batch):
 ///
 /// * against the tiled path's per-channel passes, which took these layers before: 0.12-0.85x
@@ -100,8 +104,8 @@ pub(super) const MAX_ROWS: usize = 8;
 ///   21 of 24 layers (1.04-1.25x in the others); with 12 outputs level or 0.55x; with 16
 ///   outputs 1.1-1.6x slower in 7 of 12 layers (faster only on planes far over the cache),
 ///   with 20-32 slower in 11 of 14. So from 9 outputs on the GEMM takes them.
-pub(super) fn pays(rows: usize) -> bool {
-    rows <= MAX_ROWS
+pub(super) fn pays(rows: usize, plane: usize) -> bool {
+    rows <= MAX_ROWS && plane >= MIN_PLANE
 }
 
 /// `y[n, g*rows + r, p] = bias[g*rows + r] + sum_k w(g, r, k) x[n, g*depth + k, p]`.
@@ -123,11 +127,13 @@ pub(super) fn run<T: Element>(
     if rows == 0 || plane == 0 || batch * groups == 0 {
         return;
     }
-    // tasks: (image x group, first position, that run of every output channel's plane)
-    let task_cols = (TASK_WORK / (rows * depth).max(1))
+    // tasks: (image x group, first position, that run of every output channel's plane), the
+    // runs of one plane of equal length but for the last
+    let widest = (TASK_WORK / rows.saturating_mul(depth).max(1))
         .clamp(MIN_TASK_COLS, TASK_COLS)
         .min(plane);
-    let runs = plane.div_ceil(task_cols);
+    let runs = plane.div_ceil(widest);
+    let task_cols = plane.div_ceil(runs);
     let mut tasks: Vec<(usize, usize, Vec<&mut [T]>)> = Vec::new();
     let mut planes = y[..batch * groups * rows * plane].chunks_exact_mut(plane);
     for ng in 0..batch * groups {
@@ -136,7 +142,9 @@ pub(super) fn run<T: Element>(
             tasks.push((ng, k * task_cols, Vec::with_capacity(rows)));
         }
         for _ in 0..rows {
-            let mut rest = planes.next().unwrap_or_default();
+            let mut rest = planes
+                .next()
+                .expect("one plane per image, group and channel");
             for task in &mut tasks[first..] {
                 let (run, tail) = rest.split_at_mut(task_cols.min(rest.len()));
                 task.2.push(run);
@@ -144,7 +152,9 @@ pub(super) fn run<T: Element>(
             }
         }
     }
-    let work = (rows * depth * task_cols) as u64;
+    let work = (rows as u64)
+        .saturating_mul(depth as u64)
+        .saturating_mul(task_cols as u64);
     for_each_task(tasks, work, usize::MAX, |(ng, p0, mut out)| {
         let g = ng % groups;
         let block = Block {
@@ -223,14 +233,16 @@ mod tests {
     use super::*;
     use crate::kernels::testing::data;
 
-    /// Both weight layouts, groups, bias, 1-8 rows, depths with and without a remainder of
-    /// the four-row passes, planes with a ragged last chunk and task.
+    /// Both weight layouts, groups, with and without bias, 1-8 rows, depths with and without
+    /// a remainder of the four-row passes, planes with a ragged last chunk and task. The
+    /// result is exact, bit for bit, against the plain loop it promises (bias, then one fused
+    /// multiply-add per input channel in order), so the chunking cannot change it.
     #[test]
-    fn products_match_a_plain_sum() {
+    fn products_equal_the_plain_loop_bit_for_bit() {
         for (batch, groups, rows, depth, plane) in [
             (1, 1, 8, 70, 4096 + 300),
             (2, 3, 5, 3, 37),
-            (1, 2, 1, 129, 260),
+            (1, 2, 1, 129, 2 * 4096 + 7),
             (3, 1, 7, 64, 17),
             (1, 1, 2, 1, 5),
         ] {
@@ -248,28 +260,31 @@ mod tests {
                 (WeightLayout::input_major(rows), true),
                 (WeightLayout::output_major(depth), false),
             ] {
-                let mut got = vec![f64::NAN; batch * groups * rows * plane];
-                run(s, layout, &x, &w, Some(&b), &mut got);
-                for n in 0..batch {
-                    for g in 0..groups {
-                        for r in 0..rows {
-                            for p in 0..plane {
-                                let mut want = b[g * rows + r];
-                                for k in 0..depth {
-                                    let wi = if input_major {
-                                        k * rows + r
-                                    } else {
-                                        r * depth + k
-                                    };
-                                    want += w[g * rows * depth + wi]
-                                        * x[((n * groups + g) * depth + k) * plane + p];
+                for bias in [Some(&b[..]), None] {
+                    let mut got = vec![f64::NAN; batch * groups * rows * plane];
+                    run(s, layout, &x, &w, bias, &mut got);
+                    for n in 0..batch {
+                        for g in 0..groups {
+                            for r in 0..rows {
+                                for p in 0..plane {
+                                    let mut want = bias.map_or(0.0, |b| b[g * rows + r]);
+                                    for k in 0..depth {
+                                        let wi = if input_major {
+                                            k * rows + r
+                                        } else {
+                                            r * depth + k
+                                        };
+                                        let xv = x[((n * groups + g) * depth + k) * plane + p];
+                                        want = xv.mul_add(w[g * rows * depth + wi], want);
+                                    }
+                                    let i = ((n * groups + g) * rows + r) * plane + p;
+                                    assert!(
+                                        got[i].to_bits() == want.to_bits(),
+                                        "{s:?} input-major {input_major} bias {} at {i}: {} vs {want}",
+                                        bias.is_some(),
+                                        got[i]
+                                    );
                                 }
-                                let i = ((n * groups + g) * rows + r) * plane + p;
-                                assert!(
-                                    (got[i] - want).abs() <= 1e-12 * (1.0 + want.abs()),
-                                    "{s:?} input-major {input_major} at {i}: {} vs {want}",
-                                    got[i]
-                                );
                             }
                         }
                     }

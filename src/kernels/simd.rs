@@ -6,7 +6,8 @@
 //! present, through the `pulp` crate's safe dispatch), so the same loops autovectorise eight
 //! lanes wide. The arithmetic is the same IEEE operations in the same order per element (no
 //! contraction into fused multiply-adds, no reassociation), so results do not depend on the
-//! instruction set.
+//! instruction set. Kernels that want fused multiply-adds call `mul_add` explicitly: one
+//! rounding on every CPU (a library call, slower, on one without FMA).
 //!
 //! For the wide code to be generated, the kernel body must be inlined into the dispatched
 //! function: [`Kernel::run`] and everything it calls in the hot loop are
