@@ -89,6 +89,12 @@ fn conv_transpose_is_thread_count_independent() {
             ramp(ndarray::Ix4(8, 3, 2, 2)),
             ConvTranspose2d::new().stride(2),
         ),
+        // a 1x1 head with few outputs (pointwise: runs of positions as tasks)
+        (
+            ramp(ndarray::Ix4(2, 96, 70, 90)),
+            ramp(ndarray::Ix4(96, 6, 1, 1)),
+            ConvTranspose2d::new(),
+        ),
     ];
     for (x, w, cfg) in &cases {
         let one: Array4<f32> = in_pool(1, || conv_transpose2d(x, w, None, cfg).unwrap());
@@ -110,6 +116,12 @@ fn conv_and_upsample_are_thread_count_independent() {
     let cfg = Conv2d::new().padding(1);
     let one = in_pool(1, || conv2d(&x, &w, None, &cfg).unwrap());
     let two = in_pool(2, || conv2d(&x, &w, None, &cfg).unwrap());
+    assert!(same_bits(&one, &two));
+    // a 1x1 convolution with few outputs (pointwise)
+    let w1 = ramp(ndarray::Ix4(5, 24, 1, 1));
+    let cfg = Conv2d::new();
+    let one = in_pool(1, || conv2d(&x, &w1, None, &cfg).unwrap());
+    let two = in_pool(2, || conv2d(&x, &w1, None, &cfg).unwrap());
     assert!(same_bits(&one, &two));
     for mode in [Mode::Nearest, Mode::Linear, Mode::Cubic, Mode::Area] {
         let up = Upsample2d::scale([2.0, 2.0]).mode(mode);
