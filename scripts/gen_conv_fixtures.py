@@ -355,6 +355,10 @@ def conv_transpose_torch_cases():
     #      no padding): upconv's one-GEMM projection path, with groups
     c += ct_torch("ct2d_project_1x1_k4", 2, 5, 6, 4, (1, 1), 4, dtypes=("float32",))
     c += ct_torch("ct2d_project_1x1_k3x2_g2", 2, 3, 4, 6, (1, 1), (3, 2), g=2, dtypes=("float32",))
+    # ---- 1x1 stride-1 layers with few output channels per group (a mask head, a vocoder's
+    #      channel mixer): upconv's pointwise path, with groups, 1-D and 2-D
+    c += ct_torch("ct2d_pointwise_c20_to6", 2, 2, 20, 6, (5, 7), 1)
+    c += ct_torch("ct1d_pointwise_g3_c12_to6_nobias", 1, 1, 12, 6, 40, 1, g=3, bias=False)
     # ---- asymmetric padding (ONNX-style pads), via padding 0 + crop
     c += ct_torch_asym("ct1d_asym_pb0_pe2_s2", 1, 1, 2, 2, 4, 3, 0, 2, s=2)
     c += ct_torch_asym("ct1d_asym_pb3_pe1_d2_op1", 1, 1, 1, 2, 5, 2, 3, 1, s=2, d=2, op=1,
@@ -418,6 +422,9 @@ def conv_torch_cases():
                     dtypes=("float64", "float32"))
     c += conv_torch("c3d_depthwise_s3", 3, 1, 3, 3, (5, 4, 4), 2, s=3, g=3, bias=False)
     c += conv_torch("c3d_k1_asym_pad", 3, 1, 2, 2, (2, 2, 2), 1, pb=(1, 0, 0), pe=(0, 0, 2))
+    # 1x1 layers with few output channels per group: upconv's pointwise path
+    c += conv_torch("c2d_pointwise_c20_to5", 2, 2, 20, 5, (5, 7), 1)
+    c += conv_torch("c1d_pointwise_g2_c16_to4_nobias", 1, 1, 16, 4, 33, 1, g=2, bias=False)
     c += conv_torch("c2d_dil3_pad_gt_span", 2, 1, 1, 2, (4, 4), 2, pb=(4, 2), d=3, s=(3, 2))
     # enough channels (16 per group) for upconv's Winograd paths: 3x3 and 2x2, odd sizes
     # (float32 only: that is where Winograd's rounding could show)
