@@ -125,7 +125,8 @@ fn halo_rows(p: &Problem, band_rows: usize) -> usize {
 
 /// Whether `p` runs as [`pointwise`] products (no scratch, no weight copy).
 fn takes_pointwise(p: &Problem) -> bool {
-    pointwise::is_pointwise(p) && pointwise::pays(p.strided_channels, p.strided_plane())
+    pointwise::is_pointwise(p)
+        && pointwise::pays(p.strided_channels, p.dense_channels, p.strided_plane())
 }
 
 /// Scratch elements for the right operand of one band of `p`.
@@ -601,8 +602,9 @@ mod tests {
         }
     }
 
-    /// 1x1 layers with up to 8 output channels per group go to [`pointwise`] with the
-    /// convolution's weight layout: 1-D and 2-D, groups, bias, 1-8 output channels.
+    /// 1x1 layers with few output channels per group go to [`pointwise`] with the
+    /// convolution's weight layout: 1-D and 2-D, groups, bias, 1-8 output channels, 12 on a
+    /// 128x128 plane.
     #[test]
     fn pointwise_layers_match_the_definition() {
         // (groups, C_out/g, C_in/g, spatial sides)
@@ -611,6 +613,7 @@ mod tests {
             (3, 1, 5, (1, 300)),
             (2, 2, 33, (4, 4)),
             (1, 7, 128, (17, 3)),
+            (1, 12, 64, (128, 128)),
         ] {
             let axis = |n: usize| AxisMap {
                 strided: n,

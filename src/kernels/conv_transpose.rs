@@ -54,7 +54,8 @@ fn path(p: &Problem) -> Path {
     } else if projects(p) {
         Path::Projection
     } else if pointwise::is_pointwise(p)
-        && (pointwise::pays(p.dense_channels, p.dense_plane()) || super::tiled::applies(p))
+        && (pointwise::pays(p.dense_channels, p.strided_channels, p.dense_plane())
+            || super::tiled::applies(p))
     {
         Path::Pointwise
     } else if super::tiled::applies(p) {
@@ -210,7 +211,7 @@ const MOVE_COST: f64 = 16.0;
 /// taps around small inputs goes through col2im, one with few input channels (a 16-deep
 /// col2im product) flips. Under 16 input channels per group it always flips (a col2im
 /// product that shallow ran 1.2-2x slower in every layer measured), and a 1x1 kernel always
-/// flips (one GEMM; with up to 8 output channels [`pointwise`] takes it first). (Over 45 random stride-1 layers: 1.04x the time of the
+/// flips (one GEMM; with few output channels [`pointwise`] takes it first). (Over 45 random stride-1 layers: 1.04x the time of the
 /// better path on average, against 1.47x for always flipping.)
 fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
     let (kvol, cin, cout) = (p.kernel_volume(), p.strided_channels, p.dense_channels);
@@ -1426,7 +1427,8 @@ mod tests {
     /// Stride 1 goes through GEMM + col2im when the flipped product would have few rows (an
     /// image-to-RGB layer, a 16-channel layer on 8x8 inputs) and flips otherwise (few input
     /// channels; a 1x1 kernel; Winograd on a large plane), except a 1x1 kernel with at most 8
-    /// output channels ([`pointwise`]); all equal the definition.
+    /// output channels, or 16 from 64 inputs on a 128x128 plane ([`pointwise`]); all equal the
+    /// definition.
     #[test]
     fn stride_one_layers_pick_a_path_by_product_shape() {
         let square = |strided: usize, kernel: usize, pad: usize| {
@@ -1447,6 +1449,8 @@ mod tests {
             (1, 64, 32, square(9, 1, 0), Path::Flipped),
             (2, 64, 8, square(9, 1, 0), Path::Pointwise),
             (2, 64, 16, square(9, 1, 0), Path::Flipped),
+            (1, 64, 16, square(128, 1, 0), Path::Pointwise),
+            (1, 32, 16, square(128, 1, 0), Path::Flipped),
             (1, 300, 2, square(20, 1, 0), Path::Pointwise),
             (1, 16, 12, square(7, 1, 0), Path::Pointwise),
             (1, 32, 32, square(36, 3, 1), Path::Flipped),

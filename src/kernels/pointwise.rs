@@ -90,22 +90,40 @@ pub(super) fn is_pointwise(p: &Problem) -> bool {
         .all(|a| a.kernel == 1 && a.stride == 1 && a.pad_begin == 0 && a.dense == a.strided)
 }
 
-/// Most output channels per group that [`pays`] takes.
+/// Most output channels per group that [`pays`] takes on any plane.
 pub(super) const MAX_ROWS: usize = 8;
 
-/// Whether this loop nest beats the other paths for `rows` output channels on a `plane` of
-/// positions: up to [`MAX_ROWS`], at least [`MIN_PLANE`]. Measured on this crate's benchmark machine (randomized A/B, 2 threads, 1x1
+/// Most output channels per group that [`pays`] takes on a plane of a multiple of
+/// [`ALIASED_PLANE`] positions, from [`ALIASED_MIN_DEPTH`] input channels on.
+pub(super) const MAX_ROWS_ALIASED: usize = 16;
+
+/// Plane sizes (positions) at which the GEMM's input rows, 64 KiB or a multiple apart, fall
+/// into the same cache sets: 128x128, 64x256, 256x256 maps.
+pub(super) const ALIASED_PLANE: usize = 1 << 14;
+
+/// Fewest input channels per group for [`MAX_ROWS_ALIASED`].
+pub(super) const ALIASED_MIN_DEPTH: usize = 64;
+
+/// Whether this loop nest beats the other paths for `rows` output channels from `depth` input
+/// channels on a `plane` of positions: at least [`MIN_PLANE`] positions and
+/// up to [`MAX_ROWS`] outputs, or up to [`MAX_ROWS_ALIASED`] on the planes where the GEMM's
+/// reads alias. Measured on this crate's benchmark machine (randomized A/B, 2 threads, 1x1
 /// layers of random depth, plane and batch):
 ///
 /// * against the tiled path's per-channel passes, which took these layers before: 0.12-0.85x
 ///   the time over 39 layers of 1-16 outputs (384 -> 8 on 128x128 0.46x, 512 -> 3 on 16
 ///   images 0.53x);
 /// * against the GEMM (the forward-convolution lowering): with up to 8 outputs 0.33-0.95x in
-///   21 of 24 layers (1.04-1.25x in the others); with 12 outputs level or 0.55x; with 16
-///   outputs 1.1-1.6x slower in 7 of 12 layers (faster only on planes far over the cache),
-///   with 20-32 slower in 11 of 14. So from 9 outputs on the GEMM takes them.
-pub(super) fn pays(rows: usize, plane: usize) -> bool {
-    rows <= MAX_ROWS && plane >= MIN_PLANE
+///   21 of 24 layers (1.04-1.25x in the others); with 16 outputs 1.1-1.6x slower in 7 of 12
+///   layers, with 20-32 slower in 11 of 14;
+/// * with 9-16 outputs on planes of a multiple of 16384 positions (128x128, 64x256, 256x256),
+///   where the GEMM runs its few-row products up to 1.5x slower (a microbenchmark: 32 rows, 64
+///   deep, 30 GFLOP/s with rows 64 KiB apart, 47 with 64 bytes more): 0.44-0.89x in 18 of 18
+///   layers 64-512 deep (16-32 deep: 0.82-1.30x, so those stay on the GEMM).
+pub(super) fn pays(rows: usize, depth: usize, plane: usize) -> bool {
+    let aliased =
+        rows <= MAX_ROWS_ALIASED && depth >= ALIASED_MIN_DEPTH && plane % ALIASED_PLANE == 0;
+    plane >= MIN_PLANE && (rows <= MAX_ROWS || aliased)
 }
 
 /// `y[n, g*rows + r, p] = bias[g*rows + r] + sum_k w(g, r, k) x[n, g*depth + k, p]`.
