@@ -127,7 +127,7 @@ fn conv<T: Element>(name: &str, (x, cout, k, s, pad, g): Case) {
 }
 
 fn all_for<T: Element>() {
-    let deconvs: [(&str, Case); 19] = [
+    let deconvs: [(&str, Case); 21] = [
         ("dcgan", ([8, 256, 16, 16], 128, 4, 2, 1, 1)),
         ("unet", ([1, 512, 32, 32], 256, 2, 2, 0, 1)),
         ("fcn", ([1, 21, 32, 32], 21, 16, 8, 4, 1)),
@@ -156,12 +156,24 @@ fn all_for<T: Element>() {
         ("tiled RGB head", ([1, 16, 512, 512], 3, 2, 2, 0, 1)),
         ("one channel, row bands", ([1, 56, 128, 128], 1, 9, 2, 4, 1)),
         ("depthwise long rows", ([2, 8, 6, 6000], 8, 4, 2, 1, 8)),
+        // 1x1 layers: few outputs (pointwise), and more on a 256x256 plane whose input is
+        // copied into padded rows
+        ("pointwise head", ([2, 512, 128, 128], 8, 1, 1, 0, 1)),
+        (
+            "1x1 on an aliased plane",
+            ([1, 512, 256, 256], 48, 1, 1, 0, 1),
+        ),
     ];
     for (name, case) in deconvs {
         deconv2d::<T>(&format!("conv_transpose2d {name} {}", T::NAME), case);
     }
-    let convs: [(&str, Case); 4] = [
+    let convs: [(&str, Case); 6] = [
         ("3x3, 512 channels", ([1, 512, 48, 48], 512, 3, 1, 1, 1)),
+        ("pointwise head", ([2, 512, 128, 128], 8, 1, 1, 0, 1)),
+        (
+            "1x1 on an aliased plane",
+            ([1, 512, 256, 256], 48, 1, 1, 0, 1),
+        ),
         ("strided 4x4", ([2, 128, 64, 64], 256, 4, 2, 1, 1)),
         ("large weight", ([1, 1024, 6, 6], 1024, 3, 1, 1, 1)),
         ("winograd 3x3", ([2, 128, 128, 128], 128, 3, 1, 1, 1)),
