@@ -127,7 +127,7 @@ fn conv<T: Element>(name: &str, (x, cout, k, s, pad, g): Case) {
 }
 
 fn all_for<T: Element>() {
-    let deconvs: [(&str, Case); 21] = [
+    let deconvs: [(&str, Case); 22] = [
         ("dcgan", ([8, 256, 16, 16], 128, 4, 2, 1, 1)),
         ("unet", ([1, 512, 32, 32], 256, 2, 2, 0, 1)),
         ("fcn", ([1, 21, 32, 32], 21, 16, 8, 4, 1)),
@@ -162,6 +162,10 @@ fn all_for<T: Element>() {
         (
             "1x1 on an aliased plane",
             ([1, 512, 256, 256], 48, 1, 1, 0, 1),
+        ),
+        (
+            "col2im, aliased input copied",
+            ([1, 64, 128, 128], 3, 3, 2, 1, 1),
         ),
     ];
     for (name, case) in deconvs {

@@ -17,7 +17,7 @@ use super::gemm::{few_rows_pay, matmul, matmul_col_major, may_have_few_rows, pac
 use super::parallel::for_each_task;
 use super::pointwise::{self, Pointwise, WeightLayout};
 use super::scratch::{sized, with_scratch};
-use super::{tap_ranges, tile_rows, window_cols, WEIGHT_COPY_BUDGET};
+use super::{rows_alias, tap_ranges, tile_rows, window_cols, ALIAS_PAD, WEIGHT_COPY_BUDGET};
 use crate::problem::{AxisMap, Problem};
 use crate::Element;
 
@@ -130,17 +130,11 @@ fn takes_pointwise(p: &Problem) -> bool {
 }
 
 /// Whether a [`Lowering::Pointwise`] band copies its input rows (with [`ALIAS_PAD`] elements
-/// after each) rather than reading them in place: when input planes are a multiple of
-/// [`pointwise::ALIASED_PLANE`] positions apart, the GEMM's reads of them fall into the same
-/// cache sets. Randomized A/B, 2 threads, 1x1 layers of 20-64 outputs on 128x128, 64x256 and
+/// after each) rather than reading them in place, whose planes alias ([`rows_alias`]). Randomized A/B, 2 threads, 1x1 layers of 20-64 outputs on 128x128, 64x256 and
 /// 256x256 planes: 0.51-0.98x the time in 19 of 20 (1.06x in one), 96-256 outputs 0.81-1.04x.
 fn aliased_input(p: &Problem) -> bool {
-    p.dense_plane() % pointwise::ALIASED_PLANE == 0
+    rows_alias(p.dense_plane())
 }
-
-/// Elements after each row of a copied operand (64 bytes of `f32`), so its rows are not a
-/// multiple of 4 KiB apart.
-const ALIAS_PAD: usize = 16;
 
 /// Scratch elements for the right operand of one band of `p`.
 pub(super) fn operand_workspace(p: &Problem) -> usize {

@@ -40,6 +40,21 @@ pub(crate) const WEIGHT_COPY_BUDGET: usize = 1 << 19;
 /// task plus weight copies stay within this many bytes (or the output's size, when larger).
 pub(crate) const CALL_BUDGET_BYTES: usize = 16 << 20;
 
+/// Row strides (elements) at which a GEMM operand's rows alias: a multiple of 16384 elements
+/// is 64 KiB or more of `f32`, so the rows fall into the same L1 and L2 cache sets, and the
+/// GEMM library's few-row products slow down up to 2.4x (a microbenchmark on this crate's
+/// benchmark machine, 32 rows 128 deep: 29 GFLOP/s with rows 16384 elements apart, 71 with
+/// 16 more). Input planes of 128x128, 64x256 or 256x256 positions have such strides.
+pub(crate) const ALIASED_STRIDE: usize = 1 << 14;
+
+/// Elements after each row of an operand copied to avoid [`ALIASED_STRIDE`] (64 bytes of `f32`).
+pub(crate) const ALIAS_PAD: usize = 16;
+
+/// Whether rows `stride` elements apart alias (see [`ALIASED_STRIDE`]).
+pub(crate) fn rows_alias(stride: usize) -> bool {
+    stride > 0 && stride % ALIASED_STRIDE == 0
+}
+
 /// Rows (over the two outer axes) per tile when a row of positions is `row_len` wide and
 /// costs `per_row` scratch elements, out of `rows` rows. Widening for [`MIN_TILE_COLS`]
 /// never takes a tile past [`TILE_CAP`]; a row alone over it gets a tile of one row (cut

@@ -93,13 +93,9 @@ pub(super) fn is_pointwise(p: &Problem) -> bool {
 /// Most output channels per group that [`pays`] takes on any plane.
 pub(super) const MAX_ROWS: usize = 8;
 
-/// Most output channels per group that [`pays`] takes on a plane of a multiple of
-/// [`ALIASED_PLANE`] positions, from [`ALIASED_MIN_DEPTH`] input channels on.
+/// Most output channels per group that [`pays`] takes on a plane whose rows alias for the GEMM
+/// ([`super::rows_alias`]), from [`ALIASED_MIN_DEPTH`] input channels on.
 pub(super) const MAX_ROWS_ALIASED: usize = 16;
-
-/// Plane sizes (positions) at which the GEMM's input rows, 64 KiB or a multiple apart, fall
-/// into the same cache sets: 128x128, 64x256, 256x256 maps.
-pub(super) const ALIASED_PLANE: usize = 1 << 14;
 
 /// Fewest input channels per group for [`MAX_ROWS_ALIASED`].
 pub(super) const ALIASED_MIN_DEPTH: usize = 64;
@@ -122,7 +118,7 @@ pub(super) const ALIASED_MIN_DEPTH: usize = 64;
 ///   layers 64-512 deep (16-32 deep: 0.82-1.30x, so those stay on the GEMM).
 pub(super) fn pays(rows: usize, depth: usize, plane: usize) -> bool {
     let aliased =
-        rows <= MAX_ROWS_ALIASED && depth >= ALIASED_MIN_DEPTH && plane % ALIASED_PLANE == 0;
+        rows <= MAX_ROWS_ALIASED && depth >= ALIASED_MIN_DEPTH && super::rows_alias(plane);
     plane >= MIN_PLANE && (rows <= MAX_ROWS || aliased)
 }
 
