@@ -165,7 +165,7 @@ fn all_for<T: Element>() {
         ),
         (
             "col2im, aliased input copied",
-            ([1, 64, 128, 128], 3, 3, 2, 1, 1),
+            ([1, 64, 256, 256], 3, 3, 2, 1, 1),
         ),
     ];
     for (name, case) in deconvs {
