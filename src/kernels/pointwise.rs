@@ -1,7 +1,8 @@
 //! 1x1 layers with few output channels per group: kernel 1, stride 1, no padding, cropping or
-//! output padding on every axis (input and output positions coincide), so each image and group is one product `Y[r, p] = bias[r] + sum_k W[r, k] X[k, p]`
-//! of `rows = C_out/g` output channels, `depth = C_in/g` input channels and `P` positions:
-//! a segmentation head (`384 -> 8`), a bottleneck projection, a channel mixer of a vocoder.
+//! output padding on every axis (input and output positions coincide), so each image and group
+//! is one product `Y[r, p] = bias[r] + sum_k W[r, k] X[k, p]` of `rows = C_out/g` output
+//! channels, `depth = C_in/g` input channels and `P` positions: a segmentation head
+//! (`384 -> 8`), a bottleneck projection, a channel mixer of a vocoder.
 //!
 //! The product does only `rows` multiply-adds per input element, so with few rows it is
 //! bound by streaming the input from memory. The GEMM library, given 8 rows, ran it at 7-15
@@ -26,8 +27,8 @@ use super::simd::{vectorized, Kernel};
 use crate::problem::Problem;
 use crate::Element;
 
-/// Positions per chunk: `rows` runs of sums (8 KiB of `f32` at 8 rows) plus four input runs
-/// stay in the L1 cache.
+/// Positions per chunk: `rows` runs of sums (16 KiB of `f32` at 16 rows) plus four input
+/// runs stay in the L1 cache.
 const CHUNK_COLS: usize = 256;
 
 /// Positions per task, at most: several tasks per image on large planes.
