@@ -248,6 +248,10 @@ fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
     col2im < flip
 }
 
+/// Fewest input channels per group for which a lone small image (batch 1) goes through
+/// GEMM + col2im whatever the traffic model says (see [`prefers_subpixel`]).
+const SMALL_IMAGE_DEPTH: usize = 16;
+
 /// Chooses between the two strided paths by the memory traffic each adds to the same GEMM
 /// work, per image and group, in elements:
 ///
@@ -263,9 +267,20 @@ fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
 /// When every output is hit exactly once, col2im stores (no init, no adds) and the GEMM has
 /// `taps` times more rows, so it stays. Small images stay too: col2im puts several side by
 /// side in one GEMM (see [`images_per_gemm`]), sub-pixel would run one narrow GEMM per image
-/// and phase. Ties go to col2im: its GEMM reads the input directly.
+/// and phase. That holds for a lone small image as well (batch 1, under [`MIN_TILE_COLS`]
+/// input positions, from [`SMALL_IMAGE_DEPTH`] input channels per group: one GEMM of `taps`
+/// times the rows against four to sixteen narrow ones; randomized A/B over the 12 random
+/// layers this moves, 6x6 to 15x15 inputs: 0.2-0.84x the time in all 12). With two images the
+/// phases had enough work (0.76x to 1.27x the time, mixed), and with fewer input channels the
+/// col2im product is too shallow (8 -> 256 on 9x9 to 11x11: 1.2-1.4x slower), so the model
+/// decides those.
+/// Ties go to col2im: its GEMM reads the input directly.
 fn prefers_subpixel(p: &Problem) -> bool {
     if p.axes.iter().all(AxisMap::covers_exactly_once) || images_per_gemm(p) > 1 {
+        return false;
+    }
+    if p.batch == 1 && p.strided_plane() < MIN_TILE_COLS && p.strided_channels >= SMALL_IMAGE_DEPTH
+    {
         return false;
     }
     if super::subpixel::all_winograd(p) {
@@ -1632,6 +1647,33 @@ mod tests {
             assert!(copies_input(&p, block), "{p:?}");
             assert_eq!(col_window(&p, block) < p.axes[2].strided, windowed, "{p:?}");
             let bad = mismatch(&p, 11, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
+            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+        }
+    }
+
+    /// A lone small image (under 256 input positions, 16+ input channels) goes through
+    /// GEMM + col2im, not sub-pixel phases; both equal the definition.
+    #[test]
+    fn small_images_take_col2im() {
+        let axis = |strided: usize, k: usize, s: usize, pad: usize| AxisMap {
+            strided,
+            dense: (strided - 1) * s + k - 2 * pad,
+            kernel: k,
+            stride: s,
+            dilation: 1,
+            pad_begin: pad as i64,
+        };
+        for (cin, cout, k, s, pad, side) in [(64, 96, 5, 2, 2, 14), (16, 64, 3, 2, 1, 7)] {
+            let a = axis(side, k, s, pad);
+            let p = Problem {
+                batch: 1,
+                groups: 1,
+                strided_channels: cin,
+                dense_channels: cout,
+                axes: [AxisMap::UNIT, a, a],
+            };
+            assert_eq!(path(&p), Path::Col2im, "{p:?}");
+            let bad = mismatch(&p, 13, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
             assert!(bad.is_none(), "{}", bad.unwrap_or_default());
         }
     }
