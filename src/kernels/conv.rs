@@ -565,8 +565,48 @@ pub(super) fn run_after_copies<T: Element>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::data;
+    use crate::kernels::testing::{data, plain_axis};
     use crate::problem::AxisMap;
+
+    /// Runs `p` on seeded data with a bias and compares every output with the gather
+    /// definition.
+    fn assert_equals_definition(p: &Problem) {
+        let (groups, cout, cin) = (p.groups, p.strided_channels, p.dense_channels);
+        let x = data(p.batch * groups * cin * p.dense_plane(), 1);
+        let w = data(groups * cout * cin * p.kernel_volume(), 2);
+        let b = data(groups * cout, 3);
+        let mut want = vec![0.0; p.batch * groups * cout * p.strided_plane()];
+        crate::reference::gather(p, &x, &w, Some(&b), &mut want);
+        let mut got = vec![f64::NAN; want.len()];
+        run(p, &x, &w, Some(&b), &mut got);
+        for (i, (g, v)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (g - v).abs() <= 1e-12 * (1.0 + v.abs()),
+                "{p:?} at {i}: {g} vs {v}"
+            );
+        }
+    }
+
+    /// A 1x1 stride-1 problem of the forward convolution.
+    fn one_by_one(
+        batch: usize,
+        groups: usize,
+        cout: usize,
+        cin: usize,
+        (h, w): (usize, usize),
+    ) -> Problem {
+        Problem {
+            batch,
+            groups,
+            strided_channels: cout,
+            dense_channels: cin,
+            axes: [
+                AxisMap::UNIT,
+                plain_axis(h, 1, 1, 0),
+                plain_axis(w, 1, 1, 0),
+            ],
+        }
+    }
 
     /// Products of 8-16 or 32 rows, 128+ deep, run column-major and are transposed into the
     /// tile: under each lowering (row shift, im2col, pointwise), with groups and bias.
@@ -603,19 +643,7 @@ mod tests {
                 Lowering::Im2col => cin * k * k,
             };
             assert!(few_rows_pay(cout, cols, depth), "{p:?}");
-            let x = data(2 * groups * cin * p.dense_plane(), 1);
-            let w = data(groups * cout * cin * p.kernel_volume(), 2);
-            let b = data(groups * cout, 3);
-            let mut want = vec![0.0; 2 * groups * cout * p.strided_plane()];
-            crate::reference::gather(&p, &x, &w, Some(&b), &mut want);
-            let mut got = vec![f64::NAN; want.len()];
-            run(&p, &x, &w, Some(&b), &mut got);
-            for (i, (g, v)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    (g - v).abs() <= 1e-12 * (1.0 + v.abs()),
-                    "{p:?} at {i}: {g} vs {v}"
-                );
-            }
+            assert_equals_definition(&p);
         }
     }
 
@@ -625,42 +653,16 @@ mod tests {
     #[test]
     fn pointwise_layers_match_the_definition() {
         // (groups, C_out/g, C_in/g, spatial sides)
-        for (groups, cout, cin, (h, w)) in [
+        for (groups, cout, cin, sides) in [
             (1, 8, 70, (9, 31)),
             (3, 1, 5, (1, 300)),
             (2, 2, 33, (4, 4)),
             (1, 7, 128, (17, 3)),
             (1, 12, 64, (128, 128)),
         ] {
-            let axis = |n: usize| AxisMap {
-                strided: n,
-                dense: n,
-                kernel: 1,
-                stride: 1,
-                dilation: 1,
-                pad_begin: 0,
-            };
-            let p = Problem {
-                batch: 2,
-                groups,
-                strided_channels: cout,
-                dense_channels: cin,
-                axes: [AxisMap::UNIT, axis(h), axis(w)],
-            };
+            let p = one_by_one(2, groups, cout, cin, sides);
             assert!(takes_pointwise(&p) && workspace(&p) == 0, "{p:?}");
-            let x = data(2 * groups * cin * p.dense_plane(), 1);
-            let wt = data(groups * cout * cin, 2);
-            let b = data(groups * cout, 3);
-            let mut want = vec![0.0; 2 * groups * cout * p.strided_plane()];
-            crate::reference::gather(&p, &x, &wt, Some(&b), &mut want);
-            let mut got = vec![f64::NAN; want.len()];
-            run(&p, &x, &wt, Some(&b), &mut got);
-            for (i, (g, v)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    (g - v).abs() <= 1e-12 * (1.0 + v.abs()),
-                    "{p:?} at {i}: {g} vs {v}"
-                );
-            }
+            assert_equals_definition(&p);
         }
     }
 
@@ -670,37 +672,11 @@ mod tests {
     #[test]
     fn aliased_one_by_one_inputs_match_the_definition() {
         // (groups, C_out/g, C_in/g, spatial sides)
-        for (groups, cout, cin, (h, w)) in [(1, 24, 32, (128, 128)), (2, 40, 9, (1, 16384))] {
-            let axis = |n: usize| AxisMap {
-                strided: n,
-                dense: n,
-                kernel: 1,
-                stride: 1,
-                dilation: 1,
-                pad_begin: 0,
-            };
-            let p = Problem {
-                batch: 1,
-                groups,
-                strided_channels: cout,
-                dense_channels: cin,
-                axes: [AxisMap::UNIT, axis(h), axis(w)],
-            };
+        for (groups, cout, cin, sides) in [(1, 24, 32, (128, 128)), (2, 40, 9, (1, 16384))] {
+            let p = one_by_one(1, groups, cout, cin, sides);
             assert!(aliased_input(&p) && !takes_pointwise(&p), "{p:?}");
             assert!(operand_workspace(&p) > 0, "{p:?}");
-            let x = data(groups * cin * p.dense_plane(), 1);
-            let wt = data(groups * cout * cin, 2);
-            let b = data(groups * cout, 3);
-            let mut want = vec![0.0; groups * cout * p.strided_plane()];
-            crate::reference::gather(&p, &x, &wt, Some(&b), &mut want);
-            let mut got = vec![f64::NAN; want.len()];
-            run(&p, &x, &wt, Some(&b), &mut got);
-            for (i, (g, v)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    (g - v).abs() <= 1e-12 * (1.0 + v.abs()),
-                    "{p:?} at {i}: {g} vs {v}"
-                );
-            }
+            assert_equals_definition(&p);
         }
     }
 }

@@ -1310,7 +1310,7 @@ fn as_forward_conv<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::{axis_in, data, mismatch};
+    use crate::kernels::testing::{axis_in, data, mismatch, plain_axis};
     use proptest::prelude::*;
 
     /// The definition on a `Problem`: every input sample scattered through every tap.
@@ -1544,14 +1544,7 @@ mod tests {
     /// shifted ones (ONNX `output_shape`), or one-position maps (a batched projection).
     #[test]
     fn pointwise_takes_plain_one_by_one_layers() {
-        let unit = |n: usize| AxisMap {
-            strided: n,
-            dense: n,
-            kernel: 1,
-            stride: 1,
-            dilation: 1,
-            pad_begin: 0,
-        };
+        let unit = |n: usize| plain_axis(n, 1, 1, 0);
         let problem = |batch, groups, cin, cout, axes| Problem {
             batch,
             groups,
@@ -1613,25 +1606,21 @@ mod tests {
     /// equal the definition.
     #[test]
     fn aliased_inputs_are_copied_and_match_the_definition() {
-        let axis = |strided: usize, k: usize, s: usize, pad: usize| AxisMap {
-            strided,
-            dense: (strided - 1) * s + k - 2 * pad,
-            kernel: k,
-            stride: s,
-            dilation: 1,
-            pad_begin: pad as i64,
-        };
         for (cin, cout, axes, windowed) in [
             (
                 20,
                 2,
-                [AxisMap::UNIT, axis(256, 3, 2, 1), axis(256, 3, 2, 1)],
+                [
+                    AxisMap::UNIT,
+                    plain_axis(256, 3, 2, 1),
+                    plain_axis(256, 3, 2, 1),
+                ],
                 false,
             ),
             (
                 8,
                 4,
-                [AxisMap::UNIT, AxisMap::UNIT, axis(2 << 16, 4, 2, 1)],
+                [AxisMap::UNIT, AxisMap::UNIT, plain_axis(2 << 16, 4, 2, 1)],
                 true,
             ),
         ] {
@@ -1655,16 +1644,8 @@ mod tests {
     /// GEMM + col2im, not sub-pixel phases; both equal the definition.
     #[test]
     fn small_images_take_col2im() {
-        let axis = |strided: usize, k: usize, s: usize, pad: usize| AxisMap {
-            strided,
-            dense: (strided - 1) * s + k - 2 * pad,
-            kernel: k,
-            stride: s,
-            dilation: 1,
-            pad_begin: pad as i64,
-        };
         for (cin, cout, k, s, pad, side) in [(64, 96, 5, 2, 2, 14), (16, 64, 3, 2, 1, 7)] {
-            let a = axis(side, k, s, pad);
+            let a = plain_axis(side, k, s, pad);
             let p = Problem {
                 batch: 1,
                 groups: 1,

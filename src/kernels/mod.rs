@@ -232,6 +232,20 @@ pub(crate) mod testing {
         Range<usize>,
     );
 
+    /// An axis of `strided` positions, kernel `kernel`, stride `stride`, no dilation and
+    /// `pad` on both ends; the dense length is the transposed convolution's output length
+    /// `(strided - 1) * stride + kernel - 2 * pad` (for a 1x1 stride-1 axis, `strided`).
+    pub(crate) fn plain_axis(strided: usize, kernel: usize, stride: usize, pad: usize) -> AxisMap {
+        AxisMap {
+            strided,
+            dense: (strided - 1) * stride + kernel - 2 * pad,
+            kernel,
+            stride,
+            dilation: 1,
+            pad_begin: pad as i64,
+        }
+    }
+
     /// Axes with lengths, kernel, stride, dilation and padding drawn from the given ranges.
     pub(crate) fn axis_in(
         (strided, kernel, stride, dilation, pad_begin, dense): AxisRanges,
