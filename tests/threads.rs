@@ -95,6 +95,18 @@ fn conv_transpose_is_thread_count_independent() {
             ramp(ndarray::Ix4(96, 6, 1, 1)),
             ConvTranspose2d::new(),
         ),
+        // one small image at stride 1 (a lone band split into two channel halves) and a
+        // 3-channel 8x8 head on it (one-channel blocks)
+        (
+            ramp(ndarray::Ix4(1, 16, 16, 16)),
+            ramp(ndarray::Ix4(16, 128, 8, 8)),
+            ConvTranspose2d::new().padding(1),
+        ),
+        (
+            ramp(ndarray::Ix4(1, 96, 12, 12)),
+            ramp(ndarray::Ix4(96, 3, 8, 8)),
+            ConvTranspose2d::new().padding(3),
+        ),
     ];
     for (x, w, cfg) in &cases {
         let one: Array4<f32> = in_pool(1, || conv_transpose2d(x, w, None, cfg).unwrap());

@@ -326,7 +326,25 @@ pub(super) fn band_product<T: Element>(
     tile: &mut [T],
     spare: Option<&mut [T]>,
 ) {
-    let (cout, cin) = (p.strided_channels, p.dense_channels);
+    let all = (0, p.strided_channels);
+    band_product_of(p, lowering, wg, xg, rows, w_ranges, col, tile, spare, all);
+}
+
+/// [`band_product`] for output channels `c0..c1` of the group only (`tile` holds their rows).
+#[allow(clippy::too_many_arguments)]
+fn band_product_of<T: Element>(
+    p: &Problem,
+    lowering: Lowering,
+    wg: &[T],
+    xg: &[T],
+    rows: (usize, usize),
+    w_ranges: &[(usize, usize)],
+    col: &mut Vec<T>,
+    tile: &mut [T],
+    spare: Option<&mut [T]>,
+    (c0, c1): (usize, usize),
+) {
+    let (cout, cin) = (c1 - c0, p.dense_channels);
     let w_out = p.axes[2].strided;
     let cols = (rows.1 - rows.0) * w_out;
     // a product of few rows runs column-major into `spare`, then is transposed into `tile`
@@ -340,8 +358,9 @@ pub(super) fn band_product<T: Element>(
         Some(s) => Dst::ColMajor(&mut s[..cout * cols], tile),
         None => Dst::RowMajor(tile),
     };
+    // rows c0..c1 of the weight (within each kernel row's matrix for the row shift)
     let weight = |k: usize| Mat {
-        data: wg,
+        data: &wg[c0 * k..],
         rows: cout,
         cols: k,
         row_stride: k,
@@ -381,7 +400,7 @@ pub(super) fn band_product<T: Element>(
             let row_stride = halo_rows(p, rows.1 - rows.0) * w_out;
             for kh in 0..kh_n {
                 let lhs = Mat {
-                    data: &wg[kh * cout * kc..],
+                    data: &wg[(kh * p.strided_channels + c0) * kc..],
                     ..weight(kc)
                 };
                 let rhs = Mat {
@@ -464,6 +483,50 @@ pub(super) fn band_tasks<'a, T>(
     tasks
 }
 
+/// Fewest multiply-adds of a lone band task that [`split_lone_band`] splits.
+const LONE_SPLIT_WORK: u64 = 1 << 20;
+
+/// Fewest output channels per half of a split lone band task.
+const LONE_SPLIT_CHANNELS: usize = 16;
+
+/// Whether [`split_lone_band`] splits `p`'s band task: `p` is one task in all (one image and
+/// group in one band, a small image), whose GEMM would run on one thread while the others
+/// wait. The split is fixed by the problem, never by the thread count; each half builds the
+/// band's operand itself (a few percent of the work on such layers). Randomized A/B, 2
+/// threads, as transposed convolutions at stride 1: 16 -> 128 8x8 on 16x16 0.62x the time,
+/// 8 -> 512 5x5 on 8x8 0.74x; the 29 other stride-1 layers of one or two images in the
+/// benchmark sets level.
+pub(super) fn splits_lone_band(p: &Problem) -> bool {
+    let (band_rows, rows) = band(p);
+    let tasks = p.batch * p.groups * rows.div_ceil(band_rows.max(1));
+    tasks == 1
+        && !takes_pointwise(p)
+        && !super::winograd::applies(p)
+        && window_for(p, lowering(p)) >= p.axes[2].strided
+        && p.strided_channels >= 2 * LONE_SPLIT_CHANNELS
+        && p.multiply_adds() >= LONE_SPLIT_WORK
+}
+
+/// The band tasks with the first output channel of each: as they are, or, when `p` is a lone
+/// task ([`splits_lone_band`]), its output channels in two halves, each a task with the whole
+/// band's operand and half of the GEMM's rows.
+fn split_lone_band<'a, T>(
+    p: &Problem,
+    tasks: Vec<BandTask<'a, T>>,
+) -> Vec<(BandTask<'a, T>, usize)> {
+    if tasks.len() != 1 || !splits_lone_band(p) {
+        return tasks.into_iter().map(|t| (t, 0)).collect();
+    }
+    let mut halves = Vec::with_capacity(2);
+    for (n, g, r0, mut segments) in tasks {
+        let half = segments.len() / 2;
+        let second = segments.split_off(half);
+        halves.push(((n, g, r0, segments), 0));
+        halves.push(((n, g, r0, second), half));
+    }
+    halves
+}
+
 /// [`run`] when the caller already holds `held` elements of weight copies (they count
 /// against the call's memory budget).
 pub(super) fn run_after_copies<T: Element>(
@@ -498,7 +561,7 @@ pub(super) fn run_after_copies<T: Element>(
     let w_ranges = tap_ranges(&p.axes[2]);
 
     let y_len = y.len();
-    let tasks = band_tasks(p, y, (band_rows, rows), w_out);
+    let tasks = split_lone_band(p, band_tasks(p, y, (band_rows, rows), w_out));
     let work = p.multiply_adds() / tasks.len().max(1) as u64;
     let at_once = super::max_concurrent(
         workspace(p),
@@ -507,7 +570,7 @@ pub(super) fn run_after_copies<T: Element>(
         std::mem::size_of::<T>(),
     );
     let win = window_for(p, lowering);
-    for_each_task(tasks, work, at_once, |(n, g, r0, mut segments)| {
+    for_each_task(tasks, work, at_once, |((n, g, r0, mut segments), c0)| {
         with_scratch(|col: &mut Vec<T>, out: &mut Vec<T>| {
             let r1 = (r0 + band_rows).min(rows);
             let cols = (r1 - r0) * w_out;
@@ -544,16 +607,29 @@ pub(super) fn run_after_copies<T: Element>(
                 return;
             }
             // a spare tile for a product of few rows (see `band_product`)
-            let spare_len = if may_have_few_rows(cout_g, cols) {
-                cout_g * cols
+            let cout = segments.len();
+            let spare_len = if may_have_few_rows(cout, cols) {
+                cout * cols
             } else {
                 0
             };
-            let (out, spare) = sized(out, cout_g * cols + spare_len).split_at_mut(cout_g * cols);
+            let (out, spare) = sized(out, cout * cols + spare_len).split_at_mut(cout * cols);
             let spare = (spare_len > 0).then_some(spare);
-            band_product(p, lowering, wg, xg, (r0, r1), &w_ranges, col, out, spare);
+            let channels = (c0, c0 + cout);
+            band_product_of(
+                p,
+                lowering,
+                wg,
+                xg,
+                (r0, r1),
+                &w_ranges,
+                col,
+                out,
+                spare,
+                channels,
+            );
             for (co, seg) in segments.iter_mut().enumerate() {
-                let bias = b.map_or(T::zero(), |b| b[g * cout_g + co]);
+                let bias = b.map_or(T::zero(), |b| b[g * cout_g + c0 + co]);
                 seg.iter_mut()
                     .zip(&out[co * cols..(co + 1) * cols])
                     .for_each(|(d, &v)| *d = v + bias);
@@ -644,6 +720,40 @@ mod tests {
             };
             assert!(few_rows_pay(cout, cols, depth), "{p:?}");
             assert_equals_definition(&p);
+        }
+    }
+
+    /// A lone band task (one small image) is split into two halves of its output channels,
+    /// each from its own rows of the weight: the row shift (weight in kernel-row matrices),
+    /// im2col with an odd channel count, and a 1-D layer.
+    #[test]
+    fn lone_band_halves_match_the_definition() {
+        // (C_out, C_in, kernel, stride, pad, spatial sides; 1 for a 1-D layer's height)
+        for (cout, cin, k, stride, pad, (h, w)) in [
+            (40, 16, 5, 1, 2, (12, 12)),
+            (33, 40, 3, 2, 1, (21, 21)),
+            (48, 20, 7, 1, 3, (1, 200)),
+        ] {
+            let axis =
+                |dense: usize| plain_axis((dense + 2 * pad - k) / stride + 1, k, stride, pad);
+            let height = if h == 1 { AxisMap::UNIT } else { axis(h) };
+            let p = Problem {
+                batch: 1,
+                groups: 1,
+                strided_channels: cout,
+                dense_channels: cin,
+                axes: [AxisMap::UNIT, height, axis(w)],
+            };
+            assert!(splits_lone_band(&p), "{p:?}");
+            let want = if k == 5 {
+                Lowering::RowShift
+            } else {
+                Lowering::Im2col
+            };
+            assert_eq!(lowering(&p), want, "{p:?}");
+            assert_equals_definition(&p);
+            // two images are two tasks already
+            assert!(!splits_lone_band(&Problem { batch: 2, ..p }), "{p:?}");
         }
     }
 

@@ -374,15 +374,16 @@ fn max_tasks_at_once<T>(p: &Problem, output: usize) -> usize {
 
 /// Output channels per GEMM block when there are `tasks` independent (image run, group)
 /// tasks: whole groups when there are enough of them, otherwise a split into about four
-/// blocks so threads have work. Fixed by the problem alone, so the arithmetic never depends on
-/// the thread count.
+/// blocks (of at least 64 GEMM rows) so threads have work, also with fewer than 8 channels (a
+/// lone 512 -> 3 8x8 head on 16x16: 0.85x the time as three one-channel blocks). Fixed by
+/// the problem alone, so the arithmetic never depends on the thread count.
 ///
 /// A block's weight (`C_in/g x block x taps`) is also what the GEMM packs for one product, so
 /// blocks stay within [`super::TILE_CAP`] elements of it: large layers get narrower blocks
 /// and the GEMM's own buffers stay bounded.
 fn block_channels_for(p: &Problem, tasks: usize) -> usize {
     let cg = p.dense_channels;
-    let by_threads = if tasks >= 4 || cg < 8 {
+    let by_threads = if tasks >= 4 {
         cg
     } else {
         cg.div_ceil(4)
@@ -1655,6 +1656,28 @@ mod tests {
             };
             assert_eq!(path(&p), Path::Col2im, "{p:?}");
             let bad = mismatch(&p, 13, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
+            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+        }
+    }
+
+    /// A lone image with few output channels (an RGB head on a small map) splits into blocks
+    /// of channels, so its tasks run in parallel: 3 channels x 64 taps in three one-channel
+    /// GEMMs; 4 channels x 9 taps stay one block (64+ GEMM rows per block). Both equal the
+    /// definition.
+    #[test]
+    fn few_channels_of_a_lone_image_split_into_blocks() {
+        for (cin, cout, k, pad, side, block) in [(24, 3, 8, 3, 6, 1), (20, 4, 3, 1, 9, 4)] {
+            let a = plain_axis(side, k, 1, pad);
+            let p = Problem {
+                batch: 1,
+                groups: 1,
+                strided_channels: cin,
+                dense_channels: cout,
+                axes: [AxisMap::UNIT, a, a],
+            };
+            assert_eq!(path(&p), Path::Col2im, "{p:?}");
+            assert_eq!(block_channels_for(&p, 1), block, "{p:?}");
+            let bad = mismatch(&p, 17, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
             assert!(bad.is_none(), "{}", bad.unwrap_or_default());
         }
     }
