@@ -248,6 +248,16 @@ fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
     col2im < flip
 }
 
+/// Whether `p` is a 1-D layer (both outer axes a single position). Such layers never take
+/// sub-pixel phases: each phase is one row, whose operand is built and multiplied a window at
+/// a time, and one image is one task (the phases split planes into bands of rows, and there
+/// is one row). Randomized A/B of the two paths, 2 threads, on vocoder-like layers (HiFi-GAN
+/// and MelGAN upsampling, 32 -> 16 to 512 -> 256 channels, k4/s2 to k25/s4, 256 to 16384
+/// samples, 1-4 signals): GEMM + col2im 0.31-0.88x the time in all 30.
+fn one_d(p: &Problem) -> bool {
+    p.axes[..2].iter().all(|a| a.strided == 1 && a.dense == 1)
+}
+
 /// Fewest input channels per group for which a lone small image (batch 1) goes through
 /// GEMM + col2im whatever the traffic model says (see [`prefers_subpixel`]).
 const SMALL_IMAGE_DEPTH: usize = 16;
@@ -276,7 +286,7 @@ const SMALL_IMAGE_DEPTH: usize = 16;
 /// decides those.
 /// Ties go to col2im: its GEMM reads the input directly.
 fn prefers_subpixel(p: &Problem) -> bool {
-    if p.axes.iter().all(AxisMap::covers_exactly_once) || images_per_gemm(p) > 1 {
+    if p.axes.iter().all(AxisMap::covers_exactly_once) || images_per_gemm(p) > 1 || one_d(p) {
         return false;
     }
     if p.batch == 1 && p.strided_plane() < MIN_TILE_COLS && p.strided_channels >= SMALL_IMAGE_DEPTH
@@ -1658,6 +1668,36 @@ mod tests {
             let bad = mismatch(&p, 13, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
             assert!(bad.is_none(), "{}", bad.unwrap_or_default());
         }
+    }
+
+    /// 1-D layers (a vocoder's upsampling: 128 -> 64 k4/s2 on 8192 samples, 32 -> 16 k7/s3
+    /// with cropping) go through GEMM + col2im, never sub-pixel phases; the same layer on a
+    /// 2-D map of as many positions takes the phases. Both equal the definition.
+    #[test]
+    fn one_d_layers_take_col2im() {
+        for (cin, cout, k, s, pad, len, batch) in
+            [(128, 64, 4, 2, 1, 8192, 1), (32, 16, 7, 3, 2, 300, 2)]
+        {
+            let p = Problem {
+                batch,
+                groups: 1,
+                strided_channels: cin,
+                dense_channels: cout,
+                axes: [AxisMap::UNIT, AxisMap::UNIT, plain_axis(len, k, s, pad)],
+            };
+            assert_eq!(path(&p), Path::Col2im, "{p:?}");
+            let bad = mismatch(&p, 19, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
+            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+        }
+        let a = plain_axis(91, 4, 2, 1);
+        let square = Problem {
+            batch: 1,
+            groups: 1,
+            strided_channels: 128,
+            dense_channels: 64,
+            axes: [AxisMap::UNIT, a, a],
+        };
+        assert_eq!(path(&square), Path::Subpixel);
     }
 
     /// A lone image with few output channels (an RGB head on a small map) splits into blocks
