@@ -507,22 +507,61 @@ pub(super) fn splits_lone_band(p: &Problem) -> bool {
         && p.multiply_adds() >= LONE_SPLIT_WORK
 }
 
-/// The band tasks with the first output channel of each: as they are, or, when `p` is a lone
-/// task ([`splits_lone_band`]), its output channels in two halves, each a task with the whole
-/// band's operand and half of the GEMM's rows.
-fn split_lone_band<'a, T>(
-    p: &Problem,
-    tasks: Vec<BandTask<'a, T>>,
-) -> Vec<(BandTask<'a, T>, usize)> {
+/// A task of [`run_after_copies`]: output channels `channel..` (as many as `segments`) of a
+/// band, over positions `columns` of its rows (a window of a long row, otherwise the whole
+/// row); `segments` holds those positions of each channel's band.
+struct ConvTask<'a, T> {
+    image: usize,
+    group: usize,
+    first_row: usize,
+    channel: usize,
+    columns: (usize, usize),
+    segments: Vec<&'a mut [T]>,
+}
+
+/// The band tasks as [`ConvTask`]s: as they are; or, when a row is computed in windows of
+/// `win` positions (a long 1-D signal), one task per window, so a single signal runs on every
+/// thread (`conv1d` of one signal, 2 threads: 64 -> 64 k3 on 32768 samples, 256 -> 256 k3 on
+/// 4096 and 128 -> 128 k7 dilation 3 on 16384 0.55-0.6x the time; 512 -> 512 k7, whose
+/// 128-position windows each pack the whole weight, level); or, when `p` is a lone task ([`splits_lone_band`]), its output channels in two
+/// halves, each a task with the whole band's operand and half of the GEMM's rows.
+fn conv_tasks<'a, T>(p: &Problem, tasks: Vec<BandTask<'a, T>>, win: usize) -> Vec<ConvTask<'a, T>> {
+    let w_out = p.axes[2].strided;
+    let task = |(n, g, r0, segments): BandTask<'a, T>, channel, columns| ConvTask {
+        image: n,
+        group: g,
+        first_row: r0,
+        channel,
+        columns,
+        segments,
+    };
+    if win < w_out {
+        // a windowed band is one row: each segment is that row of one channel
+        let mut windows = Vec::with_capacity(tasks.len() * w_out.div_ceil(win));
+        for (n, g, r0, segments) in tasks {
+            let mut rests: Vec<&'a mut [T]> = segments;
+            for c0 in (0..w_out).step_by(win) {
+                let len = win.min(w_out - c0);
+                let mut pieces = Vec::with_capacity(rests.len());
+                for rest in rests.iter_mut() {
+                    let (piece, after) = std::mem::take(rest).split_at_mut(len);
+                    pieces.push(piece);
+                    *rest = after;
+                }
+                windows.push(task((n, g, r0, pieces), 0, (c0, c0 + len)));
+            }
+        }
+        return windows;
+    }
     if tasks.len() != 1 || !splits_lone_band(p) {
-        return tasks.into_iter().map(|t| (t, 0)).collect();
+        return tasks.into_iter().map(|t| task(t, 0, (0, w_out))).collect();
     }
     let mut halves = Vec::with_capacity(2);
     for (n, g, r0, mut segments) in tasks {
         let half = segments.len() / 2;
         let second = segments.split_off(half);
-        halves.push(((n, g, r0, segments), 0));
-        halves.push(((n, g, r0, second), half));
+        halves.push(task((n, g, r0, segments), 0, (0, w_out)));
+        halves.push(task((n, g, r0, second), half, (0, w_out)));
     }
     halves
 }
@@ -561,7 +600,8 @@ pub(super) fn run_after_copies<T: Element>(
     let w_ranges = tap_ranges(&p.axes[2]);
 
     let y_len = y.len();
-    let tasks = split_lone_band(p, band_tasks(p, y, (band_rows, rows), w_out));
+    let win = window_for(p, lowering);
+    let tasks = conv_tasks(p, band_tasks(p, y, (band_rows, rows), w_out), win);
     let work = p.multiply_adds() / tasks.len().max(1) as u64;
     let at_once = super::max_concurrent(
         workspace(p),
@@ -569,40 +609,33 @@ pub(super) fn run_after_copies<T: Element>(
         y_len,
         std::mem::size_of::<T>(),
     );
-    let win = window_for(p, lowering);
-    for_each_task(tasks, work, at_once, |((n, g, r0, mut segments), c0)| {
+    for_each_task(tasks, work, at_once, |task| {
+        let ConvTask {
+            image: n,
+            group: g,
+            first_row: r0,
+            channel: c0,
+            columns: (w0, w1),
+            mut segments,
+        } = task;
         with_scratch(|col: &mut Vec<T>, out: &mut Vec<T>| {
             let r1 = (r0 + band_rows).min(rows);
             let cols = (r1 - r0) * w_out;
             let xg = &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
             let wg = &weight[g * cout_g * kc..][..cout_g * kc];
             if win < w_out {
-                // a band of one row, in windows of `win` positions
+                // one window of a band of one row: a problem of its own along the row
+                let pw = p.window(w0, w1);
+                let ranges = tap_ranges(&pw.axes[2]);
+                let n_cols = w1 - w0;
+                let out = sized(out, cout_g * n_cols);
                 let lw = window_lowering(lowering);
-                let out = sized(out, cout_g * win);
-                for c0 in (0..w_out).step_by(win) {
-                    let c1 = (c0 + win).min(w_out);
-                    let pw = p.window(c0, c1);
-                    let ranges = tap_ranges(&pw.axes[2]);
-                    let n_cols = c1 - c0;
-                    band_product(
-                        &pw,
-                        lw,
-                        wg,
-                        xg,
-                        (r0, r1),
-                        &ranges,
-                        col,
-                        &mut out[..cout_g * n_cols],
-                        None,
-                    );
-                    for (co, seg) in segments.iter_mut().enumerate() {
-                        let bias = b.map_or(T::zero(), |b| b[g * cout_g + co]);
-                        seg[c0..c1]
-                            .iter_mut()
-                            .zip(&out[co * n_cols..(co + 1) * n_cols])
-                            .for_each(|(d, &v)| *d = v + bias);
-                    }
+                band_product(&pw, lw, wg, xg, (r0, r1), &ranges, col, out, None);
+                for (co, seg) in segments.iter_mut().enumerate() {
+                    let bias = b.map_or(T::zero(), |b| b[g * cout_g + co]);
+                    seg.iter_mut()
+                        .zip(&out[co * n_cols..(co + 1) * n_cols])
+                        .for_each(|(d, &v)| *d = v + bias);
                 }
                 return;
             }
@@ -754,6 +787,35 @@ mod tests {
             assert_equals_definition(&p);
             // two images are two tasks already
             assert!(!splits_lone_band(&Problem { batch: 2, ..p }), "{p:?}");
+        }
+    }
+
+    /// A row too long for one operand (a long 1-D signal, a very wide map) is computed in
+    /// windows, each window a task of its own: one per window of every (image, row), and the
+    /// result equals the definition.
+    #[test]
+    fn long_rows_run_as_window_tasks() {
+        // (batch, C_out, C_in, kernel, pad, height, width)
+        for (batch, cout, cin, k, pad, h, w) in
+            [(1, 16, 24, 5, 2, 1, 40000), (2, 8, 6, 3, 1, 3, 70000)]
+        {
+            let axis = |dense: usize| plain_axis(dense + 2 * pad - k + 1, k, 1, pad);
+            let height = if h == 1 { AxisMap::UNIT } else { axis(h) };
+            let p = Problem {
+                batch,
+                groups: 1,
+                strided_channels: cout,
+                dense_channels: cin,
+                axes: [AxisMap::UNIT, height, axis(w)],
+            };
+            let win = window_for(&p, lowering(&p));
+            let w_out = p.axes[2].strided;
+            assert!(win < w_out, "{p:?}");
+            let mut y = vec![0.0f64; batch * cout * p.strided_plane()];
+            let rows = band(&p);
+            let tasks = conv_tasks(&p, band_tasks(&p, &mut y, rows, w_out), win);
+            assert_eq!(tasks.len(), batch * rows.1 * w_out.div_ceil(win), "{p:?}");
+            assert_equals_definition(&p);
         }
     }
 

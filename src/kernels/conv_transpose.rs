@@ -241,9 +241,13 @@ fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
         / (gemm_rate_by_size(cout * kvol) * gemm_rate_by_depth(cin) * gemm_rate_by_size(width))
         + MOVE_COST * (2 * cout * kvol * pin + cout * q) as f64;
     // a flipped layer of one band in all (one small image) is one task, which one thread
-    // runs while the others wait; col2im splits such a layer into channel blocks
+    // runs while the others wait (or two halves, see `conv::splits_lone_band`, still slower
+    // than col2im's channel blocks on the layers the model moves then); col2im splits such a
+    // layer into channel blocks. A windowed row (a long 1-D signal) is one task per window.
     let (band_rows, rows) = super::conv::band(&flipped);
-    let one_task = p.batch * p.groups * rows.div_ceil(band_rows.max(1)) == 1;
+    let windowed = super::conv::window_for(&flipped, super::conv::lowering(&flipped))
+        < flipped.axes[2].strided;
+    let one_task = p.batch * p.groups * rows.div_ceil(band_rows.max(1)) == 1 && !windowed;
     let flip = if one_task { 2.0 * flip } else { flip };
     col2im < flip
 }
