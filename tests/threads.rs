@@ -3,8 +3,8 @@
 
 use ndarray::{Array, Array4, Array5};
 use upconv::{
-    conv2d, conv_transpose2d, conv_transpose3d, upsample2d, Conv2d, ConvTranspose2d,
-    ConvTranspose3d, Mode, Upsample2d,
+    conv1d, conv2d, conv_transpose2d, conv_transpose3d, upsample2d, Conv1d, Conv2d,
+    ConvTranspose2d, ConvTranspose3d, Mode, Upsample2d,
 };
 
 fn ramp<D: ndarray::Dimension>(shape: D) -> Array<f32, D> {
@@ -134,6 +134,13 @@ fn conv_and_upsample_are_thread_count_independent() {
     let cfg = Conv2d::new();
     let one = in_pool(1, || conv2d(&x, &w1, None, &cfg).unwrap());
     let two = in_pool(2, || conv2d(&x, &w1, None, &cfg).unwrap());
+    assert!(same_bits(&one, &two));
+    // one long signal (windows of the row as tasks)
+    let signal = ramp(ndarray::Ix3(1, 24, 40000));
+    let w3 = ramp(ndarray::Ix3(16, 24, 5));
+    let cfg = Conv1d::new().padding(2);
+    let one = in_pool(1, || conv1d(&signal, &w3, None, &cfg).unwrap());
+    let two = in_pool(2, || conv1d(&signal, &w3, None, &cfg).unwrap());
     assert!(same_bits(&one, &two));
     for mode in [Mode::Nearest, Mode::Linear, Mode::Cubic, Mode::Area] {
         let up = Upsample2d::scale([2.0, 2.0]).mode(mode);
