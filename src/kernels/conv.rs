@@ -33,7 +33,17 @@ pub(super) enum Lowering {
     /// accumulating GEMM per kernel row on a view shifted by whole rows (see
     /// [`width_im2col`]). It writes about `kH` times less than im2col.
     RowShift,
+    /// 1-D with stride 1 (a long signal): the window's input span is copied once (`C_in/g`
+    /// rows, padding as zeros) and each tap is one accumulating GEMM on a view of it shifted
+    /// by the tap, with that tap's weight read in place (see [`input_span`]). It writes
+    /// `K` times less than im2col and copies no weight, so it also takes weights over the copy
+    /// budget.
+    WidthShift,
 }
+
+/// Fewest input channels per group [`Lowering::WidthShift`] takes: each of its GEMMs is that
+/// deep.
+const MIN_WIDTH_SHIFT_DEPTH: usize = 32;
 
 /// Shallowest product [`Lowering::RowShift`] runs (`C_in/g * kW`) for 32 or more output
 /// channels per group: its `kH` accumulating GEMMs are each that deep, and shallower ones run
@@ -50,6 +60,11 @@ pub(super) fn lowering(p: &Problem) -> Lowering {
         return Lowering::Pointwise;
     }
     let planar = a[0].strided == 1 && a[0].dense == 1 && a[0].kernel == 1 && a[0].pad_begin == 0;
+    let linear =
+        planar && a[1].strided == 1 && a[1].dense == 1 && a[1].kernel == 1 && a[1].pad_begin == 0;
+    if linear && a[2].stride == 1 && a[2].kernel >= 2 && p.dense_channels >= MIN_WIDTH_SHIFT_DEPTH {
+        return Lowering::WidthShift;
+    }
     // the row-shift weight is a reordered copy: only while it is within the copy budget
     let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
     if planar
@@ -80,6 +95,7 @@ fn band_for(p: &Problem, lowering: Lowering) -> (usize, usize) {
     }
     let taps = match lowering {
         Lowering::RowShift => p.axes[2].kernel,
+        Lowering::WidthShift => 1,
         _ => p.kernel_volume(),
     };
     // the band's operand and its GEMM output tile
@@ -94,6 +110,7 @@ pub(super) fn window_for(p: &Problem, lowering: Lowering) -> usize {
     let per_col = match lowering {
         Lowering::Pointwise | Lowering::Im2col => p.dense_channels * p.kernel_volume(),
         Lowering::RowShift => p.dense_channels * a[2].kernel * halo_rows(p, 1),
+        Lowering::WidthShift => p.dense_channels,
     } + p.strided_channels;
     window_cols(per_col, a[2].strided)
 }
@@ -149,6 +166,7 @@ pub(super) fn operand_workspace(p: &Problem) -> usize {
         Lowering::Pointwise => 0,
         Lowering::Im2col => p.dense_channels * p.kernel_volume() * band_rows * w_out,
         Lowering::RowShift => p.dense_channels * p.axes[2].kernel * halo_rows(p, band_rows) * w_out,
+        Lowering::WidthShift => p.dense_channels * span(&p.axes[2], w_out),
     }
 }
 
@@ -176,6 +194,7 @@ pub(crate) fn workspace(p: &Problem) -> usize {
     let cols = if win < w { win } else { band(p).0 * w };
     let k = match lowering {
         Lowering::RowShift => p.dense_channels * p.axes[2].kernel,
+        Lowering::WidthShift => p.dense_channels,
         _ => p.dense_channels * p.kernel_volume(),
     };
     let spare = if may_have_few_rows(p.strided_channels, cols) {
@@ -350,7 +369,7 @@ fn band_product_of<T: Element>(
     // a product of few rows runs column-major into `spare`, then is transposed into `tile`
     let depth = match lowering {
         Lowering::RowShift => cin * p.axes[2].kernel,
-        Lowering::Pointwise => cin,
+        Lowering::Pointwise | Lowering::WidthShift => cin,
         Lowering::Im2col => cin * p.kernel_volume(),
     };
     let spare = spare.filter(|_| few_rows_pay(cout, cols, depth));
@@ -413,8 +432,54 @@ fn band_product_of<T: Element>(
                 dst.product(cols, lhs, rhs, kh > 0);
             }
         }
+        Lowering::WidthShift => {
+            // one row (1-D): tap kw of output t reads span element t + kw*d
+            let a = &p.axes[2];
+            let (k, d) = (a.kernel, a.dilation);
+            let len = span(a, cols);
+            input_span(p, xg, col, len);
+            for kw in 0..k {
+                let lhs = Mat {
+                    data: &wg[c0 * cin * k + kw..],
+                    rows: cout,
+                    cols: cin,
+                    row_stride: cin * k,
+                    col_stride: k,
+                };
+                let rhs = Mat {
+                    data: &col[kw * d..],
+                    rows: cin,
+                    cols,
+                    row_stride: len,
+                    col_stride: 1,
+                };
+                dst.product(cols, lhs, rhs, kw > 0);
+            }
+        }
     }
     dst.finish(cout, cols);
+}
+
+/// Input positions a [`Lowering::WidthShift`] operand holds per channel for `cols` outputs.
+fn span(a: &AxisMap, cols: usize) -> usize {
+    cols + (a.kernel - 1) * a.dilation
+}
+
+/// [`Lowering::WidthShift`]'s operand: `col[ci*len + t] = x[ci, t - pad_begin]`, zero where
+/// that is outside the input (1-D, stride 1: output `o`, tap `kw` reads `o + kw*d - pad`).
+fn input_span<T: Element>(p: &Problem, x: &[T], col: &mut Vec<T>, len: usize) {
+    let (pin, pb) = (p.dense_plane(), p.axes[2].pad_begin);
+    // span positions lo..hi are inside the input, starting at input position lo - pb
+    let lo = pb.clamp(0, len as i64) as usize;
+    let hi = (pb + pin as i64).clamp(lo as i64, len as i64) as usize;
+    col.clear();
+    col.reserve_exact(p.dense_channels * len);
+    for ci in 0..p.dense_channels {
+        let start = ci * pin + (lo as i64 - pb) as usize;
+        col.resize(col.len() + lo, T::zero());
+        col.extend_from_slice(&x[start..start + (hi - lo)]);
+        col.resize(col.len() + (len - hi), T::zero());
+    }
 }
 
 /// Where [`band_product`]'s GEMMs write: straight into the row-major tile, or column-major
@@ -748,7 +813,7 @@ mod tests {
             let cols = band_rows * p.axes[2].strided;
             let depth = match lowering(&p) {
                 Lowering::RowShift => cin * k,
-                Lowering::Pointwise => cin,
+                Lowering::Pointwise | Lowering::WidthShift => cin,
                 Lowering::Im2col => cin * k * k,
             };
             assert!(few_rows_pay(cout, cols, depth), "{p:?}");
@@ -817,6 +882,57 @@ mod tests {
             assert_eq!(tasks.len(), batch * rows.1 * w_out.div_ceil(win), "{p:?}");
             assert_equals_definition(&p);
         }
+    }
+
+    /// 1-D stride-1 layers with 32+ input channels per group take [`Lowering::WidthShift`]:
+    /// padding, dilation, groups, cropping (negative padding, from a transposed convolution),
+    /// a lone signal split into channel halves and a long one cut into windows all equal the
+    /// definition.
+    #[test]
+    fn width_shift_matches_the_definition() {
+        // (batch, groups, C_out/g, C_in/g, kernel, dilation, pad_begin, input length)
+        for (batch, groups, cout, cin, k, d, pad, len) in [
+            (1, 1, 36, 40, 5, 1, 2, 300),
+            (2, 2, 8, 32, 3, 3, 0, 1000),
+            (1, 1, 16, 64, 7, 1, 3, 50000),
+            (1, 1, 20, 33, 3, 1, -1, 100),
+        ] {
+            let reach = (d * (k - 1)) as i64;
+            let strided = (len as i64 + 2 * pad - reach) as usize;
+            let axis = AxisMap {
+                strided,
+                dense: len,
+                kernel: k,
+                stride: 1,
+                dilation: d,
+                pad_begin: pad,
+            };
+            let p = Problem {
+                batch,
+                groups,
+                strided_channels: cout,
+                dense_channels: cin,
+                axes: [AxisMap::UNIT, AxisMap::UNIT, axis],
+            };
+            assert_eq!(lowering(&p), Lowering::WidthShift, "{p:?}");
+            assert_equals_definition(&p);
+        }
+        let windowed = plain_axis(50000, 7, 1, 3);
+        let p = Problem {
+            batch: 1,
+            groups: 1,
+            strided_channels: 16,
+            dense_channels: 64,
+            axes: [AxisMap::UNIT, AxisMap::UNIT, windowed],
+        };
+        assert!(window_for(&p, lowering(&p)) < 50000);
+        let lone = Problem {
+            strided_channels: 36,
+            dense_channels: 40,
+            axes: [AxisMap::UNIT, AxisMap::UNIT, plain_axis(300, 5, 1, 2)],
+            ..p
+        };
+        assert!(splits_lone_band(&lone));
     }
 
     /// 1x1 layers with few output channels per group go to [`pointwise`] with the

@@ -227,10 +227,10 @@ fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
         1.0
     };
     let kw = p.axes[2].kernel;
-    let lowered = if super::conv::lowering(&flipped) == super::conv::Lowering::RowShift {
-        cin * kw
-    } else {
-        cin * kvol
+    let lowered = match super::conv::lowering(&flipped) {
+        super::conv::Lowering::RowShift => cin * kw,
+        super::conv::Lowering::WidthShift => cin,
+        _ => cin * kvol,
     };
     let flip = macs(cout, cin * kvol, q)
         / winograd
