@@ -17,7 +17,9 @@ use super::gemm::{few_rows_pay, matmul, matmul_col_major, may_have_few_rows, pac
 use super::parallel::for_each_task;
 use super::pointwise::{self, Pointwise, WeightLayout};
 use super::scratch::{sized, with_scratch};
-use super::{rows_alias, tap_ranges, tile_rows, window_cols, ALIAS_PAD, WEIGHT_COPY_BUDGET};
+use super::{
+    rows_alias, tap_ranges, tile_rows, window_cols, ALIAS_PAD, MIN_TILE_COLS, WEIGHT_COPY_BUDGET,
+};
 use crate::problem::{AxisMap, Problem};
 use crate::Element;
 
@@ -35,15 +37,18 @@ pub(super) enum Lowering {
     RowShift,
     /// 1-D with stride 1 (a long signal): the window's input span is copied once (`C_in/g`
     /// rows, padding as zeros) and each tap is one accumulating GEMM on a view of it shifted
-    /// by the tap, with that tap's weight read in place (see [`input_span`]). It writes
-    /// `K` times less than im2col and copies no weight, so it also takes weights over the copy
-    /// budget.
+    /// by the tap, with that tap's weight read in place (see [`input_span`]). It writes `K`
+    /// times less than im2col and copies no weight. Taken only where im2col's operand is so
+    /// deep (`C_in/g * K + C_out/g` over 2048 per position) that a row would go in windows
+    /// under [`MIN_TILE_COLS`] positions, each packing the whole weight: `conv1d` 512 -> 512
+    /// k7 on 8192 samples 0.55x the time; with 32-384 channels, where im2col's windows are
+    /// wider, it was level to 1.6x slower (shallow GEMMs, fewer tasks), so those keep im2col.
     WidthShift,
 }
 
 /// Fewest input channels per group [`Lowering::WidthShift`] takes: each of its GEMMs is that
 /// deep.
-const MIN_WIDTH_SHIFT_DEPTH: usize = 32;
+const MIN_WIDTH_SHIFT_DEPTH: usize = 64;
 
 /// Shallowest product [`Lowering::RowShift`] runs (`C_in/g * kW`) for 32 or more output
 /// channels per group: its `kH` accumulating GEMMs are each that deep, and shallower ones run
@@ -63,7 +68,12 @@ pub(super) fn lowering(p: &Problem) -> Lowering {
     let linear =
         planar && a[1].strided == 1 && a[1].dense == 1 && a[1].kernel == 1 && a[1].pad_begin == 0;
     if linear && a[2].stride == 1 && a[2].kernel >= 2 && p.dense_channels >= MIN_WIDTH_SHIFT_DEPTH {
-        return Lowering::WidthShift;
+        // only when im2col's operand is so deep that a row goes in narrow windows
+        let w = a[2].strided;
+        let win = window_cols(p.dense_channels * a[2].kernel + p.strided_channels, w);
+        if win < w && win < MIN_TILE_COLS {
+            return Lowering::WidthShift;
+        }
     }
     // the row-shift weight is a reordered copy: only while it is within the copy budget
     let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
@@ -884,18 +894,18 @@ mod tests {
         }
     }
 
-    /// 1-D stride-1 layers with 32+ input channels per group take [`Lowering::WidthShift`]:
-    /// padding, dilation, groups, cropping (negative padding, from a transposed convolution),
-    /// a lone signal split into channel halves and a long one cut into windows all equal the
-    /// definition.
+    /// Deep 1-D stride-1 layers take [`Lowering::WidthShift`]: padding, dilation, groups,
+    /// cropping (negative padding, from a transposed convolution), a lone signal split into
+    /// channel halves and a long one cut into windows all equal the definition; a shallower
+    /// layer keeps im2col.
     #[test]
     fn width_shift_matches_the_definition() {
         // (batch, groups, C_out/g, C_in/g, kernel, dilation, pad_begin, input length)
         for (batch, groups, cout, cin, k, d, pad, len) in [
-            (1, 1, 36, 40, 5, 1, 2, 300),
-            (2, 2, 8, 32, 3, 3, 0, 1000),
-            (1, 1, 16, 64, 7, 1, 3, 50000),
-            (1, 1, 20, 33, 3, 1, -1, 100),
+            (1, 1, 36, 300, 7, 1, 3, 600),
+            (2, 2, 8, 320, 7, 3, 0, 1000),
+            (1, 1, 16, 300, 7, 1, 3, 3000),
+            (1, 1, 20, 300, 7, 1, -1, 400),
         ] {
             let reach = (d * (k - 1)) as i64;
             let strided = (len as i64 + 2 * pad - reach) as usize;
@@ -917,22 +927,26 @@ mod tests {
             assert_eq!(lowering(&p), Lowering::WidthShift, "{p:?}");
             assert_equals_definition(&p);
         }
-        let windowed = plain_axis(50000, 7, 1, 3);
+        let windowed = plain_axis(3000, 7, 1, 3);
         let p = Problem {
             batch: 1,
             groups: 1,
             strided_channels: 16,
-            dense_channels: 64,
+            dense_channels: 300,
             axes: [AxisMap::UNIT, AxisMap::UNIT, windowed],
         };
-        assert!(window_for(&p, lowering(&p)) < 50000);
+        assert!(window_for(&p, lowering(&p)) < 3000);
         let lone = Problem {
             strided_channels: 36,
-            dense_channels: 40,
-            axes: [AxisMap::UNIT, AxisMap::UNIT, plain_axis(300, 5, 1, 2)],
+            axes: [AxisMap::UNIT, AxisMap::UNIT, plain_axis(600, 7, 1, 3)],
             ..p
         };
         assert!(splits_lone_band(&lone));
+        let shallow = Problem {
+            dense_channels: 128,
+            ..lone
+        };
+        assert_eq!(lowering(&shallow), Lowering::Im2col);
     }
 
     /// 1x1 layers with few output channels per group go to [`pointwise`] with the
