@@ -1,7 +1,9 @@
 //! Forward-convolution fast path: the output is cut into bands of rows, and each band is one
 //! product of the weight with a matrix built from the input (its *lowering*, see [`Lowering`]):
-//! im2col, im2col along the width only with one accumulating GEMM per kernel row, or the
-//! input itself for a 1x1 kernel.
+//! im2col, im2col along the width only with one accumulating GEMM per kernel row, the input
+//! span of a deep 1-D layer with one accumulating GEMM per tap, or the input itself for a 1x1
+//! kernel. A task is a band (or a window of a long row) of one image and group, or half of
+//! the output channels of a layer that is one band in all.
 //!
 //! 3x3 stride-1 2-D layers with enough channels go to [`super::winograd`] instead (2.25x fewer
 //! multiply-adds), 1x1 layers with few output channels to [`super::pointwise`].
@@ -558,13 +560,13 @@ pub(super) fn band_tasks<'a, T>(
     tasks
 }
 
-/// Fewest multiply-adds of a lone band task that [`split_lone_band`] splits.
+/// Fewest multiply-adds of a lone band task that [`conv_tasks`] splits.
 const LONE_SPLIT_WORK: u64 = 1 << 20;
 
 /// Fewest output channels per half of a split lone band task.
 const LONE_SPLIT_CHANNELS: usize = 16;
 
-/// Whether [`split_lone_band`] splits `p`'s band task: `p` is one task in all (one image and
+/// Whether [`conv_tasks`] splits `p`'s band task in two: `p` is one task in all (one image and
 /// group in one band, a small image), whose GEMM would run on one thread while the others
 /// wait. The split is fixed by the problem, never by the thread count; each half builds the
 /// band's operand itself (a few percent of the work on such layers). Randomized A/B, 2
@@ -597,9 +599,9 @@ struct ConvTask<'a, T> {
 /// The band tasks as [`ConvTask`]s: as they are; or, when a row is computed in windows of
 /// `win` positions (a long 1-D signal), one task per window, so a single signal runs on every
 /// thread (`conv1d` of one signal, 2 threads: 64 -> 64 k3 on 32768 samples, 256 -> 256 k3 on
-/// 4096 and 128 -> 128 k7 dilation 3 on 16384 0.55-0.6x the time; 512 -> 512 k7, whose
-/// 128-position windows each pack the whole weight, level); or, when `p` is a lone task ([`splits_lone_band`]), its output channels in two
-/// halves, each a task with the whole band's operand and half of the GEMM's rows.
+/// 4096 and 128 -> 128 k7 dilation 3 on 16384 0.55-0.6x the time); or, when `p` is a lone
+/// task ([`splits_lone_band`]), its output channels in two halves, each a task with the whole
+/// band's operand and half of the GEMM's rows.
 fn conv_tasks<'a, T>(p: &Problem, tasks: Vec<BandTask<'a, T>>, win: usize) -> Vec<ConvTask<'a, T>> {
     let w_out = p.axes[2].strided;
     let task = |(n, g, r0, segments): BandTask<'a, T>, channel, columns| ConvTask {
