@@ -207,6 +207,19 @@ fn all_for<T: Element>() {
         y.len() * std::mem::size_of::<T>(),
         || conv1d_into(&x, &w, None, &cfg, &mut y).unwrap(),
     );
+    // a deep layer (the width-shift lowering) with a dilation whose reach dwarfs its windows
+    let x: Array3<T> = filled([1, 300, 30000]);
+    let w: Array3<T> = filled([16, 300, 7]);
+    for dilation in [3, 4000] {
+        let cfg = Conv1d::new().dilation(dilation);
+        let d = cfg.output_dims(x.shape(), w.shape()).unwrap();
+        let mut y = Array3::<T>::zeros([d[0], d[1], d[2]]);
+        check(
+            &format!("conv1d deep, dilation {dilation} {}", T::NAME),
+            y.len() * std::mem::size_of::<T>(),
+            || conv1d_into(&x, &w, None, &cfg, &mut y).unwrap(),
+        );
+    }
     // 3-D and upsampling
     let cfg = ConvTranspose3d::new().stride(2).padding(1);
     let x: Array5<T> = filled([1, 64, 8, 16, 16]);

@@ -69,8 +69,16 @@ pub(super) fn lowering(p: &Problem) -> Lowering {
     let planar = a[0].strided == 1 && a[0].dense == 1 && a[0].kernel == 1 && a[0].pad_begin == 0;
     let linear =
         planar && a[1].strided == 1 && a[1].dense == 1 && a[1].kernel == 1 && a[1].pad_begin == 0;
-    if linear && a[2].stride == 1 && a[2].kernel >= 2 && p.dense_channels >= MIN_WIDTH_SHIFT_DEPTH {
-        // only when im2col's operand is so deep that a row goes in narrow windows
+    let reach = (a[2].kernel.max(1) - 1).saturating_mul(a[2].dilation);
+    if linear
+        && a[2].stride == 1
+        && a[2].kernel >= 2
+        && p.dense_channels >= MIN_WIDTH_SHIFT_DEPTH
+        && reach < MIN_TILE_COLS
+    {
+        // only when im2col's operand is so deep that a row goes in narrow windows; and with a
+        // reach shorter than such a window, or the span copied per window (window + reach)
+        // would outgrow the tile budget (a 7-tap kernel dilated 4000 times: 27 MiB)
         let w = a[2].strided;
         let win = window_cols(p.dense_channels * a[2].kernel + p.strided_channels, w);
         if win < w && win < MIN_TILE_COLS {
@@ -949,6 +957,30 @@ mod tests {
             ..lone
         };
         assert_eq!(lowering(&shallow), Lowering::Im2col);
+        // a reach (taps - 1) * dilation of 256 or more keeps im2col too
+        let far = AxisMap {
+            strided: 3000,
+            dense: 3000 + 6 * 43,
+            kernel: 7,
+            stride: 1,
+            dilation: 43,
+            pad_begin: 0,
+        };
+        let dilated = Problem {
+            axes: [AxisMap::UNIT, AxisMap::UNIT, far],
+            ..p
+        };
+        assert_eq!(lowering(&dilated), Lowering::Im2col);
+        let near = AxisMap {
+            dense: 3000 + 6 * 42,
+            dilation: 42,
+            ..far
+        };
+        let reaching = Problem {
+            axes: [AxisMap::UNIT, AxisMap::UNIT, near],
+            ..p
+        };
+        assert_eq!(lowering(&reaching), Lowering::WidthShift);
     }
 
     /// 1x1 layers with few output channels per group go to [`pointwise`] with the
