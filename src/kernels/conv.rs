@@ -495,9 +495,12 @@ fn input_span<T: Element>(p: &Problem, x: &[T], col: &mut Vec<T>, len: usize) {
     col.clear();
     col.reserve_exact(p.dense_channels * len);
     for ci in 0..p.dense_channels {
-        let start = ci * pin + (lo as i64 - pb) as usize;
         col.resize(col.len() + lo, T::zero());
-        col.extend_from_slice(&x[start..start + (hi - lo)]);
+        if hi > lo {
+            // lo >= pb here (span position lo is inside the input)
+            let start = ci * pin + (lo as i64 - pb) as usize;
+            col.extend_from_slice(&x[start..start + (hi - lo)]);
+        }
         col.resize(col.len() + (len - hi), T::zero());
     }
 }
@@ -916,6 +919,8 @@ mod tests {
             (2, 2, 8, 320, 7, 3, 0, 1000),
             (1, 1, 16, 300, 7, 1, 3, 3000),
             (1, 1, 20, 300, 7, 1, -1, 400),
+            // windows wholly inside the padding (a span of zeros)
+            (1, 1, 16, 300, 7, 1, 2000, 300),
         ] {
             let reach = (d * (k - 1)) as i64;
             let strided = (len as i64 + 2 * pad - reach) as usize;
