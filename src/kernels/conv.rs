@@ -1020,4 +1020,41 @@ mod tests {
             assert_equals_definition(&p);
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// Deep 1-D stride-1 layers (the width shift) over random widths, taps, dilations,
+        /// padding (including cropping and windows in the padding), groups and batches equal
+        /// the definition.
+        #[test]
+        fn width_shift_agrees_with_the_definition(
+            (batch, groups) in (1usize..3, 1usize..3),
+            (cout, cin) in (1usize..24, 290usize..360),
+            (k, d) in (6usize..10, 1usize..4),
+            pad in -3i64..400,
+            len in 1usize..900,
+        ) {
+            let reach = ((k - 1) * d) as i64;
+            let strided = len as i64 + 2 * pad - reach;
+            proptest::prop_assume!(strided >= 1);
+            let axis = AxisMap {
+                strided: strided as usize,
+                dense: len,
+                kernel: k,
+                stride: 1,
+                dilation: d,
+                pad_begin: pad,
+            };
+            let p = Problem {
+                batch,
+                groups,
+                strided_channels: cout,
+                dense_channels: cin,
+                axes: [AxisMap::UNIT, AxisMap::UNIT, axis],
+            };
+            proptest::prop_assume!(lowering(&p) == Lowering::WidthShift);
+            assert_equals_definition(&p);
+        }
+    }
 }
