@@ -1193,18 +1193,32 @@ const COPY_ROWS: (usize, usize) = (16, 256);
 
 /// Input planes (positions) of a multiple of which [`copies_input`] copies: 65536, a 256x256
 /// map (rows 256 KiB apart). On 128x128 maps (rows 64 KiB apart) the copy was level or slower
-/// for GEMM + col2im (8-16 rows 1.3-2.3x slower, 18-64 rows 0.7-1.1x), unlike the 1x1 layers.
+/// for GEMM + col2im with shallow products (8-16 rows 1.3-2.3x slower, 18-64 rows 0.7-1.1x;
+/// 16-64 input channels 0.89-1.26x), unlike the 1x1 layers; see [`DEEP_COPY_PLANE`].
 const COPY_PLANE: usize = 1 << 16;
 
+/// Input planes of a multiple of which [`copies_input`] also copies for products at least
+/// [`DEEP_COPY_DEPTH`] deep: 16384, a 128x128 map. Randomized A/B, 11 rounds, 15 layers of
+/// 128-256 input channels and 1-8 outputs on 128x128 (4x4/2, 3x3/2, 5x5/2, 2x2/2, one or two
+/// images): 0.57-0.97x the time in 12 (a pix2pix-like 128 -> 3 4x4/2 head 0.59-0.83x), 1.01-1.03x
+/// in 3.
+const DEEP_COPY_PLANE: usize = 1 << 14;
+
+/// Fewest input channels per group for which [`copies_input`] copies on [`DEEP_COPY_PLANE`]
+/// planes: the copy costs one pass over the tile's input, which a product this deep repays.
+const DEEP_COPY_DEPTH: usize = 128;
+
 /// Whether GEMM + col2im with channel blocks of `block` reads a padded copy of each tile's
-/// input instead of the input in place: planes a multiple of [`COPY_PLANE`] apart, a product of
-/// [`COPY_ROWS`] rows, not a skinny product. Randomized A/B on 256x256 inputs: 16-32 rows
-/// 0.38-0.67x the time (96 -> 2 4x4/2 0.38-0.50x), 64 rows 0.85x, 128 rows 0.95x.
+/// input instead of the input in place: planes a multiple of [`COPY_PLANE`] apart (or of
+/// [`DEEP_COPY_PLANE`] for deep products), a product of [`COPY_ROWS`] rows, not a skinny
+/// product. Randomized A/B on 256x256 inputs: 16-32 rows 0.38-0.67x the time (96 -> 2 4x4/2
+/// 0.38-0.50x), 64 rows 0.85x, 128 rows 0.95x.
 fn copies_input(p: &Problem, block: usize) -> bool {
     let rows = block * p.kernel_volume();
-    p.strided_plane() % COPY_PLANE == 0
-        && (COPY_ROWS.0..=COPY_ROWS.1).contains(&rows)
-        && !skinny_layer(p)
+    let plane = p.strided_plane();
+    let aliased = plane % COPY_PLANE == 0
+        || (plane % DEEP_COPY_PLANE == 0 && p.strided_channels >= DEEP_COPY_DEPTH);
+    aliased && (COPY_ROWS.0..=COPY_ROWS.1).contains(&rows) && !skinny_layer(p)
 }
 
 /// The input operand of one GEMM: rows `cin` of `xi` (one image and group, planes `pin`
@@ -1617,11 +1631,22 @@ mod tests {
     }
 
     /// GEMM + col2im with few rows on an input whose planes alias (256x256; a 1-D signal of
-    /// 2 x 65536 samples, cut into windows) reads a padded copy of each tile's input; both
-    /// equal the definition.
+    /// 2 x 65536 samples, cut into windows; 128x128 with 128 input channels) reads a padded
+    /// copy of each tile's input; all equal the definition. 128x128 with 64 input channels
+    /// reads in place.
     #[test]
     fn aliased_inputs_are_copied_and_match_the_definition() {
+        let a128 = plain_axis(128, 3, 2, 1);
+        let shallow = Problem {
+            batch: 1,
+            groups: 1,
+            strided_channels: 64,
+            dense_channels: 2,
+            axes: [AxisMap::UNIT, a128, a128],
+        };
+        assert!(!copies_input(&shallow, block_channels_for(&shallow, 1)));
         for (cin, cout, axes, windowed) in [
+            (128, 2, [AxisMap::UNIT, a128, a128], false),
             (
                 20,
                 2,
