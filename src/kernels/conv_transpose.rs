@@ -1198,10 +1198,10 @@ const COPY_ROWS: (usize, usize) = (16, 256);
 const COPY_PLANE: usize = 1 << 16;
 
 /// Input planes of a multiple of which [`copies_input`] also copies for products at least
-/// [`DEEP_COPY_DEPTH`] deep: 16384, a 128x128 map. Randomized A/B, 11 rounds, 15 layers of
+/// [`DEEP_COPY_DEPTH`] deep: 16384, a 128x128 map. Randomized A/B, 9 rounds, 15 layers of
 /// 128-256 input channels and 1-8 outputs on 128x128 (4x4/2, 3x3/2, 5x5/2, 2x2/2, one or two
-/// images): 0.57-0.97x the time in 12 (a pix2pix-like 128 -> 3 4x4/2 head 0.59-0.83x), 1.01-1.03x
-/// in 3.
+/// images): 0.45-0.97x the time in 13 (a pix2pix-like 128 -> 3 4x4/2 head 0.59-0.83x over
+/// three runs), 0.99-1.03x in 2.
 const DEEP_COPY_PLANE: usize = 1 << 14;
 
 /// Fewest input channels per group for which [`copies_input`] copies on [`DEEP_COPY_PLANE`]
