@@ -762,7 +762,7 @@ pub(super) fn run_after_copies<T: Element>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::{data, plain_axis};
+    use crate::kernels::testing::{data, one_image, plain_axis};
     use crate::problem::AxisMap;
 
     /// Runs `p` on seeded data with a bias and compares every output with the gather
@@ -858,13 +858,7 @@ mod tests {
             let axis =
                 |dense: usize| plain_axis((dense + 2 * pad - k) / stride + 1, k, stride, pad);
             let height = if h == 1 { AxisMap::UNIT } else { axis(h) };
-            let p = Problem {
-                batch: 1,
-                groups: 1,
-                strided_channels: cout,
-                dense_channels: cin,
-                axes: [AxisMap::UNIT, height, axis(w)],
-            };
+            let p = one_image(cout, cin, [AxisMap::UNIT, height, axis(w)]);
             assert!(splits_lone_band(&p), "{p:?}");
             let want = if k == 5 {
                 Lowering::RowShift
@@ -907,6 +901,30 @@ mod tests {
         }
     }
 
+    /// A 1-D stride-1 forward convolution of `len` inputs through `k` taps dilated `d` times,
+    /// padded by `pad` at both ends (negative: cropped); `None` when no output is left.
+    fn linear(
+        (batch, groups, cout, cin): (usize, usize, usize, usize),
+        (k, d, pad, len): (usize, usize, i64, usize),
+    ) -> Option<Problem> {
+        let strided = len as i64 + 2 * pad - (d * (k - 1)) as i64;
+        let axis = AxisMap {
+            strided: usize::try_from(strided).ok().filter(|&s| s >= 1)?,
+            dense: len,
+            kernel: k,
+            stride: 1,
+            dilation: d,
+            pad_begin: pad,
+        };
+        Some(Problem {
+            batch,
+            groups,
+            strided_channels: cout,
+            dense_channels: cin,
+            axes: [AxisMap::UNIT, AxisMap::UNIT, axis],
+        })
+    }
+
     /// Deep 1-D stride-1 layers take [`Lowering::WidthShift`]: padding, dilation, groups,
     /// cropping (negative padding, from a transposed convolution), a lone signal split into
     /// channel halves and a long one cut into windows all equal the definition; a shallower
@@ -922,34 +940,12 @@ mod tests {
             // windows wholly inside the padding (a span of zeros)
             (1, 1, 16, 300, 7, 1, 2000, 300),
         ] {
-            let reach = (d * (k - 1)) as i64;
-            let strided = (len as i64 + 2 * pad - reach) as usize;
-            let axis = AxisMap {
-                strided,
-                dense: len,
-                kernel: k,
-                stride: 1,
-                dilation: d,
-                pad_begin: pad,
-            };
-            let p = Problem {
-                batch,
-                groups,
-                strided_channels: cout,
-                dense_channels: cin,
-                axes: [AxisMap::UNIT, AxisMap::UNIT, axis],
-            };
+            let p = linear((batch, groups, cout, cin), (k, d, pad, len)).expect("has outputs");
             assert_eq!(lowering(&p), Lowering::WidthShift, "{p:?}");
             assert_equals_definition(&p);
         }
         let windowed = plain_axis(3000, 7, 1, 3);
-        let p = Problem {
-            batch: 1,
-            groups: 1,
-            strided_channels: 16,
-            dense_channels: 300,
-            axes: [AxisMap::UNIT, AxisMap::UNIT, windowed],
-        };
+        let p = one_image(16, 300, [AxisMap::UNIT, AxisMap::UNIT, windowed]);
         assert!(window_for(&p, lowering(&p)) < 3000);
         let lone = Problem {
             strided_channels: 36,
@@ -963,29 +959,9 @@ mod tests {
         };
         assert_eq!(lowering(&shallow), Lowering::Im2col);
         // a reach (taps - 1) * dilation of 256 or more keeps im2col too
-        let far = AxisMap {
-            strided: 3000,
-            dense: 3000 + 6 * 43,
-            kernel: 7,
-            stride: 1,
-            dilation: 43,
-            pad_begin: 0,
-        };
-        let dilated = Problem {
-            axes: [AxisMap::UNIT, AxisMap::UNIT, far],
-            ..p
-        };
-        assert_eq!(lowering(&dilated), Lowering::Im2col);
-        let near = AxisMap {
-            dense: 3000 + 6 * 42,
-            dilation: 42,
-            ..far
-        };
-        let reaching = Problem {
-            axes: [AxisMap::UNIT, AxisMap::UNIT, near],
-            ..p
-        };
-        assert_eq!(lowering(&reaching), Lowering::WidthShift);
+        let dilated = |d: usize| linear((1, 1, 16, 300), (7, d, 0, 3000 + 6 * d)).expect("outputs");
+        assert_eq!(lowering(&dilated(43)), Lowering::Im2col);
+        assert_eq!(lowering(&dilated(42)), Lowering::WidthShift);
     }
 
     /// 1x1 layers with few output channels per group go to [`pointwise`] with the
@@ -1035,24 +1011,9 @@ mod tests {
             pad in -3i64..400,
             len in 1usize..900,
         ) {
-            let reach = ((k - 1) * d) as i64;
-            let strided = len as i64 + 2 * pad - reach;
-            proptest::prop_assume!(strided >= 1);
-            let axis = AxisMap {
-                strided: strided as usize,
-                dense: len,
-                kernel: k,
-                stride: 1,
-                dilation: d,
-                pad_begin: pad,
-            };
-            let p = Problem {
-                batch,
-                groups,
-                strided_channels: cout,
-                dense_channels: cin,
-                axes: [AxisMap::UNIT, AxisMap::UNIT, axis],
-            };
+            let p = linear((batch, groups, cout, cin), (k, d, pad, len));
+            proptest::prop_assume!(p.is_some());
+            let p = p.expect("assumed");
             proptest::prop_assume!(lowering(&p) == Lowering::WidthShift);
             assert_equals_definition(&p);
         }

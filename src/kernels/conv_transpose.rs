@@ -227,7 +227,8 @@ fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
         1.0
     };
     let kw = p.axes[2].kernel;
-    let lowered = match super::conv::lowering(&flipped) {
+    let lowering = super::conv::lowering(&flipped);
+    let lowered = match lowering {
         super::conv::Lowering::RowShift => cin * kw,
         super::conv::Lowering::WidthShift => cin,
         _ => cin * kvol,
@@ -245,8 +246,7 @@ fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
     // than col2im's channel blocks on the layers the model moves then); col2im splits such a
     // layer into channel blocks. A windowed row (a long 1-D signal) is one task per window.
     let (band_rows, rows) = super::conv::band(&flipped);
-    let windowed = super::conv::window_for(&flipped, super::conv::lowering(&flipped))
-        < flipped.axes[2].strided;
+    let windowed = super::conv::window_for(&flipped, lowering) < flipped.axes[2].strided;
     let one_task = p.batch * p.groups * rows.div_ceil(band_rows.max(1)) == 1 && !windowed;
     let flip = if one_task { 2.0 * flip } else { flip };
     col2im < flip
@@ -1339,7 +1339,7 @@ fn as_forward_conv<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::{axis_in, data, mismatch, plain_axis};
+    use crate::kernels::testing::{axis_in, data, mismatch, one_image, plain_axis};
     use proptest::prelude::*;
 
     /// The definition on a `Problem`: every input sample scattered through every tap.
@@ -1449,6 +1449,12 @@ mod tests {
         problem_of(exact_axis, 5)
     }
 
+    /// [`run`] on seeded data with a bias equals the definition to 1e-12.
+    fn assert_runs_the_definition(p: &Problem, seed: usize) {
+        let bad = mismatch(p, seed, true, 1e-12, |x, w, b, y| run(p, x, w, b, y));
+        assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+    }
+
     /// Layers whose GEMMs have few columns (inputs of few positions): the skinny product and
     /// the column-major GEMM, single images and runs of images, with and without cropping.
     #[test]
@@ -1519,8 +1525,7 @@ mod tests {
             assert_eq!(path(&p), Path::Col2im, "{p:?}");
             let m = cout * kernel * kernel;
             assert!(few_rows_pay(m, p.strided_plane(), cin), "{p:?}");
-            let bad = mismatch(&p, 3, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
-            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            assert_runs_the_definition(&p, 3);
         }
     }
 
@@ -1563,8 +1568,7 @@ mod tests {
                 axes,
             };
             assert_eq!(path(&p), want, "{p:?}");
-            let bad = mismatch(&p, 5, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
-            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            assert_runs_the_definition(&p, 5);
         }
     }
 
@@ -1625,8 +1629,7 @@ mod tests {
             if let Some(want) = want {
                 assert_eq!(path(&p), want, "{p:?}");
             }
-            let bad = mismatch(&p, 9, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
-            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            assert_runs_the_definition(&p, 9);
         }
     }
 
@@ -1637,13 +1640,7 @@ mod tests {
     #[test]
     fn aliased_inputs_are_copied_and_match_the_definition() {
         let a128 = plain_axis(128, 3, 2, 1);
-        let shallow = Problem {
-            batch: 1,
-            groups: 1,
-            strided_channels: 64,
-            dense_channels: 2,
-            axes: [AxisMap::UNIT, a128, a128],
-        };
+        let shallow = one_image(64, 2, [AxisMap::UNIT, a128, a128]);
         assert!(!copies_input(&shallow, block_channels_for(&shallow, 1)));
         for (cin, cout, axes, windowed) in [
             (128, 2, [AxisMap::UNIT, a128, a128], false),
@@ -1664,19 +1661,12 @@ mod tests {
                 true,
             ),
         ] {
-            let p = Problem {
-                batch: 1,
-                groups: 1,
-                strided_channels: cin,
-                dense_channels: cout,
-                axes,
-            };
+            let p = one_image(cin, cout, axes);
             assert_eq!(path(&p), Path::Col2im, "{p:?}");
             let block = block_channels_for(&p, 1);
             assert!(copies_input(&p, block), "{p:?}");
             assert_eq!(col_window(&p, block) < p.axes[2].strided, windowed, "{p:?}");
-            let bad = mismatch(&p, 11, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
-            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            assert_runs_the_definition(&p, 11);
         }
     }
 
@@ -1686,16 +1676,9 @@ mod tests {
     fn small_images_take_col2im() {
         for (cin, cout, k, s, pad, side) in [(64, 96, 5, 2, 2, 14), (16, 64, 3, 2, 1, 7)] {
             let a = plain_axis(side, k, s, pad);
-            let p = Problem {
-                batch: 1,
-                groups: 1,
-                strided_channels: cin,
-                dense_channels: cout,
-                axes: [AxisMap::UNIT, a, a],
-            };
+            let p = one_image(cin, cout, [AxisMap::UNIT, a, a]);
             assert_eq!(path(&p), Path::Col2im, "{p:?}");
-            let bad = mismatch(&p, 13, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
-            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            assert_runs_the_definition(&p, 13);
         }
     }
 
@@ -1707,25 +1690,16 @@ mod tests {
         for (cin, cout, k, s, pad, len, batch) in
             [(128, 64, 4, 2, 1, 8192, 1), (32, 16, 7, 3, 2, 300, 2)]
         {
+            let axes = [AxisMap::UNIT, AxisMap::UNIT, plain_axis(len, k, s, pad)];
             let p = Problem {
                 batch,
-                groups: 1,
-                strided_channels: cin,
-                dense_channels: cout,
-                axes: [AxisMap::UNIT, AxisMap::UNIT, plain_axis(len, k, s, pad)],
+                ..one_image(cin, cout, axes)
             };
             assert_eq!(path(&p), Path::Col2im, "{p:?}");
-            let bad = mismatch(&p, 19, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
-            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            assert_runs_the_definition(&p, 19);
         }
         let a = plain_axis(91, 4, 2, 1);
-        let square = Problem {
-            batch: 1,
-            groups: 1,
-            strided_channels: 128,
-            dense_channels: 64,
-            axes: [AxisMap::UNIT, a, a],
-        };
+        let square = one_image(128, 64, [AxisMap::UNIT, a, a]);
         assert_eq!(path(&square), Path::Subpixel);
     }
 
@@ -1737,17 +1711,10 @@ mod tests {
     fn few_channels_of_a_lone_image_split_into_blocks() {
         for (cin, cout, k, pad, side, block) in [(24, 3, 8, 3, 6, 1), (20, 4, 3, 1, 9, 4)] {
             let a = plain_axis(side, k, 1, pad);
-            let p = Problem {
-                batch: 1,
-                groups: 1,
-                strided_channels: cin,
-                dense_channels: cout,
-                axes: [AxisMap::UNIT, a, a],
-            };
+            let p = one_image(cin, cout, [AxisMap::UNIT, a, a]);
             assert_eq!(path(&p), Path::Col2im, "{p:?}");
             assert_eq!(block_channels_for(&p, 1), block, "{p:?}");
-            let bad = mismatch(&p, 17, true, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
-            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            assert_runs_the_definition(&p, 17);
         }
     }
 

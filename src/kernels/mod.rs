@@ -232,6 +232,22 @@ pub(crate) mod testing {
         Range<usize>,
     );
 
+    /// One image of one group: `strided_channels` on the strided side, `dense_channels` on the
+    /// dense side, over `axes`.
+    pub(crate) fn one_image(
+        strided_channels: usize,
+        dense_channels: usize,
+        axes: [AxisMap; 3],
+    ) -> Problem {
+        Problem {
+            batch: 1,
+            groups: 1,
+            strided_channels,
+            dense_channels,
+            axes,
+        }
+    }
+
     /// An axis of `strided` positions, kernel `kernel`, stride `stride`, no dilation and
     /// `pad` on both ends; the dense length is the transposed convolution's output length
     /// `(strided - 1) * stride + kernel - 2 * pad` (for a 1x1 stride-1 axis, `strided`).
