@@ -13,7 +13,7 @@
 //!
 //! ```text
 //! cargo run --release --example bench_workloads -- [WORKLOADS.json] [--threads N] [--into]
-//!     [--reps N] [--warmup N] [--only SUBSTRING] [--no-gemm] [--no-copy]
+//!     [--layer] [--reps N] [--warmup N] [--only SUBSTRING] [--no-gemm] [--no-copy]
 //! ```
 //!
 //! * `WORKLOADS.json`: default `bench/workloads.json` (a copy of the project's standard set);
@@ -21,6 +21,10 @@
 //!   core); without the `rayon` feature everything is single-threaded;
 //! * `--into`: reuse one preallocated output across iterations (`*_into` functions); by default
 //!   every call allocates its output, as `F.conv_transpose2d` / `F.interpolate` do;
+//! * `--layer`: transposed convolutions run through a [`ConvTranspose2dLayer`] built once
+//!   before timing (weight held and prepared, as in an `nn.Module` or an ONNX Runtime
+//!   session), `forward` or with `--into` `forward_into`; by default the functions, which take
+//!   the weight afresh every call;
 //! * `--reps N`: timed runs per workload (default: as many as fit in about 1 s, 5 to 50), after
 //!   `--warmup N` untimed runs (default 2); the median is printed;
 //! * `--gemm` / `--copy` (on by default; `--no-gemm` / `--no-copy` turn them off): after each
@@ -34,7 +38,7 @@ use ndarray::{Array4, ArrayRef4};
 use serde_json::Value;
 use upconv::{
     conv_transpose2d, conv_transpose2d_into, pixel_shuffle, pixel_shuffle_into, upsample2d,
-    upsample2d_into, ConvTranspose2d, CoordinateMode, Mode, Upsample2d,
+    upsample2d_into, ConvTranspose2d, ConvTranspose2dLayer, CoordinateMode, Mode, Upsample2d,
 };
 
 type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
@@ -43,6 +47,7 @@ struct Opts {
     path: String,
     threads: Option<usize>,
     into: bool,
+    layer: bool,
     reps: Option<usize>,
     warmup: usize,
     gemm: bool,
@@ -55,6 +60,7 @@ fn parse_args() -> Res<Opts> {
         path: "bench/workloads.json".into(),
         threads: None,
         into: false,
+        layer: false,
         reps: None,
         warmup: 2,
         gemm: true,
@@ -73,6 +79,7 @@ fn parse_args() -> Res<Opts> {
             "--reps" => o.reps = Some(num(args.next(), "--reps")?.max(1)),
             "--warmup" => o.warmup = num(args.next(), "--warmup")?,
             "--into" => o.into = true,
+            "--layer" => o.layer = true,
             "--gemm" => o.gemm = true,
             "--copy" => o.copy = true,
             "--no-gemm" => o.gemm = false,
@@ -80,7 +87,7 @@ fn parse_args() -> Res<Opts> {
             "--only" => o.only = Some(args.next().ok_or("--only needs a value")?),
             "-h" | "--help" => {
                 println!(
-                    "usage: bench_workloads [WORKLOADS.json] [--threads N] [--into] [--reps N] \
+                    "usage: bench_workloads [WORKLOADS.json] [--threads N] [--into] [--layer] [--reps N] \
                      [--warmup N] [--only SUBSTRING] [--no-gemm] [--no-copy]"
                 );
                 std::process::exit(0);
@@ -273,7 +280,22 @@ fn run_deconv(o: &Opts, wl: &Value) -> Res<()> {
         cost.bytes_moved(),
         cost.workspace_bytes
     );
-    let ms = if o.into {
+    let layer = if o.layer {
+        Some(ConvTranspose2dLayer::new(&w, None, cfg)?)
+    } else {
+        None
+    };
+    let ms = if let Some(layer) = &layer {
+        if o.into {
+            let mut y = Array4::<f32>::zeros(shape4(&out)?);
+            time_ms(o.reps, o.warmup, || Ok(layer.forward_into(&x, &mut y)?))?
+        } else {
+            time_ms(o.reps, o.warmup, || {
+                std::hint::black_box(layer.forward(&x)?);
+                Ok(())
+            })?
+        }
+    } else if o.into {
         let mut y = Array4::<f32>::zeros(shape4(&out)?);
         time_ms(o.reps, o.warmup, || {
             conv_transpose2d_into(&x, &w, None, &cfg, &mut y)?;
@@ -441,10 +463,11 @@ fn copy_line(o: &Opts, name: &str, bytes: u64) -> Res<()> {
 
 fn run_all(o: &Opts, doc: &Value) -> Res<()> {
     println!(
-        "# upconv bench_workloads: file={} threads={} into={} reps={} warmup={}",
+        "# upconv bench_workloads: file={} threads={} into={} layer={} reps={} warmup={}",
         o.path,
         threads(),
         o.into,
+        o.layer,
         o.reps.map_or("auto".to_string(), |r| r.to_string()),
         o.warmup
     );

@@ -273,7 +273,9 @@ pub(crate) fn run<T: Element, const D: usize, Dm: Dimension>(
     kernel: Kernel<T>,
 ) -> Result<Array<T, Dm>> {
     let p = cfg.problem(input.shape(), weight.shape())?;
-    crate::kernels::io::new_output(&p, input, weight, bias, &strided_dims::<D>(&p), kernel)
+    let w = crate::kernels::io::row_major(weight);
+    let dims = strided_dims::<D>(&p);
+    crate::kernels::io::new_output(input, bias, &dims, |x, b, y| kernel(&p, x, &w, b, y))
 }
 
 macro_rules! conv_fns {
@@ -337,7 +339,10 @@ macro_rules! conv_fns {
         ) -> Result<()> {
             let p = cfg.problem(input.shape(), weight.shape())?;
             let dims = strided_dims::<$d>(&p);
-            crate::kernels::io::into_output(&p, input, weight, bias, &dims, out, crate::kernels::conv::<T>)
+            let w = crate::kernels::io::row_major(weight);
+            crate::kernels::io::into_output(input, bias, &dims, out, |x, b, y| {
+                crate::kernels::conv(&p, x, &w, b, y)
+            })
         }
     };
 }

@@ -178,6 +178,11 @@ impl<const D: usize> ConvTranspose<D> {
         self
     }
 
+    /// The groups (set by [`groups`](Self::groups)).
+    pub(crate) const fn groups_count(&self) -> usize {
+        self.groups
+    }
+
     /// Requests an exact output size per spatial axis, as PyTorch's
     /// `ConvTranspose{D}d.forward(x, output_size=...)`: the output padding is derived from it
     /// (and the configured output padding ignored). Valid sizes are
@@ -459,7 +464,8 @@ pub(crate) fn run<T: Element, const D: usize, Dm: Dimension>(
 ) -> Result<Array<T, Dm>> {
     let p = cfg.problem(input.shape(), weight.shape())?;
     let dims = dense_dims::<D>(&p);
-    crate::kernels::io::new_output(&p, input, weight, bias, &dims, kernel)
+    let w = crate::kernels::io::row_major(weight);
+    crate::kernels::io::new_output(input, bias, &dims, |x, b, y| kernel(&p, x, &w, b, y))
 }
 
 /// Validates the arrays and runs `kernel` into `out`.
@@ -473,7 +479,8 @@ pub(crate) fn run_into<T: Element, const D: usize, Dm: Dimension>(
 ) -> Result<()> {
     let p = cfg.problem(input.shape(), weight.shape())?;
     let dims = dense_dims::<D>(&p);
-    crate::kernels::io::into_output(&p, input, weight, bias, &dims, out, kernel)
+    let w = crate::kernels::io::row_major(weight);
+    crate::kernels::io::into_output(input, bias, &dims, out, |x, b, y| kernel(&p, x, &w, b, y))
 }
 
 macro_rules! conv_transpose_fns {

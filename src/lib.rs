@@ -41,6 +41,7 @@ mod conv_transpose;
 mod element;
 mod error;
 mod kernels;
+mod layer;
 mod problem;
 pub mod reference;
 pub mod shape;
@@ -57,6 +58,9 @@ pub use conv_transpose::{
 };
 pub use element::Element;
 pub use error::{Error, Result};
+pub use layer::{
+    ConvTranspose1dLayer, ConvTranspose2dLayer, ConvTranspose3dLayer, ConvTransposeLayer,
+};
 pub use shape::AutoPad;
 pub use upsample::*;
 

@@ -17,7 +17,7 @@ use ndarray::{Array, ArrayD, Dimension, Ix1, Ix3, Ix4, Ix5, IxDyn};
 use serde_json::Value;
 use upconv::{
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, AutoPad, Conv,
-    ConvTranspose, Error,
+    ConvTranspose, ConvTransposeLayer, Error,
 };
 
 const CONV_TRANSPOSE_TORCH: &str = concat!(
@@ -214,12 +214,32 @@ fn flatten<T: Num, Dm: Dimension>(y: Array<T, Dm>) -> Output {
     (y.shape().to_vec(), y.iter().map(|&v| v.to()).collect())
 }
 
+/// How a transposed convolution is run: the function, or a [`ConvTransposeLayer`] built from
+/// the case's weight and bias and called twice (the first call packs what it packs, the
+/// second reads it; both outputs are checked).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Via {
+    Function,
+    Layer,
+}
+
 macro_rules! run_dims {
-    ($c:expr, $T:ty, $Ix:ty, $D:literal, $ct:ident, $cv:ident) => {{
+    ($c:expr, $via:expr, $T:ty, $Ix:ty, $D:literal, $ct:ident, $cv:ident) => {{
         let x = tensor::<$T, $Ix>(&$c["x"], "x");
         let w = tensor::<$T, $Ix>(&$c["w"], "w");
         let b = bias::<$T>($c);
         match $c["op"].as_str() {
+            Some("conv_transpose") if $via == Via::Layer => {
+                let layer = ConvTransposeLayer::<$T, $D>::new(&w, b.as_deref(), ct_cfg::<$D>($c))?;
+                let first = layer.forward(&x)?;
+                let mut second = first.clone();
+                layer.forward_into(&x, &mut second)?;
+                assert_eq!(
+                    first, second,
+                    "a layer's second call differs from its first"
+                );
+                Ok(flatten(second))
+            }
             Some("conv_transpose") => $ct(&x, &w, b.as_deref(), &ct_cfg::<$D>($c)).map(flatten),
             Some("conv") => $cv(&x, &w, b.as_deref(), &conv_cfg::<$D>($c)).map(flatten),
             other => panic!("unknown op {other:?}"),
@@ -227,21 +247,21 @@ macro_rules! run_dims {
     }};
 }
 
-fn run_typed<T: Num>(c: &Value) -> Result<Output, Error> {
+fn run_typed<T: Num>(c: &Value, via: Via) -> Result<Output, Error> {
     match c["dims"].as_u64() {
-        Some(1) => run_dims!(c, T, Ix3, 1, conv_transpose1d, conv1d),
-        Some(2) => run_dims!(c, T, Ix4, 2, conv_transpose2d, conv2d),
-        Some(3) => run_dims!(c, T, Ix5, 3, conv_transpose3d, conv3d),
+        Some(1) => run_dims!(c, via, T, Ix3, 1, conv_transpose1d, conv1d),
+        Some(2) => run_dims!(c, via, T, Ix4, 2, conv_transpose2d, conv2d),
+        Some(3) => run_dims!(c, via, T, Ix5, 3, conv_transpose3d, conv3d),
         other => panic!("unsupported dims {other:?}"),
     }
 }
 
 /// Runs a case in its dtype; a panic inside the crate becomes an `Err` message.
-fn run(c: &Value) -> Result<Result<Output, Error>, String> {
+fn run(c: &Value, via: Via) -> Result<Result<Output, Error>, String> {
     let dtype = c["dtype"].as_str();
     catch_unwind(AssertUnwindSafe(|| match dtype {
-        Some(d) if d == f32::DTYPE => run_typed::<f32>(c),
-        Some(d) if d == f64::DTYPE => run_typed::<f64>(c),
+        Some(d) if d == f32::DTYPE => run_typed::<f32>(c, via),
+        Some(d) if d == f64::DTYPE => run_typed::<f64>(c, via),
         other => panic!("unknown dtype {other:?}"),
     }))
     .map_err(|p| {
@@ -261,10 +281,10 @@ fn tol(c: &Value) -> f64 {
 }
 
 /// Checks one golden case; `Err` describes the mismatch.
-fn check_golden(c: &Value) -> Result<f64, String> {
+fn check_golden(c: &Value, via: Via) -> Result<f64, String> {
     let expected_shape = usizes(&c["y"]["shape"], "y.shape");
     let expected = floats(&c["y"]["data"]);
-    let (shape, got) = match run(c) {
+    let (shape, got) = match run(c, via) {
         Err(panic) => return Err(format!("panicked: {panic}")),
         Ok(Err(e)) => return Err(format!("returned Err({e}) [{e:?}]")),
         Ok(Ok(out)) => out,
@@ -294,7 +314,7 @@ fn check_golden(c: &Value) -> Result<f64, String> {
     Ok(err / scale)
 }
 
-fn check_golden_file(path: &str, expect_op: &str) {
+fn check_golden_file(path: &str, expect_op: &str, via: Via) {
     let cases = load(path);
     assert!(!cases.is_empty(), "{path}: no cases");
     let mut failures = Vec::new();
@@ -306,7 +326,7 @@ fn check_golden_file(path: &str, expect_op: &str) {
             "{}: unexpected op",
             name(c)
         );
-        match check_golden(c) {
+        match check_golden(c, via) {
             Ok(rel) => {
                 if rel > worst.0 {
                     worst = (rel, name(c).to_string());
@@ -340,30 +360,47 @@ fn check_golden_file(path: &str, expect_op: &str) {
 
 #[test]
 fn conv_transpose_matches_pytorch() {
-    check_golden_file(CONV_TRANSPOSE_TORCH, "conv_transpose");
+    check_golden_file(CONV_TRANSPOSE_TORCH, "conv_transpose", Via::Function);
+}
+
+/// The same cases through [`ConvTransposeLayer`] (its packed weight where a case's products
+/// have few columns).
+#[test]
+fn conv_transpose_layer_matches_pytorch() {
+    check_golden_file(CONV_TRANSPOSE_TORCH, "conv_transpose", Via::Layer);
 }
 
 #[test]
 fn conv_matches_pytorch() {
-    check_golden_file(CONV_TORCH, "conv");
+    check_golden_file(CONV_TORCH, "conv", Via::Function);
 }
 
 #[test]
 fn conv_transpose_matches_onnxruntime() {
-    check_golden_file(CONV_TRANSPOSE_ONNX, "conv_transpose");
+    check_golden_file(CONV_TRANSPOSE_ONNX, "conv_transpose", Via::Function);
 }
 
-/// The crate returns `Err` exactly when PyTorch raised, and otherwise PyTorch's output shape.
+#[test]
+fn conv_transpose_layer_matches_onnxruntime() {
+    check_golden_file(CONV_TRANSPOSE_ONNX, "conv_transpose", Via::Layer);
+}
+
+/// The crate returns `Err` exactly when PyTorch raised, and otherwise PyTorch's output shape
+/// (functions and layers).
 #[test]
 fn invalid_parameters_rejected_like_pytorch() {
     let cases = load(INVALID_TORCH);
     assert!(!cases.is_empty(), "{INVALID_TORCH}: no cases");
     let mut failures = Vec::new();
-    for c in &cases {
+    // transposed convolutions also through a layer: `Err` from `new` or `forward` alike
+    for (via, c) in [Via::Function, Via::Layer]
+        .into_iter()
+        .flat_map(|via| cases.iter().map(move |c| (via, c)))
+    {
         let raises = c["torch_raises"]
             .as_bool()
             .unwrap_or_else(|| panic!("{}: no torch_raises", name(c)));
-        let msg = match run(c) {
+        let msg = match run(c, via) {
             Err(panic) => Some(format!("panicked: {panic}")),
             Ok(Err(e)) if !raises => Some(format!(
                 "returned Err({e}) but PyTorch accepts it (output {})",
@@ -381,7 +418,7 @@ fn invalid_parameters_rejected_like_pytorch() {
             Ok(Err(_)) => None,
         };
         if let Some(m) = msg {
-            let line = format!("{}: {m}", name(c));
+            let line = format!("{} ({via:?}): {m}", name(c));
             eprintln!("FAIL {line}");
             failures.push(line);
         }

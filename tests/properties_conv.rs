@@ -111,12 +111,18 @@ proptest! {
             let fast = fast_conv_transpose::<f64, D, Ix>(&view, &w64, b.as_deref(), &ct);
             let err = got.iter().zip(want.iter()).chain(fast.iter().zip(want.iter())).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
             prop_assert!(err <= 1e-12 * max, "f64 error {} (max {})", err, max);
+            // a layer of the same weight: both calls agree with each other and the definition
+            let [first, second] = layer_conv_transpose::<f64, D, Ix>(&view, &w64, b.as_deref(), &ct);
+            prop_assert_eq!(&first, &second);
+            let err = first.iter().zip(want.iter()).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+            prop_assert!(err <= 1e-12 * max, "f64 layer error {} (max {})", err, max);
             // f32
             let x32 = typed::<f32, Ix>(&x);
             let w32 = typed::<f32, Ix>(&w);
             let b32 = b.as_ref().map(|b| b.mapv(|v| v as f32));
             let f32out = fast_conv_transpose::<f32, D, Ix>(&x32, &w32, b32.as_deref(), &ct);
-            let err = f32out.iter().zip(want.iter()).fold(0.0f64, |m, (a, b)| m.max((*a as f64 - b).abs()));
+            let [layer32, _] = layer_conv_transpose::<f32, D, Ix>(&x32, &w32, b32.as_deref(), &ct);
+            let err = f32out.iter().chain(&layer32).zip(want.iter().chain(&want)).fold(0.0f64, |m, (a, b)| m.max((*a as f64 - b).abs()));
             prop_assert!(err <= 1e-5 * max, "f32 error {} (max {})", err, max);
             // forward conv, fast against reference
             let cc = conv_cfg::<D>(&case);
@@ -217,6 +223,37 @@ fn fast_conv_transpose<T: Element, const D: usize, Ix: Dimension>(
         )
         .unwrap()
         .into_dyn(),
+    }
+}
+
+/// The op of rank `D` through a [`upconv::ConvTransposeLayer`] of `w` and `b`, called twice
+/// (`forward`, then `forward_into`: the second reads whatever the first packed).
+fn layer_conv_transpose<T: Element, const D: usize, Ix: Dimension>(
+    x: &ndarray::ArrayRef<T, Ix>,
+    w: &ndarray::Array<T, Ix>,
+    b: Option<&ndarray::ArrayRef1<T>>,
+    cfg: &upconv::ConvTranspose<D>,
+) -> [ndarray::ArrayD<T>; 2] {
+    use upconv::ConvTransposeLayer;
+    let (x, w) = (x.view().into_dyn(), w.view().into_dyn());
+    macro_rules! twice {
+        ($d:literal) => {{
+            let (x, w) = (
+                x.into_dimensionality().unwrap(),
+                w.into_dimensionality().unwrap(),
+            );
+            let layer = ConvTransposeLayer::<T, $d>::new(&w, b, cast(cfg)).unwrap();
+            let first = layer.forward(&x).unwrap();
+            let mut second = first.clone();
+            second.fill(T::from_f64_lossy(f64::NAN));
+            layer.forward_into(&x, &mut second).unwrap();
+            [first.into_dyn(), second.into_dyn()]
+        }};
+    }
+    match D {
+        1 => twice!(1),
+        2 => twice!(2),
+        _ => twice!(3),
     }
 }
 

@@ -15,6 +15,7 @@
 
 use super::gather::{PhaseRow, RowReach};
 use super::gemm::{few_rows_pay, matmul, matmul_col_major, may_have_few_rows, packing, Mat};
+use super::panels::{matmul_col_major_panels, PanelBlock, Prepared, PANEL_COLS, PANEL_ROWS};
 use super::parallel::for_each_task;
 use super::pointwise::{self, Pointwise, WeightLayout};
 use super::scratch::{sized, with_scratch};
@@ -76,7 +77,17 @@ fn path(p: &Problem) -> Path {
 }
 
 /// Picks the path for `p` and runs it. `x` is the strided side, `y` the dense side.
-pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
+///
+/// `prepared` is what a [`crate::ConvTransposeLayer`] keeps between calls (its weight packed
+/// for few-column products, built on first use); plain calls pass `None`.
+pub(crate) fn run<T: Element>(
+    p: &Problem,
+    x: &[T],
+    w: &[T],
+    prepared: Option<&Prepared<T>>,
+    b: Option<&[T]>,
+    y: &mut [T],
+) {
     match path(p) {
         Path::Depthwise => super::depthwise::run(p, x, w, b, y),
         Path::Pointwise => pointwise::run(
@@ -91,7 +102,7 @@ pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
         Path::Tiled => super::tiled::run(p, x, w, b, y),
         Path::Flipped => as_forward_conv(p, x, w, b, y),
         Path::Subpixel => super::subpixel::run(p, x, w, b, y),
-        Path::Col2im => gemm_col2im(p, x, w, b, y),
+        Path::Col2im => gemm_col2im(p, x, w, prepared, b, y),
     }
 }
 
@@ -356,8 +367,15 @@ pub(crate) fn workspace(p: &Problem) -> usize {
             let product = if skinny_layer(p) {
                 skinny::scratch_len()
             } else {
-                packing(m, p.strided_channels, cols) + product_scratch(m, cols)
+                packing(m, p.strided_channels, cols) + product_scratch(m, cols, false)
             };
+            // a prepared layer's products through the panels (see `reads_panels`)
+            let panels = if panel_cols(cols) {
+                packing(PANEL_ROWS, p.strided_channels, cols) + product_scratch(m, cols, true)
+            } else {
+                0
+            };
+            let product = product.max(panels);
             m * cols + batched_input + product
         }
     }
@@ -891,8 +909,16 @@ struct ColTask<'a, T> {
     planes: Vec<Vec<&'a mut [T]>>,
 }
 
-/// GEMM into a bounded column tile, then column-to-image adds.
-fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
+/// GEMM into a bounded column tile, then column-to-image adds; the products read
+/// `prepared`'s packed weight where [`reads_panels`].
+fn gemm_col2im<T: Element>(
+    p: &Problem,
+    x: &[T],
+    w: &[T],
+    prepared: Option<&Prepared<T>>,
+    b: Option<&[T]>,
+    y: &mut [T],
+) {
     if y.is_empty() {
         return;
     }
@@ -984,7 +1010,18 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
     // block (unet_2x2_s2) the
     // copy costs more than it saves.
     let rows_t = cg * kvol;
-    let wt: Option<Vec<T>> = col_weight_transposed(p).then(|| {
+    // columns of each product (the last run of images or tile may have fewer)
+    let nominal = if imgs > 1 {
+        imgs * pin
+    } else if win < w_in {
+        win
+    } else {
+        tile_rows * w_in
+    };
+    let panels = prepared
+        .filter(|_| reads_panels(nominal, win < w_in))
+        .map(|prepared| prepared.panels(w, p));
+    let wt: Option<Vec<T>> = (col_weight_transposed(p) && panels.is_none()).then(|| {
         let mut wt = vec![T::zero(); p.groups * rows_t * cin_g];
         // in parallel, bands of TRANSPOSE_BLOCK transposed rows of each group
         let mut bands = Vec::new();
@@ -1025,13 +1062,14 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
         let m = cbk * kvol;
         let copy_input = imgs == 1 && copies_input(p, block);
         let lhs = block_lhs(w, wt.as_deref(), (g, co0, cbk), p);
+        let panel_block = panels.map(|panels| panels.block(g, co0 * kvol, m));
         let image_input = |n: usize| &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
         with_scratch(|col: &mut Vec<T>, packed: &mut Vec<T>| {
             if planes.len() > 1 {
                 // Several small images: their inputs side by side, [C_in/g, images * P_in],
                 // one GEMM, then col2im per image from its share of the columns.
                 let wide = planes.len() * pin;
-                let spare_len = product_scratch(m, wide);
+                let spare_len = product_scratch(m, wide, panel_block.is_some());
                 let (packed, spare) =
                     sized(packed, cin_g * wide + spare_len).split_at_mut(cin_g * wide);
                 for k in 0..planes.len() {
@@ -1049,7 +1087,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                     row_stride: wide,
                     col_stride: 1,
                 };
-                product_into_col(col, spare, (wide, wide), lhs, rhs);
+                product_into_col(col, spare, (wide, wide), (lhs, panel_block), rhs);
                 for (k, image) in planes.iter_mut().enumerate() {
                     let cols = Cols {
                         data: col,
@@ -1098,7 +1136,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                 return;
             }
             let col = sized(col, cbk * kvol * tile_rows * w_in);
-            let spare_len = product_scratch(m, tile_rows * w_in);
+            let spare_len = product_scratch(m, tile_rows * w_in, panel_block.is_some());
             let copy_len = if copy_input {
                 cin_g * (tile_rows * w_in + ALIAS_PAD)
             } else {
@@ -1123,6 +1161,7 @@ fn gemm_col2im<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &m
                 let r1 = (r0 + tile_rows).min(last);
                 let cols = (r1 - r0) * w_in;
                 let rhs = input_operand(xi, (pin, cin_g), (r0 * w_in, cols), copy_input, copy);
+                let lhs = (lhs, panel_block);
                 product_into_col(col, spare, (cols, tile_rows * w_in), lhs, rhs);
                 let tile = Cols {
                     data: col,
@@ -1185,6 +1224,20 @@ fn col_major_pays(m: usize, n: usize) -> bool {
 
 /// Most columns [`col_major_pays`] takes.
 const COL_MAJOR_COLS: usize = 64;
+
+/// Whether a product of `cols` columns reads a prepared layer's packed weight
+/// ([`super::panels`]).
+fn panel_cols(cols: usize) -> bool {
+    (PANEL_COLS.0..=PANEL_COLS.1).contains(&cols)
+}
+
+/// Whether the products of a GEMM + col2im call, `nominal` columns each, read a prepared
+/// layer's packed weight: products of [`PANEL_COLS`] columns, not windows of a long row
+/// (those are wide). In the weight's own layout such a product walks it a row apart per
+/// step (see [`super::panels`]); from the panels it streams.
+fn reads_panels(nominal: usize, windows: bool) -> bool {
+    panel_cols(nominal) && !windows
+}
 
 /// GEMM rows (`C_out/g * taps` of a channel block) for which [`copies_input`] copies an
 /// aliased input: from 16 (below, the copy cost more than it saved: 4 rows 1.6x slower) to 256
@@ -1253,19 +1306,25 @@ fn input_operand<'a, T: Element>(
     }
 }
 
-/// `col[i*n + j] = (lhs * rhs)[i, j]` for the `m x n` product: through [`skinny_product`] for
-/// a few columns, through `spare` in column-major order when [`col_major_pays`] or
-/// [`few_rows_pay`], otherwise
-/// straight. The way is chosen by the task's full tile width `nominal` (at least `n`; a last
-/// tile may be narrower), which `spare` is sized for (see [`product_scratch`]).
+/// `col[i*n + j] = (lhs * rhs)[i, j]` for the `m x n` product: from the packed weight `panels`
+/// (the same rows as `lhs`) when there is one, through [`skinny_product`] for a few columns,
+/// through `spare` in column-major order when [`col_major_pays`] or [`few_rows_pay`],
+/// otherwise straight. The way is chosen by the task's full tile width `nominal` (at least
+/// `n`; a last tile may be narrower), which `spare` is sized for (see [`product_scratch`]).
 fn product_into_col<T: Element>(
     col: &mut [T],
     spare: &mut [T],
     (n, nominal): (usize, usize),
-    lhs: Mat<'_, T>,
+    (lhs, panels): (Mat<'_, T>, Option<PanelBlock<'_, T>>),
     rhs: Mat<'_, T>,
 ) {
     let m = lhs.rows;
+    if let Some(block) = panels {
+        debug_assert_eq!(block.rows(), m);
+        matmul_col_major_panels(spare, m, block, rhs, false);
+        transpose(&spare[..m * n], &mut col[..m * n], n, m);
+        return;
+    }
     if nominal <= skinny::SKINNY_COLS && skinny::applies(&lhs, &rhs) {
         skinny_product(col, lhs, rhs, spare);
         return;
@@ -1279,8 +1338,12 @@ fn product_into_col<T: Element>(
     transpose(&spare[..m * n], &mut col[..m * n], n, m);
 }
 
-/// Scratch elements [`product_into_col`] needs besides the column tile.
-fn product_scratch(m: usize, n: usize) -> usize {
+/// Scratch elements [`product_into_col`] needs besides the column tile (with `panels`, the
+/// column-major product).
+fn product_scratch(m: usize, n: usize, panels: bool) -> usize {
+    if panels {
+        return m * n;
+    }
     let skinny = if n <= skinny::SKINNY_COLS {
         skinny::scratch_len()
     } else {
@@ -1451,7 +1514,7 @@ mod tests {
 
     /// [`run`] on seeded data with a bias equals the definition to 1e-12.
     fn assert_runs_the_definition(p: &Problem, seed: usize) {
-        let bad = mismatch(p, seed, true, 1e-12, |x, w, b, y| run(p, x, w, b, y));
+        let bad = mismatch(p, seed, true, 1e-12, |x, w, b, y| run(p, x, w, None, b, y));
         assert!(bad.is_none(), "{}", bad.unwrap_or_default());
     }
 
@@ -1489,7 +1552,9 @@ mod tests {
                 cols <= skinny::SKINNY_COLS || col_major_pays(m, cols),
                 "{p:?}"
             );
-            let bad = mismatch(&p, 7, true, 1e-12, |x, w, b, y| gemm_col2im(&p, x, w, b, y));
+            let bad = mismatch(&p, 7, true, 1e-12, |x, w, b, y| {
+                gemm_col2im(&p, x, w, None, b, y)
+            });
             assert!(bad.is_none(), "{}", bad.unwrap_or_default());
         }
     }
@@ -1592,7 +1657,9 @@ mod tests {
         ] {
             assert_eq!(path(&p), Path::Pointwise, "{p:?}");
             for with_bias in [true, false] {
-                let bad = mismatch(&p, 7, with_bias, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
+                let bad = mismatch(&p, 7, with_bias, 1e-12, |x, w, b, y| {
+                    run(&p, x, w, None, b, y)
+                });
                 assert!(bad.is_none(), "{}", bad.unwrap_or_default());
             }
         }
@@ -1745,7 +1812,9 @@ mod tests {
             };
             assert_eq!(path(&p), Path::Projection, "{p:?}");
             for with_bias in [true, false] {
-                let bad = mismatch(&p, 13, with_bias, 1e-12, |x, w, b, y| run(&p, x, w, b, y));
+                let bad = mismatch(&p, 13, with_bias, 1e-12, |x, w, b, y| {
+                    run(&p, x, w, None, b, y)
+                });
                 assert!(bad.is_none(), "{}", bad.unwrap_or_default());
             }
         }
@@ -1764,7 +1833,7 @@ mod tests {
             let want = scatter(&p, &x, &w, &b);
             let n = want.len();
             let mut via_col2im = vec![f64::NAN; n];
-            gemm_col2im(&p, &x, &w, Some(&b), &mut via_col2im);
+            gemm_col2im(&p, &x, &w, None, Some(&b), &mut via_col2im);
             let mut via_subpixel = vec![f64::NAN; n];
             super::super::subpixel::run(&p, &x, &w, Some(&b), &mut via_subpixel);
             for i in 0..n {
@@ -1801,7 +1870,7 @@ mod tests {
             };
             let blocks = cout.div_ceil(block_channels_for(&p, groups));
             prop_assume!(out_bands(&p, groups * blocks) > 1);
-            let bad = mismatch(&p, 10, true, 1e-9, |x, w, b, y| gemm_col2im(&p, x, w, b, y));
+            let bad = mismatch(&p, 10, true, 1e-9, |x, w, b, y| gemm_col2im(&p, x, w, None, b, y));
             prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
         }
 
@@ -1814,7 +1883,7 @@ mod tests {
             let b = data(p.dense_channels_total(), 6);
             let want = scatter(&p, &x, &w, &b);
             let mut got = vec![f64::NAN; want.len()];
-            run(&p, &x, &w, Some(&b), &mut got);
+            run(&p, &x, &w, None, Some(&b), &mut got);
             for (i, (g, v)) in got.iter().zip(&want).enumerate() {
                 prop_assert!((g - v).abs() <= 1e-9 * (1.0 + v.abs()), "at {i}: {g} vs {v}");
             }

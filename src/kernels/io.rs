@@ -4,9 +4,7 @@ use std::borrow::Cow;
 
 use ndarray::{Array, ArrayRef, ArrayRef1, ArrayView, Dimension};
 
-use crate::conv_transpose::Kernel;
 use crate::error::{Error, Result};
-use crate::problem::Problem;
 use crate::Element;
 
 /// The elements of `a` in row-major order, borrowed when `a` is already contiguous row-major
@@ -40,39 +38,31 @@ fn to_dim<Dm: Dimension>(like: Dm, dims: &[usize]) -> Dm {
     d
 }
 
-/// Runs `kernel` into a new array of shape `dims`.
+/// Runs `kernel(input, bias, output)` (flat row-major slices) into a new array of shape
+/// `dims`.
 pub(crate) fn new_output<T: Element, Dm: Dimension>(
-    p: &Problem,
     input: &ArrayRef<T, Dm>,
-    weight: &ArrayRef<T, Dm>,
     bias: Option<&ArrayRef1<T>>,
     dims: &[usize],
-    kernel: Kernel<T>,
+    kernel: impl FnOnce(&[T], Option<&[T]>, &mut [T]),
 ) -> Result<Array<T, Dm>> {
     let bias = check_bias(bias, dims)?;
     // `vec![0; n]` is a calloc: the pages arrive zeroed from the OS, there is no fill pass.
     let mut out = vec![T::zero(); dims.iter().product()];
-    kernel(
-        p,
-        &row_major(input),
-        &row_major(weight),
-        bias.as_deref(),
-        &mut out,
-    );
+    kernel(&row_major(input), bias.as_deref(), &mut out);
     Array::from_shape_vec(to_dim(input.raw_dim(), dims), out).map_err(|_| Error::Overflow {
         what: "output array",
     })
 }
 
-/// Runs `kernel` into `out`, whose shape must be `dims`.
+/// Runs `kernel(input, bias, output)` (see [`new_output`]) into `out`, whose shape must be
+/// `dims`.
 pub(crate) fn into_output<T: Element, Dm: Dimension>(
-    p: &Problem,
     input: &ArrayRef<T, Dm>,
-    weight: &ArrayRef<T, Dm>,
     bias: Option<&ArrayRef1<T>>,
     dims: &[usize],
     out: &mut ArrayRef<T, Dm>,
-    kernel: Kernel<T>,
+    kernel: impl FnOnce(&[T], Option<&[T]>, &mut [T]),
 ) -> Result<()> {
     if out.shape() != dims {
         return Err(Error::OutputShapeMismatch {
@@ -81,12 +71,12 @@ pub(crate) fn into_output<T: Element, Dm: Dimension>(
         });
     }
     let bias = check_bias(bias, dims)?;
-    let (x, w) = (row_major(input), row_major(weight));
+    let x = row_major(input);
     if let Some(slice) = out.as_slice_mut() {
-        kernel(p, &x, &w, bias.as_deref(), slice);
+        kernel(&x, bias.as_deref(), slice);
     } else {
         let mut tmp = vec![T::zero(); dims.iter().product()];
-        kernel(p, &x, &w, bias.as_deref(), &mut tmp);
+        kernel(&x, bias.as_deref(), &mut tmp);
         let view = ArrayView::from_shape(to_dim(input.raw_dim(), dims), &tmp).map_err(|_| {
             Error::Overflow {
                 what: "output array",

@@ -6,6 +6,8 @@ mod depthwise;
 mod gather;
 mod gemm;
 pub(crate) mod io;
+mod panels;
+pub(crate) use panels::Prepared;
 mod parallel;
 mod pointwise;
 mod scratch;
@@ -111,13 +113,26 @@ pub(crate) fn conv_transpose<T: Element>(
     b: Option<&[T]>,
     y: &mut [T],
 ) {
+    conv_transpose_prepared(p, x, w, None, b, y)
+}
+
+/// [`conv_transpose`] of a prepared layer: the products that read a packed weight take it
+/// from `prepared` (packing it on first use).
+pub(crate) fn conv_transpose_prepared<T: Element>(
+    p: &Problem,
+    x: &[T],
+    w: &[T],
+    prepared: Option<&Prepared<T>>,
+    b: Option<&[T]>,
+    y: &mut [T],
+) {
     if y.is_empty() {
         return;
     }
     if p.is_extreme() {
         return crate::reference::scatter(p, x, w, b, y);
     }
-    conv_transpose::run(p, x, w, b, y)
+    conv_transpose::run(p, x, w, prepared, b, y)
 }
 
 /// Forward convolution: picks the fastest path for the problem.

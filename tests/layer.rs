@@ -1,0 +1,238 @@
+//! `ConvTransposeLayer`: the same numbers as the definition on layers whose products read the
+//! packed weight (weight-heavy layers on inputs of a few positions), bit-identical call after
+//! call, across threads sharing one layer and across thread counts, and `Err` for bad input.
+//! (Every PyTorch and ONNX Runtime fixture also runs through a layer in `golden_conv.rs`, and
+//! the property tests compare layers with the definition on random parameter mixes.)
+
+use ndarray::{Array, Array1, Array3, Array4, Array5, Dimension};
+use upconv::{
+    reference, ConvTranspose1d, ConvTranspose1dLayer, ConvTranspose2d, ConvTranspose2dLayer,
+    ConvTranspose3d, ConvTranspose3dLayer, Error,
+};
+
+fn ramp<D: Dimension>(shape: D, seed: u32) -> Array<f32, D> {
+    let mut i = seed;
+    Array::from_shape_simple_fn(shape, || {
+        i = i.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        (i >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+    })
+}
+
+/// `max |got - want| <= 1e-5 * max(1, max |want|)`, with the definition in f64.
+fn assert_close<D: Dimension>(got: &Array<f32, D>, want: &Array<f64, D>, what: &str) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shape");
+    let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    let err = got
+        .iter()
+        .zip(want)
+        .fold(0.0f64, |m, (&g, &w)| m.max((g as f64 - w).abs()));
+    assert!(err <= 1e-5 * scale, "{what}: error {err:e} (scale {scale})");
+}
+
+fn same_bits<D: Dimension>(a: &Array<f32, D>, b: &Array<f32, D>) -> bool {
+    a.shape() == b.shape() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+/// Weight-heavy 2-D layers on inputs of 1 to 64 positions (DCGAN's first layers, a pose head,
+/// a U-Net bottleneck, groups, channel counts whose blocks end inside a 16-row panel), batch
+/// 1 and 2: the layer's calls agree with the definition and with each other, and one layer
+/// called from two threads at once gives the same bits.
+#[test]
+fn weight_heavy_2d_layers_match_the_definition() {
+    let cases = [
+        // (input, weight, groups, options)
+        (
+            (1, 256, 4, 4),
+            (256, 128, 4, 4),
+            1,
+            ConvTranspose2d::new().stride(2).padding(1),
+        ),
+        (
+            (1, 512, 8, 6),
+            (512, 64, 4, 4),
+            1,
+            ConvTranspose2d::new().stride(2).padding(1),
+        ),
+        (
+            (2, 192, 3, 3),
+            (192, 40, 3, 3),
+            1,
+            ConvTranspose2d::new()
+                .stride(2)
+                .padding(1)
+                .output_padding(1),
+        ),
+        (
+            (1, 128, 2, 2),
+            (128, 100, 5, 5),
+            1,
+            ConvTranspose2d::new().stride(3).padding(2),
+        ),
+        (
+            (1, 96, 5, 5),
+            (96, 30, 3, 3),
+            2,
+            ConvTranspose2d::new().stride(2),
+        ),
+        (
+            (1, 64, 8, 8),
+            (64, 21, 4, 4),
+            1,
+            ConvTranspose2d::new().stride(2).dilation(2),
+        ),
+        (
+            (4, 160, 2, 2),
+            (160, 64, 4, 4),
+            1,
+            ConvTranspose2d::new().stride(2).padding(1),
+        ),
+        ((1, 256, 1, 1), (256, 64, 4, 4), 1, ConvTranspose2d::new()),
+    ];
+    for (k, (xs, ws, groups, cfg)) in cases.into_iter().enumerate() {
+        let cfg = cfg.groups(groups);
+        let x = ramp(ndarray::Dim(xs), k as u32);
+        let w = ramp(ndarray::Dim(ws), 100 + k as u32);
+        let b = ramp(ndarray::Ix1(ws.1 * groups), 200 + k as u32);
+        let want = reference::conv_transpose(
+            &x.mapv(f64::from),
+            &w.mapv(f64::from),
+            Some(&b.mapv(f64::from)),
+            &cfg,
+        )
+        .unwrap();
+        let layer = ConvTranspose2dLayer::new(&w, Some(&b), cfg).unwrap();
+        let first = layer.forward(&x).unwrap();
+        assert_close(&first, &want, &format!("case {k}, first call"));
+        let mut second = Array4::from_elem(first.raw_dim(), f32::NAN);
+        layer.forward_into(&x, &mut second).unwrap();
+        assert!(same_bits(&first, &second), "case {k}: second call differs");
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| layer.forward(&x).unwrap());
+            let b = s.spawn(|| layer.forward(&x).unwrap());
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert!(
+            same_bits(&first, &a) && same_bits(&first, &b),
+            "case {k}: threads"
+        );
+    }
+}
+
+/// 1-D (vocoder upsampling layers on short signals) and 3-D layers through a layer.
+#[test]
+fn one_and_three_d_layers_match_the_definition() {
+    let cfg1 = ConvTranspose1d::new().stride(8).padding(4);
+    for (k, (xs, ws)) in [((1, 512, 8), (512, 256, 16)), ((2, 256, 20), (256, 128, 4))]
+        .into_iter()
+        .enumerate()
+    {
+        let x = ramp(ndarray::Dim(xs), k as u32);
+        let w = ramp(ndarray::Dim(ws), 7 + k as u32);
+        let want =
+            reference::conv_transpose(&x.mapv(f64::from), &w.mapv(f64::from), None, &cfg1).unwrap();
+        let layer = ConvTranspose1dLayer::new(&w, None, cfg1).unwrap();
+        let first = layer.forward(&x).unwrap();
+        assert_close(&first, &want, &format!("1-D case {k}"));
+        let mut again = Array3::zeros(first.raw_dim());
+        layer.forward_into(&x, &mut again).unwrap();
+        assert!(
+            same_bits(&first, &again),
+            "1-D case {k}: second call differs"
+        );
+    }
+    let cfg3 = ConvTranspose3d::new().stride(2).padding(1);
+    let x = ramp(ndarray::Ix5(1, 128, 2, 3, 3), 1);
+    let w = ramp(ndarray::Ix5(128, 24, 4, 4, 4), 2);
+    let want =
+        reference::conv_transpose(&x.mapv(f64::from), &w.mapv(f64::from), None, &cfg3).unwrap();
+    let layer = ConvTranspose3dLayer::new(&w, None, cfg3).unwrap();
+    assert_close(&layer.forward(&x).unwrap(), &want, "3-D");
+    let mut again = Array5::zeros(want.raw_dim());
+    layer.forward_into(&x, &mut again).unwrap();
+    assert_close(&again, &want, "3-D, second call");
+}
+
+/// A layer's output has the same bits with 1 and 2 threads, on the first call and later ones.
+#[test]
+fn layers_are_thread_count_independent() {
+    let x = ramp(ndarray::Ix4(1, 256, 4, 4), 3);
+    let w = ramp(ndarray::Ix4(256, 128, 4, 4), 4);
+    let cfg = ConvTranspose2d::new().stride(2).padding(1);
+    let layer = ConvTranspose2dLayer::new(&w, None, cfg).unwrap();
+    let one = in_pool(1, || layer.forward(&x).unwrap());
+    let two = in_pool(2, || layer.forward(&x).unwrap());
+    let fresh = ConvTranspose2dLayer::new(&w, None, cfg).unwrap();
+    let two_first = in_pool(2, || fresh.forward(&x).unwrap());
+    assert!(same_bits(&one, &two) && same_bits(&one, &two_first));
+}
+
+/// Bad weights, biases, inputs and outputs are `Err`s naming the problem.
+#[test]
+fn bad_input_is_an_error() {
+    let w = Array4::<f32>::ones((6, 4, 3, 3));
+    let cfg = ConvTranspose2d::new().stride(2);
+    assert_eq!(
+        ConvTranspose2dLayer::new(&w, None, cfg.groups(0)).unwrap_err(),
+        Error::ZeroGroups
+    );
+    assert!(matches!(
+        ConvTranspose2dLayer::new(&w, None, cfg.groups(4)),
+        Err(Error::GroupsDoNotDivide {
+            channels: 6,
+            groups: 4,
+            ..
+        })
+    ));
+    assert!(matches!(
+        ConvTranspose2dLayer::new(&w, Some(&Array1::zeros(5)), cfg.groups(2)),
+        Err(Error::BiasLength {
+            expected: 8,
+            got: 5
+        })
+    ));
+    assert!(matches!(
+        ConvTranspose2dLayer::new(&Array4::<f32>::ones((6, 0, 3, 3)), None, cfg),
+        Err(Error::EmptyDimension { .. })
+    ));
+    let layer = ConvTranspose2dLayer::new(&w, Some(&Array1::zeros(8)), cfg.groups(2)).unwrap();
+    assert!(matches!(
+        layer.forward(&Array4::ones((1, 5, 4, 4))),
+        Err(Error::ChannelMismatch {
+            input: 5,
+            expected: 6
+        })
+    ));
+    let x = Array4::ones((1, 6, 4, 4));
+    assert_eq!(layer.output_dims(x.shape()).unwrap(), vec![1, 8, 9, 9]);
+    let mut wrong = Array4::zeros((1, 8, 9, 8));
+    assert!(matches!(
+        layer.forward_into(&x, &mut wrong),
+        Err(Error::OutputShapeMismatch { .. })
+    ));
+    let huge = ConvTranspose2dLayer::new(&w, None, ConvTranspose2d::new().stride(usize::MAX / 2));
+    assert!(huge.unwrap().forward(&x).is_err());
+}
+
+/// The layer can be shared between threads and printed.
+#[test]
+fn layers_are_send_sync_and_debug() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<ConvTranspose2dLayer<f32>>();
+    shareable::<ConvTranspose1dLayer<f64>>();
+    let layer = ConvTranspose2dLayer::new(
+        &Array4::<f64>::ones((2, 3, 2, 2)),
+        None,
+        ConvTranspose2d::new().stride(2),
+    )
+    .unwrap();
+    let text = format!("{layer:?}");
+    assert!(text.contains("weight_shape: [2, 3, 2, 2]"), "{text}");
+}
