@@ -359,6 +359,14 @@ def conv_transpose_torch_cases():
     #      channel mixer): upconv's pointwise path, with groups, 1-D and 2-D
     c += ct_torch("ct2d_pointwise_c20_to6", 2, 2, 20, 6, (5, 7), 1)
     c += ct_torch("ct1d_pointwise_g3_c12_to6_nobias", 1, 1, 12, 6, 40, 1, g=3, bias=False)
+    # ---- 64+ input channels per group on inputs of 4-128 positions: a ConvTransposeLayer's
+    #      GEMM + col2im reads its weight packed into 16-row panels (channel blocks ending
+    #      inside a panel, groups, dilation, output padding, two images side by side, 1-D)
+    c += ct_torch("ct2d_panels_c64_to2_k3s2", 2, 1, 64, 2, (2, 3), 3, s=2, p=1, op=1,
+                  dtypes=("float32",))
+    c += ct_torch("ct2d_panels_g2_c128_to4_d2_b2", 2, 2, 128, 4, (2, 2), 3, s=2, d=2, g=2,
+                  dtypes=("float64",))
+    c += ct_torch("ct1d_panels_c64_to3_k6s3", 1, 1, 64, 3, 9, 6, s=3, p=2, dtypes=("float64",))
     # ---- asymmetric padding (ONNX-style pads), via padding 0 + crop
     c += ct_torch_asym("ct1d_asym_pb0_pe2_s2", 1, 1, 2, 2, 4, 3, 0, 2, s=2)
     c += ct_torch_asym("ct1d_asym_pb3_pe1_d2_op1", 1, 1, 1, 2, 5, 2, 3, 1, s=2, d=2, op=1,

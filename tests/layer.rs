@@ -77,8 +77,8 @@ fn weight_heavy_2d_layers_match_the_definition() {
             ConvTranspose2d::new().stride(3).padding(2),
         ),
         (
-            (1, 96, 5, 5),
-            (96, 30, 3, 3),
+            (1, 192, 5, 5),
+            (192, 30, 3, 3),
             2,
             ConvTranspose2d::new().stride(2),
         ),

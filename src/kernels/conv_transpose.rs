@@ -15,7 +15,9 @@
 
 use super::gather::{PhaseRow, RowReach};
 use super::gemm::{few_rows_pay, matmul, matmul_col_major, may_have_few_rows, packing, Mat};
-use super::panels::{matmul_col_major_panels, PanelBlock, Prepared, PANEL_COLS, PANEL_ROWS};
+use super::panels::{
+    matmul_col_major_panels, PanelBlock, Prepared, PANEL_COLS, PANEL_MIN_DEPTH, PANEL_ROWS,
+};
 use super::parallel::for_each_task;
 use super::pointwise::{self, Pointwise, WeightLayout};
 use super::scratch::{sized, with_scratch};
@@ -343,20 +345,8 @@ pub(crate) fn workspace(p: &Problem) -> usize {
         Path::Col2im => {
             let imgs = images_per_gemm(p);
             let block = block_channels_for(p, p.batch.div_ceil(imgs) * p.groups);
-            let pin = p.strided_plane();
             let m = block * p.kernel_volume();
-            let cols = if imgs > 1 {
-                imgs * pin
-            } else {
-                let (tile, _) = col_tile(p, block);
-                let w_in = p.axes[2].strided;
-                let win = col_window(p, block);
-                if win < w_in {
-                    win
-                } else {
-                    tile * w_in
-                }
-            };
+            let (cols, _) = gemm_cols(p);
             let batched_input = if imgs > 1 {
                 p.strided_channels * cols
             } else if copies_input(p, block) {
@@ -1010,16 +1000,8 @@ fn gemm_col2im<T: Element>(
     // block (unet_2x2_s2) the
     // copy costs more than it saves.
     let rows_t = cg * kvol;
-    // columns of each product (the last run of images or tile may have fewer)
-    let nominal = if imgs > 1 {
-        imgs * pin
-    } else if win < w_in {
-        win
-    } else {
-        tile_rows * w_in
-    };
     let panels = prepared
-        .filter(|_| reads_panels(nominal, win < w_in))
+        .filter(|_| reads_panels(p))
         .map(|prepared| prepared.panels(w, p));
     let wt: Option<Vec<T>> = (col_weight_transposed(p) && panels.is_none()).then(|| {
         let mut wt = vec![T::zero(); p.groups * rows_t * cin_g];
@@ -1231,12 +1213,31 @@ fn panel_cols(cols: usize) -> bool {
     (PANEL_COLS.0..=PANEL_COLS.1).contains(&cols)
 }
 
-/// Whether the products of a GEMM + col2im call, `nominal` columns each, read a prepared
-/// layer's packed weight: products of [`PANEL_COLS`] columns, not windows of a long row
-/// (those are wide). In the weight's own layout such a product walks it a row apart per
-/// step (see [`super::panels`]); from the panels it streams.
-fn reads_panels(nominal: usize, windows: bool) -> bool {
-    panel_cols(nominal) && !windows
+/// Whether the products of a GEMM + col2im call of `p` read a prepared layer's packed
+/// weight: products of [`PANEL_COLS`] columns at least [`PANEL_MIN_DEPTH`] deep, not windows
+/// of a long row (those are wide). In the weight's own layout such a product walks it a row
+/// apart per step (see [`super::panels`]); from the panels it streams.
+fn reads_panels(p: &Problem) -> bool {
+    let (cols, windows) = gemm_cols(p);
+    panel_cols(cols) && p.strided_channels >= PANEL_MIN_DEPTH && !windows
+}
+
+/// Columns of each GEMM + col2im product of `p` (a last run of images or tile may have
+/// fewer), and whether they are windows of a long row: the images of a run side by side, a
+/// window, or a tile of whole rows.
+fn gemm_cols(p: &Problem) -> (usize, bool) {
+    let imgs = images_per_gemm(p);
+    if imgs > 1 {
+        return (imgs * p.strided_plane(), false);
+    }
+    let block = block_channels_for(p, p.batch * p.groups);
+    let w_in = p.axes[2].strided;
+    let win = col_window(p, block);
+    if win < w_in {
+        (win, true)
+    } else {
+        (col_tile(p, block).0 * w_in, false)
+    }
 }
 
 /// GEMM rows (`C_out/g * taps` of a channel block) for which [`copies_input`] copies an
@@ -1516,6 +1517,31 @@ mod tests {
     fn assert_runs_the_definition(p: &Problem, seed: usize) {
         let bad = mismatch(p, seed, true, 1e-12, |x, w, b, y| run(p, x, w, None, b, y));
         assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// GEMM + col2im reading a prepared layer's panels equals the definition on any index
+        /// map, 64-72 input channels per group (deep enough to read them), and a second call
+        /// (reading what the first packed) gives the same bits.
+        #[test]
+        fn panel_products_match_the_definition(p in problem(), depth in 64usize..73) {
+            let p = Problem { strided_channels: depth, ..p };
+            prop_assume!(reads_panels(&p));
+            let prepared = Prepared::new();
+            let mut first = Vec::new();
+            let bad = mismatch(&p, 11, true, 1e-12, |x, w, b, y| {
+                gemm_col2im(&p, x, w, Some(&prepared), b, y);
+                first = y.to_vec();
+            });
+            prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            prop_assert!(prepared.held() > 0);
+            let bad = mismatch(&p, 11, true, 1e-12, |x, w, b, y| {
+                gemm_col2im(&p, x, w, Some(&prepared), b, y);
+                assert!(first.iter().zip(y.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
+            });
+            prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+        }
     }
 
     /// Layers whose GEMMs have few columns (inputs of few positions): the skinny product and

@@ -22,8 +22,16 @@ pub(crate) const PANEL_ROWS: usize = 16;
 
 /// Fewest and most columns of a product that reads panels; below, the skinny product's
 /// four weight streams are faster (one GEMM call per panel costs more than a column's
-/// work); above, the GEMM library packs `A` from the weight itself at the same rate.
-pub(crate) const PANEL_COLS: (usize, usize) = (4, 64);
+/// work); above, the GEMM library packs `A` from the weight itself at about the same rate
+/// (microbenchmark: 83 GFLOP/s in place against 72 from panels at 256 columns). A/B of 65-128
+/// columns, panels against the weight in place: 0.57-0.96x the time on 9 of 14 layers (a
+/// HiFi-GAN-like 512 -> 256 k16/s8 on 100 samples 0.80x), level on 4.
+pub(crate) const PANEL_COLS: (usize, usize) = (4, 128);
+
+/// Fewest input channels per group (the product's depth) for which products read panels:
+/// a shallower product is little work per GEMM call (16 x depth x columns) and its weight
+/// small; at depth 24 (24 -> 48 8x8 on eight 4x4 images) the panels were 1.31x the time.
+pub(crate) const PANEL_MIN_DEPTH: usize = 64;
 
 /// What a prepared layer keeps between calls: its weight as [`Panels`], packed by the first
 /// call whose products read them (a layer whose calls never do holds no copy).
