@@ -126,6 +126,70 @@ fn weight_heavy_2d_layers_match_the_definition() {
     }
 }
 
+/// Layers on larger inputs, whose calls take the other forms a layer keeps (GEMM + col2im's
+/// transposed weight for several images or tiles, the stride-1 path's flipped kernel) or
+/// none: each call agrees with the definition, and later calls with the first.
+#[test]
+fn larger_inputs_match_the_definition() {
+    let cases = [
+        (
+            (2, 48, 20, 20),
+            (48, 40, 4, 4),
+            ConvTranspose2d::new().stride(2).padding(1),
+        ),
+        (
+            (4, 32, 16, 16),
+            (32, 16, 4, 4),
+            ConvTranspose2d::new().stride(2).padding(1),
+        ),
+        (
+            (1, 16, 100, 100),
+            (16, 16, 3, 3),
+            ConvTranspose2d::new().stride(3),
+        ),
+        (
+            (2, 32, 48, 48),
+            (32, 8, 5, 5),
+            ConvTranspose2d::new().stride(2).padding(2).dilation(2),
+        ),
+        (
+            (1, 96, 40, 40),
+            (96, 24, 3, 3),
+            ConvTranspose2d::new().stride(2).output_padding(1),
+        ),
+        (
+            (2, 24, 18, 18),
+            (24, 32, 3, 3),
+            ConvTranspose2d::new().padding(1),
+        ),
+        (
+            (1, 16, 30, 30),
+            (16, 8, 5, 5),
+            ConvTranspose2d::new().padding(3).dilation(2),
+        ),
+        (
+            (3, 8, 12, 12),
+            (8, 4, 2, 2),
+            ConvTranspose2d::new().stride(2),
+        ),
+    ];
+    for (k, (xs, ws, cfg)) in cases.into_iter().enumerate() {
+        let x = ramp(ndarray::Dim(xs), 50 + k as u32);
+        let w = ramp(ndarray::Dim(ws), 60 + k as u32);
+        let want =
+            reference::conv_transpose(&x.mapv(f64::from), &w.mapv(f64::from), None, &cfg).unwrap();
+        let layer = ConvTranspose2dLayer::new(&w, None, cfg).unwrap();
+        let first = layer.forward(&x).unwrap();
+        assert_close(&first, &want, &format!("larger case {k}"));
+        let mut again = Array4::from_elem(first.raw_dim(), f32::NAN);
+        layer.forward_into(&x, &mut again).unwrap();
+        assert!(
+            same_bits(&first, &again),
+            "larger case {k}: second call differs"
+        );
+    }
+}
+
 /// 1-D (vocoder upsampling layers on short signals) and 3-D layers through a layer.
 #[test]
 fn one_and_three_d_layers_match_the_definition() {

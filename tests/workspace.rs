@@ -117,8 +117,9 @@ fn deconv2d<T: Element>(name: &str, (x, cout, k, s, pad, g): Case) {
     check(name, bytes, || {
         conv_transpose2d_into(&input, &weight, None, &cfg, &mut out).unwrap()
     });
-    // the same through a layer: its first call may pack the weight, which the layer keeps
-    // (16-row panels of each group's `C_out/g * k * k` rows); later calls only the bound
+    // the same through a layer: its first call may make one form of the weight that the
+    // layer keeps (16-row panels of each group's `C_out/g * k * k` rows, the largest; or the
+    // transposed or flipped weight); later calls only the bound
     let layer = ConvTranspose2dLayer::new(&weight, None, cfg).unwrap();
     let panel_rows = (cout / g * k * k).div_ceil(16) * 16;
     let packed = g * panel_rows * (x[1] / g) * std::mem::size_of::<T>();

@@ -15,11 +15,10 @@
 
 use super::gather::{PhaseRow, RowReach};
 use super::gemm::{few_rows_pay, matmul, matmul_col_major, may_have_few_rows, packing, Mat};
-use super::panels::{
-    matmul_col_major_panels, PanelBlock, Prepared, PANEL_COLS, PANEL_MIN_DEPTH, PANEL_ROWS,
-};
+use super::panels::{matmul_col_major_panels, PanelBlock, PANEL_COLS, PANEL_MIN_DEPTH, PANEL_ROWS};
 use super::parallel::for_each_task;
 use super::pointwise::{self, Pointwise, WeightLayout};
+use super::prepared::Prepared;
 use super::scratch::{sized, with_scratch};
 use super::simd::{vectorized, Kernel};
 use super::skinny::{self, skinny_product};
@@ -102,7 +101,7 @@ pub(crate) fn run<T: Element>(
         ),
         Path::Projection => projection(p, x, w, b, y),
         Path::Tiled => super::tiled::run(p, x, w, b, y),
-        Path::Flipped => as_forward_conv(p, x, w, b, y),
+        Path::Flipped => as_forward_conv(p, x, w, prepared, b, y),
         Path::Subpixel => super::subpixel::run(p, x, w, b, y),
         Path::Col2im => gemm_col2im(p, x, w, prepared, b, y),
     }
@@ -998,12 +997,13 @@ fn gemm_col2im<T: Element>(
     // transposed once per call first (2.4% of the CPU time there, in parallel bands through a
     // cache-sized buffer; it was 3.7% on one thread as a plain blocked loop). With one GEMM per
     // block (unet_2x2_s2) the
-    // copy costs more than it saves.
+    // copy costs more than it saves. A prepared layer keeps it (and its panels) across calls.
     let rows_t = cg * kvol;
     let panels = prepared
         .filter(|_| reads_panels(p))
         .map(|prepared| prepared.panels(w, p));
-    let wt: Option<Vec<T>> = (col_weight_transposed(p) && panels.is_none()).then(|| {
+    let transposes = col_weight_transposed(p) && panels.is_none();
+    let make_wt = || {
         let mut wt = vec![T::zero(); p.groups * rows_t * cin_g];
         // in parallel, bands of TRANSPOSE_BLOCK transposed rows of each group
         let mut bands = Vec::new();
@@ -1018,7 +1018,16 @@ fn gemm_col2im<T: Element>(
             transpose_rows(src, d, cin_g, rows_t, j0);
         });
         wt
-    });
+    };
+    let wt_of_call: Vec<T>;
+    let wt: Option<&[T]> = match prepared {
+        _ if !transposes => None,
+        Some(prepared) => Some(prepared.transposed(make_wt)),
+        None => {
+            wt_of_call = make_wt();
+            Some(&wt_of_call)
+        }
+    };
     let work = p.multiply_adds() / tasks.len().max(1) as u64;
     let at_once = max_tasks_at_once::<T>(p, y_len);
     for_each_task(tasks, work, at_once, |task| {
@@ -1043,7 +1052,7 @@ fn gemm_col2im<T: Element>(
         }
         let m = cbk * kvol;
         let copy_input = imgs == 1 && copies_input(p, block);
-        let lhs = block_lhs(w, wt.as_deref(), (g, co0, cbk), p);
+        let lhs = block_lhs(w, wt, (g, co0, cbk), p);
         let panel_block = panels.map(|panels| panels.block(g, co0 * kvol, m));
         let image_input = |n: usize| &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
         with_scratch(|col: &mut Vec<T>, packed: &mut Vec<T>| {
@@ -1380,24 +1389,44 @@ fn flipped_problem(p: &Problem) -> Problem {
 }
 
 /// Stride 1: flip the kernel, swap the channel roles, run the forward convolution.
-fn as_forward_conv<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
+/// (A prepared layer keeps the flipped kernel across calls.)
+fn as_forward_conv<T: Element>(
+    p: &Problem,
+    x: &[T],
+    w: &[T],
+    prepared: Option<&Prepared<T>>,
+    b: Option<&[T]>,
+    y: &mut [T],
+) {
     let conv = flipped_problem(p);
     let (cin_g, cg, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
-    // w'[g*cg + co, ci, k'] = w[g*cin_g + ci, co, kvol-1-k']: reversing the flat tap index
-    // flips every spatial axis at once.
-    let mut flipped = vec![T::zero(); p.groups * cg * cin_g * kvol];
-    for g in 0..p.groups {
-        for co in 0..cg {
-            for ci in 0..cin_g {
-                let dst = &mut flipped[((g * cg + co) * cin_g + ci) * kvol..][..kvol];
-                let src = &w[((g * cin_g + ci) * cg + co) * kvol..][..kvol];
-                dst.iter_mut()
-                    .zip(src.iter().rev())
-                    .for_each(|(d, &s)| *d = s);
+    let flip = || {
+        // w'[g*cg + co, ci, k'] = w[g*cin_g + ci, co, kvol-1-k']: reversing the flat tap
+        // index flips every spatial axis at once.
+        let mut flipped = vec![T::zero(); p.groups * cg * cin_g * kvol];
+        for g in 0..p.groups {
+            for co in 0..cg {
+                for ci in 0..cin_g {
+                    let dst = &mut flipped[((g * cg + co) * cin_g + ci) * kvol..][..kvol];
+                    let src = &w[((g * cin_g + ci) * cg + co) * kvol..][..kvol];
+                    dst.iter_mut()
+                        .zip(src.iter().rev())
+                        .for_each(|(d, &s)| *d = s);
+                }
             }
         }
-    }
-    super::conv::run_after_copies(&conv, x, &flipped, b, y, flipped.len());
+        flipped
+    };
+    // a layer's copy counts against the call's budget too: its first call makes it
+    let flipped_of_call: Vec<T>;
+    let flipped = match prepared {
+        Some(prepared) => prepared.flipped(flip),
+        None => {
+            flipped_of_call = flip();
+            &flipped_of_call
+        }
+    };
+    super::conv::run_after_copies(&conv, x, flipped, b, y, flipped.len());
 }
 
 #[cfg(test)]

@@ -11,8 +11,6 @@
 //! reads every panel as one sequential stream: 47-70 GFLOP/s on one thread for 8-48
 //! columns of a `4096 x 512` product (microbenchmark, weight in the cache).
 
-use std::sync::OnceLock;
-
 use super::gemm::{matmul_col_major, Mat};
 use crate::problem::Problem;
 use crate::Element;
@@ -32,32 +30,6 @@ pub(crate) const PANEL_COLS: (usize, usize) = (4, 128);
 /// a shallower product is little work per GEMM call (16 x depth x columns) and its weight
 /// small; at depth 24 (24 -> 48 8x8 on eight 4x4 images) the panels were 1.31x the time.
 pub(crate) const PANEL_MIN_DEPTH: usize = 64;
-
-/// What a prepared layer keeps between calls: its weight as [`Panels`], packed by the first
-/// call whose products read them (a layer whose calls never do holds no copy).
-pub(crate) struct Prepared<T> {
-    panels: OnceLock<Panels<T>>,
-}
-
-impl<T: Element> Prepared<T> {
-    /// Nothing packed yet.
-    pub(crate) fn new() -> Self {
-        Prepared {
-            panels: OnceLock::new(),
-        }
-    }
-
-    /// The panels of `w` for the groups and channels of `p` (every call of one layer has the
-    /// same), packed on first use.
-    pub(crate) fn panels(&self, w: &[T], p: &Problem) -> &Panels<T> {
-        self.panels.get_or_init(|| Panels::pack(w, p))
-    }
-
-    /// Elements held: the packed copy, once a call has made it.
-    pub(crate) fn held(&self) -> usize {
-        self.panels.get().map_or(0, Panels::len)
-    }
-}
 
 /// The weight of every group as panels: group `g`'s panel `q` holds rows
 /// `q*PANEL_ROWS..(q+1)*PANEL_ROWS` of that group's `A`, element `(r, c)` at
