@@ -351,6 +351,9 @@ def conv_transpose_torch_cases():
     c += ct_torch("ct2d_skinny_1x1_k4s2", 2, 1, 8, 8, (1, 1), 4, s=2, dtypes=("float32",))
     c += ct_torch("ct2d_col_major_b4_2x2_k4s2", 2, 4, 4, 32, (2, 2), 4, s=2, p=1,
                   dtypes=("float32",))
+    #      (the column-major orientation needs a product 64+ deep; the case above, 4 deep, is
+    #      row-major since, and this one, 9 columns against 72 rows, column-major)
+    c += ct_torch("ct2d_col_major_c64_3x3_k3s2", 2, 1, 64, 8, (3, 3), 3, s=2, dtypes=("float32",))
     # ---- a latent vector projected to a 4x4 map (DCGAN's first layer: 1x1 input, stride 1,
     #      no padding): upconv's one-GEMM projection path, with groups
     c += ct_torch("ct2d_project_1x1_k4", 2, 5, 6, 4, (1, 1), 4, dtypes=("float32",))

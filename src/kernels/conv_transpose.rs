@@ -356,11 +356,13 @@ pub(crate) fn workspace(p: &Problem) -> usize {
             let product = if skinny_layer(p) {
                 skinny::scratch_len()
             } else {
-                packing(m, p.strided_channels, cols) + product_scratch(m, cols, false)
+                packing(m, p.strided_channels, cols)
+                    + product_scratch(m, cols, p.strided_channels, false)
             };
             // a prepared layer's products through the panels (see `reads_panels`)
             let panels = if panel_cols(cols) {
-                packing(PANEL_ROWS, p.strided_channels, cols) + product_scratch(m, cols, true)
+                packing(PANEL_ROWS, p.strided_channels, cols)
+                    + product_scratch(m, cols, p.strided_channels, true)
             } else {
                 0
             };
@@ -1060,7 +1062,7 @@ fn gemm_col2im<T: Element>(
                 // Several small images: their inputs side by side, [C_in/g, images * P_in],
                 // one GEMM, then col2im per image from its share of the columns.
                 let wide = planes.len() * pin;
-                let spare_len = product_scratch(m, wide, panel_block.is_some());
+                let spare_len = product_scratch(m, wide, cin_g, panel_block.is_some());
                 let (packed, spare) =
                     sized(packed, cin_g * wide + spare_len).split_at_mut(cin_g * wide);
                 for k in 0..planes.len() {
@@ -1127,7 +1129,7 @@ fn gemm_col2im<T: Element>(
                 return;
             }
             let col = sized(col, cbk * kvol * tile_rows * w_in);
-            let spare_len = product_scratch(m, tile_rows * w_in, panel_block.is_some());
+            let spare_len = product_scratch(m, tile_rows * w_in, cin_g, panel_block.is_some());
             let copy_len = if copy_input {
                 cin_g * (tile_rows * w_in + ALIAS_PAD)
             } else {
@@ -1208,10 +1210,18 @@ fn block_lhs<'a, T: Element>(
 /// Whether the column tile of an `m`-row, `n`-column product is computed column-major and
 /// then transposed (see [`super::gemm::matmul_col_major`]): few columns against many rows, a
 /// large layer on a small input (A/B, a 512 -> 512 4x4/2 layer on 4 images of 4x4, 64
-/// columns: 0.87x the time; from 160 columns on it loses, dcgan_4x4_s2 1.09x).
-fn col_major_pays(m: usize, n: usize) -> bool {
-    n <= COL_MAJOR_COLS && m >= 8 * n
+/// columns: 0.87x the time; from 160 columns on it loses, dcgan_4x4_s2 1.09x), `depth` at
+/// least [`COL_MAJOR_MIN_DEPTH`].
+fn col_major_pays(m: usize, n: usize, depth: usize) -> bool {
+    n <= COL_MAJOR_COLS && m >= 8 * n && depth >= COL_MAJOR_MIN_DEPTH
 }
+
+/// Shallowest product [`col_major_pays`] takes. A shallower one (a small weight: the GEMM's
+/// walk over it in place costs little) spends more on the transpose than the orientation
+/// saves: A/B, 11 rounds, FCN-32s' 21 -> 21 64x64/32 head on 16x16 0.66x the time row-major
+/// (the transpose was 20% of its CPU time), 48 -> 64 8x8/4 on two 4x4 images 0.80x, 48 -> 256
+/// 7x7 on 4x4 0.82x; 65 layers of 3-48 input channels per group level otherwise.
+const COL_MAJOR_MIN_DEPTH: usize = 64;
 
 /// Most columns [`col_major_pays`] takes.
 const COL_MAJOR_COLS: usize = 64;
@@ -1339,7 +1349,7 @@ fn product_into_col<T: Element>(
         skinny_product(col, lhs, rhs, spare);
         return;
     }
-    if !col_major_pays(m, nominal) && !few_rows_pay(m, nominal, lhs.cols) {
+    if !col_major_pays(m, nominal, lhs.cols) && !few_rows_pay(m, nominal, lhs.cols) {
         matmul(col, n, lhs, rhs, false);
         return;
     }
@@ -1348,9 +1358,9 @@ fn product_into_col<T: Element>(
     transpose(&spare[..m * n], &mut col[..m * n], n, m);
 }
 
-/// Scratch elements [`product_into_col`] needs besides the column tile (with `panels`, the
-/// column-major product).
-fn product_scratch(m: usize, n: usize, panels: bool) -> usize {
+/// Scratch elements [`product_into_col`] needs besides the column tile for `depth`-deep
+/// products (with `panels`, the column-major product).
+fn product_scratch(m: usize, n: usize, depth: usize, panels: bool) -> usize {
     if panels {
         return m * n;
     }
@@ -1359,7 +1369,7 @@ fn product_scratch(m: usize, n: usize, panels: bool) -> usize {
     } else {
         0
     };
-    let col_major = if col_major_pays(m, n) || may_have_few_rows(m, n) {
+    let col_major = if col_major_pays(m, n, depth) || may_have_few_rows(m, n) {
         m * n
     } else {
         0
@@ -1586,13 +1596,14 @@ mod tests {
             pad_begin: pad,
         };
         // (batch, C_in, C_out, input side, padding): skinny (1x1, 2x2, runs of two 2x2
-        // images), column-major (four 2x2 or one 5x5 image against 32-64 channel blocks)
+        // images), column-major (four 2x2 or one 5x5 image against 32-64 channel blocks,
+        // 64 deep)
         for (batch, cin, cout, side, pad) in [
             (1, 8, 8, 1, 0),
             (1, 16, 24, 2, 1),
             (2, 16, 8, 2, 1),
-            (4, 4, 32, 2, 1),
-            (1, 3, 64, 5, 1),
+            (4, 64, 32, 2, 1),
+            (1, 64, 64, 5, 1),
         ] {
             let p = Problem {
                 batch,
@@ -1604,7 +1615,7 @@ mod tests {
             let cols = p.strided_plane() * images_per_gemm(&p);
             let m = block_channels_for(&p, p.batch.div_ceil(images_per_gemm(&p))) * 16;
             assert!(
-                cols <= skinny::SKINNY_COLS || col_major_pays(m, cols),
+                cols <= skinny::SKINNY_COLS || col_major_pays(m, cols, p.strided_channels),
                 "{p:?}"
             );
             let bad = mismatch(&p, 7, true, 1e-12, |x, w, b, y| {
