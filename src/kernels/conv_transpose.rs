@@ -79,8 +79,9 @@ fn path(p: &Problem) -> Path {
 
 /// Picks the path for `p` and runs it. `x` is the strided side, `y` the dense side.
 ///
-/// `prepared` is what a [`crate::ConvTransposeLayer`] keeps between calls (its weight packed
-/// for few-column products, built on first use); plain calls pass `None`.
+/// `prepared` is what a [`crate::ConvTransposeLayer`] keeps between calls (forms of its
+/// weight, each made by the first call that wants it; see [`super::prepared`]); plain calls
+/// pass `None`.
 pub(crate) fn run<T: Element>(
     p: &Problem,
     x: &[T],
