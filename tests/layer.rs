@@ -238,6 +238,53 @@ fn layers_are_thread_count_independent() {
     assert!(same_bits(&one, &two) && same_bits(&one, &two_first));
 }
 
+/// Fresh layers called from a parallel loop over inputs (the first calls race to make the
+/// kept forms, inside rayon workers that may steal each other's calls): every output equals
+/// the one a single call gives. A form made with rayon tasks inside its `OnceLock` could
+/// deadlock here.
+#[test]
+fn layers_called_from_parallel_loops() {
+    use rayon::prelude::*;
+    let cases = [
+        // panels; GEMM + col2im's transposed weight; the flipped kernel
+        (
+            (1, 256, 4, 4),
+            (256, 128, 4, 4),
+            ConvTranspose2d::new().stride(2).padding(1),
+        ),
+        (
+            (2, 256, 16, 16),
+            (256, 64, 4, 4),
+            ConvTranspose2d::new().stride(2).padding(1),
+        ),
+        (
+            (1, 24, 18, 18),
+            (24, 32, 3, 3),
+            ConvTranspose2d::new().padding(1),
+        ),
+    ];
+    for round in 0..4 {
+        for (k, (xs, ws, cfg)) in cases.into_iter().enumerate() {
+            let x = ramp(ndarray::Dim(xs), 70 + k as u32);
+            let w = ramp(ndarray::Dim(ws), 80 + k as u32);
+            let want = ConvTranspose2dLayer::new(&w, None, cfg)
+                .unwrap()
+                .forward(&x)
+                .unwrap();
+            let layer = ConvTranspose2dLayer::new(&w, None, cfg).unwrap();
+            let outs: Vec<Array4<f32>> = in_pool(4, || {
+                (0..16)
+                    .into_par_iter()
+                    .map(|_| layer.forward(&x).unwrap())
+                    .collect()
+            });
+            for out in &outs {
+                assert!(same_bits(out, &want), "round {round}, case {k}");
+            }
+        }
+    }
+}
+
 /// Bad weights, biases, inputs and outputs are `Err`s naming the problem.
 #[test]
 fn bad_input_is_an_error() {

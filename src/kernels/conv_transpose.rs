@@ -1006,28 +1006,36 @@ fn gemm_col2im<T: Element>(
         .filter(|_| reads_panels(p))
         .map(|prepared| prepared.panels(w, p));
     let transposes = col_weight_transposed(p) && panels.is_none();
-    let make_wt = || {
+    // Bands of TRANSPOSE_BLOCK transposed rows of each group, in parallel for a call's own
+    // copy. A layer's copy is made on one thread: it is made inside a `OnceLock`, and a rayon
+    // worker waiting there for its bands could steal another call of the same layer (a caller's
+    // parallel loop over inputs) and enter the same `OnceLock` again, which deadlocks.
+    let make_wt = |parallel: bool| {
         let mut wt = vec![T::zero(); p.groups * rows_t * cin_g];
-        // in parallel, bands of TRANSPOSE_BLOCK transposed rows of each group
         let mut bands = Vec::new();
         for (g, dst) in wt.chunks_exact_mut(cin_g * rows_t).enumerate() {
             for (k, d) in dst.chunks_mut(TRANSPOSE_BLOCK * cin_g).enumerate() {
                 bands.push((g, k * TRANSPOSE_BLOCK, d));
             }
         }
-        let work = (TRANSPOSE_BLOCK * cin_g) as u64 * 32;
-        for_each_task(bands, work, usize::MAX, |(g, j0, d)| {
+        let transpose_band = |(g, j0, d): (usize, usize, &mut [T])| {
             let src = &w[g * cin_g * rows_t..][..cin_g * rows_t];
             transpose_rows(src, d, cin_g, rows_t, j0);
-        });
+        };
+        if parallel {
+            let work = (TRANSPOSE_BLOCK * cin_g) as u64 * 32;
+            for_each_task(bands, work, usize::MAX, transpose_band);
+        } else {
+            bands.into_iter().for_each(transpose_band);
+        }
         wt
     };
     let wt_of_call: Vec<T>;
     let wt: Option<&[T]> = match prepared {
         _ if !transposes => None,
-        Some(prepared) => Some(prepared.transposed(make_wt)),
+        Some(prepared) => Some(prepared.transposed(|| make_wt(false))),
         None => {
-            wt_of_call = make_wt();
+            wt_of_call = make_wt(true);
             Some(&wt_of_call)
         }
     };

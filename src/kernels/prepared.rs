@@ -5,6 +5,11 @@
 //! so one copy serves every later call. A `OnceLock` per form lets threads sharing the layer
 //! read a form without locking once it exists; a layer whose calls never want a form holds
 //! none of it.
+//!
+//! A form's maker must not run rayon tasks: a worker waiting inside `get_or_init` for its
+//! own tasks may steal another call of the same layer (a caller's parallel loop over inputs)
+//! and enter the same `OnceLock` again, which deadlocks. Every maker here is sequential; it
+//! runs once per layer.
 
 use std::sync::OnceLock;
 
