@@ -1,7 +1,8 @@
 //! A transposed-convolution layer that owns its weight and bias and prepares them once.
 
 use ndarray::{Array3, Array4, Array5};
-use ndarray::{ArrayRef, ArrayRef1, ArrayRef3, ArrayRef4, ArrayRef5, Dimension};
+use ndarray::{ArrayD, ArrayRef, ArrayRef1, ArrayRef3, ArrayRef4, ArrayRef5, Dimension, IxDyn};
+use ndarray::{ArrayView1, ArrayViewD};
 
 use crate::conv_transpose::{check_nonzero, dense_dims, ConvTranspose};
 use crate::error::{Error, Result};
@@ -47,8 +48,7 @@ use crate::Element;
 pub struct ConvTransposeLayer<T: Element, const D: usize> {
     cfg: ConvTranspose<D>,
     /// `[C_in, C_out/groups, K...]`, row-major.
-    weight: Vec<T>,
-    weight_shape: Vec<usize>,
+    weight: ArrayD<T>,
     bias: Option<ndarray::Array1<T>>,
     prepared: Prepared<T>,
 }
@@ -64,7 +64,7 @@ impl<T: Element, const D: usize> std::fmt::Debug for ConvTransposeLayer<T, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConvTransposeLayer")
             .field("cfg", &self.cfg)
-            .field("weight_shape", &self.weight_shape)
+            .field("weight_shape", &self.weight.shape())
             .field("bias", &self.bias.is_some())
             .field("prepared_elements", &self.prepared.held())
             .finish()
@@ -102,10 +102,13 @@ impl<T: Element, const D: usize> ConvTransposeLayer<T, D> {
                 });
             }
         }
+        let weight = ArrayD::from_shape_vec(IxDyn(&shape), row_major(weight).into_owned())
+            .map_err(|_| Error::Overflow {
+                what: "weight array",
+            })?;
         Ok(ConvTransposeLayer {
             cfg,
-            weight: row_major(weight).into_owned(),
-            weight_shape: shape,
+            weight,
             bias: bias.map(|b| b.to_owned()),
             prepared: Prepared::new(),
         })
@@ -134,7 +137,34 @@ impl<T: Element, const D: usize> ConvTransposeLayer<T, D> {
     /// # Ok::<(), upconv::Error>(())
     /// ```
     pub fn weight_shape(&self) -> &[usize] {
-        &self.weight_shape
+        self.weight.shape()
+    }
+
+    /// The layer's weight, `[C_in, C_out/groups, K...]` (its own copy, row-major).
+    ///
+    /// ```
+    /// use upconv::{ConvTranspose1d, ConvTranspose1dLayer};
+    /// let w = ndarray::Array3::<f32>::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as f32);
+    /// let layer = ConvTranspose1dLayer::new(&w.t(), None, ConvTranspose1d::new())?;
+    /// assert_eq!(layer.weight(), w.t().into_dyn());
+    /// # Ok::<(), upconv::Error>(())
+    /// ```
+    pub fn weight(&self) -> ArrayViewD<'_, T> {
+        self.weight.view()
+    }
+
+    /// The layer's bias, `[C_out]`, if it has one.
+    ///
+    /// ```
+    /// use upconv::{ConvTranspose1d, ConvTranspose1dLayer};
+    /// let w = ndarray::Array3::<f64>::ones((4, 3, 2));
+    /// let b = ndarray::Array1::<f64>::from(vec![1.0, 2.0, 3.0]);
+    /// let layer = ConvTranspose1dLayer::new(&w, Some(&b), ConvTranspose1d::new())?;
+    /// assert_eq!(layer.bias(), Some(b.view()));
+    /// # Ok::<(), upconv::Error>(())
+    /// ```
+    pub fn bias(&self) -> Option<ArrayView1<'_, T>> {
+        self.bias.as_ref().map(|b| b.view())
     }
 
     /// The output shape for an input of shape `input` (see [`ConvTranspose::output_dims`]).
@@ -154,15 +184,16 @@ impl<T: Element, const D: usize> ConvTransposeLayer<T, D> {
     /// # Ok::<(), upconv::Error>(())
     /// ```
     pub fn output_dims(&self, input: &[usize]) -> Result<Vec<usize>> {
-        self.cfg.output_dims(input, &self.weight_shape)
+        self.cfg.output_dims(input, self.weight.shape())
     }
 
     /// Runs the layer on `input` into a new array.
     fn run<Dm: Dimension>(&self, input: &ArrayRef<T, Dm>) -> Result<ndarray::Array<T, Dm>> {
-        let p = self.cfg.problem(input.shape(), &self.weight_shape)?;
+        let p = self.cfg.problem(input.shape(), self.weight.shape())?;
+        let w = row_major(&self.weight);
         let dims = dense_dims::<D>(&p);
         new_output(input, self.bias.as_deref(), &dims, |x, b, y| {
-            conv_transpose_prepared(&p, x, &self.weight, Some(&self.prepared), b, y)
+            conv_transpose_prepared(&p, x, &w, Some(&self.prepared), b, y)
         })
     }
 
@@ -172,10 +203,11 @@ impl<T: Element, const D: usize> ConvTransposeLayer<T, D> {
         input: &ArrayRef<T, Dm>,
         out: &mut ArrayRef<T, Dm>,
     ) -> Result<()> {
-        let p = self.cfg.problem(input.shape(), &self.weight_shape)?;
+        let p = self.cfg.problem(input.shape(), self.weight.shape())?;
+        let w = row_major(&self.weight);
         let dims = dense_dims::<D>(&p);
         into_output(input, self.bias.as_deref(), &dims, out, |x, b, y| {
-            conv_transpose_prepared(&p, x, &self.weight, Some(&self.prepared), b, y)
+            conv_transpose_prepared(&p, x, &w, Some(&self.prepared), b, y)
         })
     }
 }
