@@ -6,6 +6,10 @@
 //! * [`conv_transpose1d`], [`conv_transpose2d`], [`conv_transpose3d`]: every input pixel
 //!   scatters a kernel-weighted copy into a larger output (stride, asymmetric padding, output
 //!   padding, dilation, groups, PyTorch `output_size=`, ONNX `auto_pad` / `output_shape`);
+//! * [`ConvTranspose1dLayer`], [`ConvTranspose2dLayer`], [`ConvTranspose3dLayer`]: a transposed
+//!   convolution holding its weight and bias (a PyTorch module, an ONNX Runtime session),
+//!   which keeps the layouts of the weight its calls want: the fastest way to call one layer
+//!   again and again;
 //! * [`conv1d`], [`conv2d`], [`conv3d`]: the forward convolution, whose adjoint the transposed
 //!   convolution is;
 //! * [`upsample1d`], [`upsample2d`], [`upsample3d`]: every PyTorch `interpolate` mode and every
