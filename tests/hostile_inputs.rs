@@ -15,6 +15,14 @@ fn ramp3(shape: (usize, usize, usize)) -> Array3<f64> {
     })
 }
 
+/// The same layer through a `ConvTranspose1dLayer` (called twice).
+fn via_layer(x: &Array3<f64>, w: &Array3<f64>, cfg: ConvTranspose1d) -> Array3<f64> {
+    let layer = ConvTranspose1dLayer::new(w, None, cfg).unwrap();
+    let first = layer.forward(x).unwrap();
+    assert_eq!(first, layer.forward(x).unwrap());
+    first
+}
+
 #[test]
 fn huge_strides_and_dilations_with_small_outputs_run_the_definition() {
     // a 2^32 stride whose result padding crops to 8 samples (the fast paths' stride-phase
@@ -28,6 +36,7 @@ fn huge_strides_and_dilations_with_small_outputs_run_the_definition() {
         .dilation(3)
         .groups(3);
     let y = conv_transpose1d(&x, &w, None, &cfg).unwrap();
+    assert_eq!(y, via_layer(&x, &w, cfg));
     assert_eq!(y.shape(), &[2, 3, 8]);
     assert_eq!(y, reference::conv_transpose(&x, &w, None, &cfg).unwrap());
 
@@ -38,6 +47,7 @@ fn huge_strides_and_dilations_with_small_outputs_run_the_definition() {
         .stride(1 << 40)
         .onnx_output_shape([12]);
     let y = conv_transpose1d(&x, &w, None, &cfg).unwrap();
+    assert_eq!(y, via_layer(&x, &w, cfg));
     assert_eq!(y, reference::conv_transpose(&x, &w, None, &cfg).unwrap());
 
     // depthwise with a 2^32 dilation
@@ -50,6 +60,7 @@ fn huge_strides_and_dilations_with_small_outputs_run_the_definition() {
         .auto_pad(AutoPad::SameLower)
         .onnx_output_shape([2]);
     let y = conv_transpose1d(&x, &w, None, &cfg).unwrap();
+    assert_eq!(y, via_layer(&x, &w, cfg));
     assert_eq!(y, reference::conv_transpose(&x, &w, None, &cfg).unwrap());
 
     // forward convolution with a 2^59 stride
@@ -69,6 +80,11 @@ fn parameters_beyond_two_to_the_sixty_are_errors() {
         .pads(1 << 63, 0);
     let e = conv_transpose1d(&x, &w, None, &cfg).unwrap_err();
     assert!(matches!(e, Error::Overflow { .. }), "{e}");
+    assert!(e.to_string().contains("2^60"), "{e}");
+    let e = ConvTranspose1dLayer::new(&w, None, cfg)
+        .unwrap()
+        .forward(&x)
+        .unwrap_err();
     assert!(e.to_string().contains("2^60"), "{e}");
     let e = shape::check_axis(0, &AxisParams::new(3).stride(usize::MAX)).unwrap_err();
     assert!(matches!(e, Error::Overflow { .. }), "{e}");
@@ -91,6 +107,8 @@ fn empty_batches_with_huge_planes_allocate_nothing() {
     // (2^40 - 1)*2 + (4 - 1)*2 + 1
     assert_eq!(y.shape(), &[0, 2, (1 << 41) + 5]);
     assert!(cfg.cost(&[0, 2, 1 << 40], &[2, 2, 4], 4).is_ok());
+    let layer = ConvTranspose1dLayer::new(&w, None, cfg).unwrap();
+    assert_eq!(layer.forward(&x).unwrap().shape(), &[0, 2, (1 << 41) + 5]);
 
     let x = Array4::<f32>::zeros((0, 1, 1 << 24, 1 << 24));
     let up = Upsample2d::scale([2.0, 2.0]).mode(Mode::Linear);
