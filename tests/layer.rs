@@ -4,19 +4,14 @@
 //! (Every PyTorch and ONNX Runtime fixture also runs through a layer in `golden_conv.rs`, and
 //! the property tests compare layers with the definition on random parameter mixes.)
 
+mod common;
+
+use common::{in_pool, ramp_from, same_bits};
 use ndarray::{Array, Array1, Array3, Array4, Array5, Dimension};
 use upconv::{
     reference, ConvTranspose1d, ConvTranspose1dLayer, ConvTranspose2d, ConvTranspose2dLayer,
     ConvTranspose3d, ConvTranspose3dLayer, Error,
 };
-
-fn ramp<D: Dimension>(shape: D, seed: u32) -> Array<f32, D> {
-    let mut i = seed;
-    Array::from_shape_simple_fn(shape, || {
-        i = i.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        (i >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-    })
-}
 
 /// `max |got - want| <= 1e-5 * max(1, max |want|)`, with the definition in f64.
 fn assert_close<D: Dimension>(got: &Array<f32, D>, want: &Array<f64, D>, what: &str) {
@@ -29,16 +24,27 @@ fn assert_close<D: Dimension>(got: &Array<f32, D>, want: &Array<f64, D>, what: &
     assert!(err <= 1e-5 * scale, "{what}: error {err:e} (scale {scale})");
 }
 
-fn same_bits<D: Dimension>(a: &Array<f32, D>, b: &Array<f32, D>) -> bool {
-    a.shape() == b.shape() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-}
-
-fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
+/// A 2-D layer of `w` and `b` on `x`: its first call (`forward`) agrees with the definition
+/// in f64, its second (`forward_into` a NaN-filled output) gives the same bits. Returns the
+/// layer and the first output.
+fn checked_layer_2d(
+    x: &Array4<f32>,
+    w: &Array4<f32>,
+    b: Option<&Array1<f32>>,
+    cfg: ConvTranspose2d,
+    what: &str,
+) -> (ConvTranspose2dLayer<f32>, Array4<f32>) {
+    let b64 = b.map(|b| b.mapv(f64::from));
+    let want =
+        reference::conv_transpose(&x.mapv(f64::from), &w.mapv(f64::from), b64.as_deref(), &cfg)
+            .unwrap();
+    let layer = ConvTranspose2dLayer::new(w, b.map(|b| &**b), cfg).unwrap();
+    let first = layer.forward(x).unwrap();
+    assert_close(&first, &want, &format!("{what}, first call"));
+    let mut second = Array4::from_elem(first.raw_dim(), f32::NAN);
+    layer.forward_into(x, &mut second).unwrap();
+    assert!(same_bits(&first, &second), "{what}: second call differs");
+    (layer, first)
 }
 
 /// Weight-heavy 2-D layers on inputs of 1 to 64 positions (DCGAN's first layers, a pose head,
@@ -98,22 +104,10 @@ fn weight_heavy_2d_layers_match_the_definition() {
     ];
     for (k, (xs, ws, groups, cfg)) in cases.into_iter().enumerate() {
         let cfg = cfg.groups(groups);
-        let x = ramp(ndarray::Dim(xs), k as u32);
-        let w = ramp(ndarray::Dim(ws), 100 + k as u32);
-        let b = ramp(ndarray::Ix1(ws.1 * groups), 200 + k as u32);
-        let want = reference::conv_transpose(
-            &x.mapv(f64::from),
-            &w.mapv(f64::from),
-            Some(&b.mapv(f64::from)),
-            &cfg,
-        )
-        .unwrap();
-        let layer = ConvTranspose2dLayer::new(&w, Some(&b), cfg).unwrap();
-        let first = layer.forward(&x).unwrap();
-        assert_close(&first, &want, &format!("case {k}, first call"));
-        let mut second = Array4::from_elem(first.raw_dim(), f32::NAN);
-        layer.forward_into(&x, &mut second).unwrap();
-        assert!(same_bits(&first, &second), "case {k}: second call differs");
+        let x = ramp_from(k as u32, ndarray::Dim(xs));
+        let w = ramp_from(100 + k as u32, ndarray::Dim(ws));
+        let b = ramp_from(200 + k as u32, ndarray::Ix1(ws.1 * groups));
+        let (layer, first) = checked_layer_2d(&x, &w, Some(&b), cfg, &format!("case {k}"));
         let (a, b) = std::thread::scope(|s| {
             let a = s.spawn(|| layer.forward(&x).unwrap());
             let b = s.spawn(|| layer.forward(&x).unwrap());
@@ -174,19 +168,9 @@ fn larger_inputs_match_the_definition() {
         ),
     ];
     for (k, (xs, ws, cfg)) in cases.into_iter().enumerate() {
-        let x = ramp(ndarray::Dim(xs), 50 + k as u32);
-        let w = ramp(ndarray::Dim(ws), 60 + k as u32);
-        let want =
-            reference::conv_transpose(&x.mapv(f64::from), &w.mapv(f64::from), None, &cfg).unwrap();
-        let layer = ConvTranspose2dLayer::new(&w, None, cfg).unwrap();
-        let first = layer.forward(&x).unwrap();
-        assert_close(&first, &want, &format!("larger case {k}"));
-        let mut again = Array4::from_elem(first.raw_dim(), f32::NAN);
-        layer.forward_into(&x, &mut again).unwrap();
-        assert!(
-            same_bits(&first, &again),
-            "larger case {k}: second call differs"
-        );
+        let x = ramp_from(50 + k as u32, ndarray::Dim(xs));
+        let w = ramp_from(60 + k as u32, ndarray::Dim(ws));
+        checked_layer_2d(&x, &w, None, cfg, &format!("larger case {k}"));
     }
 }
 
@@ -198,8 +182,8 @@ fn one_and_three_d_layers_match_the_definition() {
         .into_iter()
         .enumerate()
     {
-        let x = ramp(ndarray::Dim(xs), k as u32);
-        let w = ramp(ndarray::Dim(ws), 7 + k as u32);
+        let x = ramp_from(k as u32, ndarray::Dim(xs));
+        let w = ramp_from(7 + k as u32, ndarray::Dim(ws));
         let want =
             reference::conv_transpose(&x.mapv(f64::from), &w.mapv(f64::from), None, &cfg1).unwrap();
         let layer = ConvTranspose1dLayer::new(&w, None, cfg1).unwrap();
@@ -213,8 +197,8 @@ fn one_and_three_d_layers_match_the_definition() {
         );
     }
     let cfg3 = ConvTranspose3d::new().stride(2).padding(1);
-    let x = ramp(ndarray::Ix5(1, 128, 2, 3, 3), 1);
-    let w = ramp(ndarray::Ix5(128, 24, 4, 4, 4), 2);
+    let x = ramp_from(1, ndarray::Ix5(1, 128, 2, 3, 3));
+    let w = ramp_from(2, ndarray::Ix5(128, 24, 4, 4, 4));
     let want =
         reference::conv_transpose(&x.mapv(f64::from), &w.mapv(f64::from), None, &cfg3).unwrap();
     let layer = ConvTranspose3dLayer::new(&w, None, cfg3).unwrap();
@@ -227,8 +211,8 @@ fn one_and_three_d_layers_match_the_definition() {
 /// A layer's output has the same bits with 1 and 2 threads, on the first call and later ones.
 #[test]
 fn layers_are_thread_count_independent() {
-    let x = ramp(ndarray::Ix4(1, 256, 4, 4), 3);
-    let w = ramp(ndarray::Ix4(256, 128, 4, 4), 4);
+    let x = ramp_from(3, ndarray::Ix4(1, 256, 4, 4));
+    let w = ramp_from(4, ndarray::Ix4(256, 128, 4, 4));
     let cfg = ConvTranspose2d::new().stride(2).padding(1);
     let layer = ConvTranspose2dLayer::new(&w, None, cfg).unwrap();
     let one = in_pool(1, || layer.forward(&x).unwrap());
@@ -265,8 +249,8 @@ fn layers_called_from_parallel_loops() {
     ];
     for round in 0..4 {
         for (k, (xs, ws, cfg)) in cases.into_iter().enumerate() {
-            let x = ramp(ndarray::Dim(xs), 70 + k as u32);
-            let w = ramp(ndarray::Dim(ws), 80 + k as u32);
+            let x = ramp_from(70 + k as u32, ndarray::Dim(xs));
+            let w = ramp_from(80 + k as u32, ndarray::Dim(ws));
             let want = ConvTranspose2dLayer::new(&w, None, cfg)
                 .unwrap()
                 .forward(&x)

@@ -1,34 +1,14 @@
 //! Results do not depend on the number of threads: bit-identical outputs with 1 and 2 rayon
 //! threads, on problems big enough that the work is split into parallel tasks.
 
-use ndarray::{Array, Array4, Array5};
+mod common;
+
+use common::{in_pool, ramp, same_bits};
+use ndarray::{Array4, Array5};
 use upconv::{
     conv1d, conv2d, conv_transpose2d, conv_transpose3d, upsample2d, Conv1d, Conv2d,
     ConvTranspose2d, ConvTranspose3d, Mode, Upsample2d,
 };
-
-fn ramp<D: ndarray::Dimension>(shape: D) -> Array<f32, D> {
-    let mut i = 0u32;
-    Array::from_shape_simple_fn(shape, || {
-        i = i.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        (i >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-    })
-}
-
-fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
-}
-
-fn same_bits<D: ndarray::Dimension>(a: &Array<f32, D>, b: &Array<f32, D>) -> bool {
-    a.shape() == b.shape()
-        && a.iter()
-            .zip(b.iter())
-            .all(|(x, y)| x.to_bits() == y.to_bits())
-}
 
 #[test]
 fn conv_transpose_is_thread_count_independent() {

@@ -21,6 +21,37 @@ pub fn seeded(shape: &[usize], seed: u64) -> ArrayD<f64> {
     ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()
 }
 
+/// Deterministic `f32` values in [-0.5, 0.5) (a linear congruential sequence from `seed`).
+pub fn ramp_from<D: ndarray::Dimension>(seed: u32, shape: D) -> ndarray::Array<f32, D> {
+    let mut i = seed;
+    ndarray::Array::from_shape_simple_fn(shape, || {
+        i = i.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        (i >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+    })
+}
+
+/// [`ramp_from`] seed 0.
+pub fn ramp<D: ndarray::Dimension>(shape: D) -> ndarray::Array<f32, D> {
+    ramp_from(0, shape)
+}
+
+/// Runs `f` inside a fresh rayon pool of `threads` threads.
+pub fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+/// Same shape and the same bits in every element.
+pub fn same_bits<D: ndarray::Dimension>(
+    a: &ndarray::Array<f32, D>,
+    b: &ndarray::Array<f32, D>,
+) -> bool {
+    a.shape() == b.shape() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
 /// A random (possibly invalid) convolution problem of `dims` spatial axes.
 #[derive(Clone, Debug)]
 pub struct ConvCase {
