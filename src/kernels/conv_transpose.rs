@@ -499,7 +499,9 @@ const PLAN_ROWS: usize = 32;
 ///
 /// A gather per output row: the (kd, kh, strided row) triples that reach output row (od, oh)
 /// come from [`RowReach`]; their `kw` taps go into a [`PhaseRow`] (contiguous runs, no range
-/// checks), which then goes out once, cropped by the padding. An output row is stored (bias
+/// checks), which then goes out once, cropped by the padding. The rows of a batch of
+/// [`PLAN_ROWS`] output rows are built together, so that each column row is read in memory
+/// order (by tap, then strided row) rather than jumping a column row per tap. An output row is stored (bias
 /// included) by the first tile that reaches it and added to by later ones, so the output needs
 /// no initialisation pass. Which rows a run of output rows needs is worked out once for all the
 /// block's planes.
@@ -530,7 +532,6 @@ fn col2im<T: Element>(
         offset,
     } = col;
     let reach = RowReach::new(a);
-    let mut row = PhaseRow::new(&a[2]);
     // The output rows to visit: all of them in a fresh output's first tile (rows no tap
     // reaches get the bias there), otherwise those this tile's rows can reach; only those of
     // `out` in any case.
@@ -550,51 +551,118 @@ fn col2im<T: Element>(
     };
     let n_oh = oh1 - oh0;
     let total = (od1 - od0) * n_oh;
-    // plan entries: (output row, store rather than add, taps[start..end]); an entry without
-    // taps stores the bias alone
-    let mut plan: Vec<(usize, bool, usize, usize)> = Vec::with_capacity(PLAN_ROWS);
+    let mut rows = PhaseRow::rows(&a[2], total.min(PLAN_ROWS));
+    // plan entries: (output row, store rather than add, has taps); `reads` holds
+    // (tap offset, strided row within the tile, plan entry) for every tap row that reaches a
+    // planned row, sorted so that each column row is read in memory order
+    let mut plan: Vec<(usize, bool, bool)> = Vec::with_capacity(PLAN_ROWS);
     let mut taps: Vec<(usize, usize)> = Vec::new();
+    let mut reads: Vec<(usize, usize, usize)> = Vec::new();
     for k0 in (0..total).step_by(PLAN_ROWS) {
         plan.clear();
-        taps.clear();
+        reads.clear();
         for k in k0..(k0 + PLAN_ROWS).min(total) {
             let (od, oh) = (od0 + k / n_oh, oh0 + k % n_oh);
             let orow = od * a[1].dense + oh;
             if !(row0..row1).contains(&orow) {
                 continue;
             }
-            let start = taps.len();
+            taps.clear();
             let first = reach.rows(od, oh, (r0, r1), &mut taps);
             if first == usize::MAX {
                 if fill_unreached {
-                    plan.push((orow, true, start, start));
+                    plan.push((orow, true, false));
                 }
-            } else if taps.len() > start {
+            } else if !taps.is_empty() {
                 let store = put == Put::Fresh && first >= r0;
-                plan.push((orow, store, start, taps.len()));
+                reads.extend(taps.iter().map(|&(tap0, dr)| (tap0, dr, plan.len())));
+                plan.push((orow, store, true));
             }
         }
-        for (j, plane) in out.planes.iter_mut().enumerate() {
+        reads.sort_unstable();
+        vectorized(GatherRows {
+            planes: &mut *out.planes,
+            row0,
+            w_out,
+            plan: &plan,
+            reads: &reads,
+            rows: &mut rows,
+            col: Cols {
+                data: col,
+                stride: cols,
+                offset,
+            },
+            kvol,
+            kernel_w: a[2].kernel,
+            w_in,
+            bias,
+        });
+    }
+}
+
+/// [`col2im`]'s gather of a batch of planned output rows into every plane of the block,
+/// compiled for AVX2 through [`vectorized`].
+struct GatherRows<'a, 'b, 'c, T> {
+    planes: &'a mut [&'b mut [T]],
+    /// First output row held in `planes`.
+    row0: usize,
+    w_out: usize,
+    /// (output row, store rather than add, reached by a tap).
+    plan: &'a [(usize, bool, bool)],
+    /// (tap offset, strided row within the tile, plan entry), sorted.
+    reads: &'a [(usize, usize, usize)],
+    rows: &'a mut PhaseRow<T>,
+    col: Cols<'c, T>,
+    kvol: usize,
+    kernel_w: usize,
+    w_in: usize,
+    bias: &'a [T],
+}
+
+impl<T: Element> Kernel for GatherRows<'_, '_, '_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let GatherRows {
+            planes,
+            row0,
+            w_out,
+            plan,
+            reads,
+            rows,
+            col,
+            kvol,
+            kernel_w,
+            w_in,
+            bias,
+        } = self;
+        for (j, plane) in planes.iter_mut().enumerate() {
             let bj = bias[j];
-            for &(orow, store, start, end) in &plan {
-                let out_row = &mut plane[(orow - row0) * w_out..][..w_out];
-                if start == end {
-                    out_row.fill(bj);
-                    continue;
+            for (q, &(_, store, reached)) in plan.iter().enumerate() {
+                if reached {
+                    rows.reset_row(q, if store { bj } else { T::zero() });
                 }
-                row.reset(if store { bj } else { T::zero() });
-                for &(tap0, dr) in &taps[start..end] {
-                    // column row of tap (kd, kh, kw) is m0 + kw; this strided row is at
-                    // `offset + dr*w_in` in it
-                    let m0 = j * kvol + tap0;
-                    for kw in 0..a[2].kernel {
-                        row.add(kw, &col[(m0 + kw) * cols + offset + dr * w_in..][..w_in]);
+            }
+            // one tap row (kd, kh) at a time: its `kw` column rows `m0 + kw` each read over
+            // the planned rows' strided rows in order (`offset + dr*w_in` in it)
+            for group in reads.chunk_by(|x, y| x.0 == y.0) {
+                let m0 = j * kvol + group[0].0;
+                for kw in 0..kernel_w {
+                    let col_row = &col.data[(m0 + kw) * col.stride + col.offset..];
+                    for &(_, dr, q) in group {
+                        rows.add_row(q, kw, &col_row[dr * w_in..][..w_in]);
                     }
                 }
-                if store {
-                    row.store(out_row, bj);
+            }
+            for (q, &(orow, store, reached)) in plan.iter().enumerate() {
+                let out_row = &mut plane[(orow - row0) * w_out..][..w_out];
+                if !reached {
+                    out_row.fill(bj);
+                } else if store {
+                    rows.store_row(q, out_row, bj);
                 } else {
-                    row.add_to(out_row);
+                    rows.add_to_row(q, out_row);
                 }
             }
         }

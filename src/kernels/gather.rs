@@ -89,7 +89,8 @@ impl RowReach {
     }
 }
 
-/// An uncropped output row as `stride` phase rows (see the module docs).
+/// An uncropped output row as `stride` phase rows (see the module docs), or several such rows
+/// back to back (see [`PhaseRow::rows`]).
 pub(crate) struct PhaseRow<T> {
     stride: usize,
     pad_begin: i64,
@@ -97,7 +98,7 @@ pub(crate) struct PhaseRow<T> {
     width: usize,
     /// Elements per phase: `width + (K-1)*d / s`, room for the last tap's run.
     phase_len: usize,
-    /// Phase `ph` is `data[ph*phase_len..][..phase_len]`.
+    /// Phase `ph` of row `i` is `data[(i*stride + ph)*phase_len..][..phase_len]`.
     data: Vec<T>,
     /// Where tap `k`'s run starts in `data` (worked out once: a row of a small image is a
     /// few elements, and two divisions per tap cost more than its adds).
@@ -111,6 +112,11 @@ pub(crate) struct PhaseRow<T> {
 impl<T: Element> PhaseRow<T> {
     /// A row for `axis` (innermost axis of a transposed-convolution problem).
     pub(crate) fn new(axis: &AxisMap) -> Self {
+        Self::rows(axis, 1)
+    }
+
+    /// `count` rows for `axis`, used through the `*_row` methods.
+    pub(crate) fn rows(axis: &AxisMap, count: usize) -> Self {
         let (s, d, k, pb) = (axis.stride, axis.dilation, axis.kernel, axis.pad_begin);
         let width = axis.strided;
         let span = k.saturating_sub(1) * d;
@@ -134,7 +140,7 @@ impl<T: Element> PhaseRow<T> {
             pad_begin: pb,
             width,
             phase_len,
-            data: vec![T::zero(); s * phase_len],
+            data: vec![T::zero(); count * s * phase_len],
             starts,
             lo,
             hi,
@@ -144,49 +150,62 @@ impl<T: Element> PhaseRow<T> {
     /// Sets every position to `v` (the bias when the row will be stored, zero when added).
     #[inline(always)]
     pub(crate) fn reset(&mut self, v: T) {
-        self.data.fill(v);
-    }
-
-    /// The run that tap `k` of a whole strided row adds to.
-    #[inline(always)]
-    fn run(&mut self, k: usize) -> &mut [T] {
-        let start = self.starts[k];
-        &mut self.data[start..start + self.width]
-    }
-
-    /// Adds strided row `src` through tap `k`.
-    #[inline(always)]
-    pub(crate) fn add(&mut self, k: usize, src: &[T]) {
-        let run = self.run(k);
-        run.iter_mut().zip(src).for_each(|(r, &v)| *r = *r + v);
+        self.reset_row(0, v);
     }
 
     /// Adds strided row `src` times `w` through tap `k`.
     #[inline(always)]
     pub(crate) fn add_scaled(&mut self, k: usize, src: &[T], w: T) {
-        let run = self.run(k);
+        let run = self.run(0, k);
         run.iter_mut().zip(src).for_each(|(r, &v)| *r = *r + v * w);
     }
 
     /// Writes the row into `out` (a whole output row): positions no tap reaches get `fill`.
     #[inline(always)]
     pub(crate) fn store(&self, out: &mut [T], fill: T) {
+        self.store_row(0, out, fill);
+    }
+
+    /// [`Self::reset`] for row `i`.
+    #[inline(always)]
+    pub(crate) fn reset_row(&mut self, i: usize, v: T) {
+        let len = self.stride * self.phase_len;
+        self.data[i * len..(i + 1) * len].fill(v);
+    }
+
+    /// Adds strided row `src` through tap `k` into row `i`.
+    #[inline(always)]
+    pub(crate) fn add_row(&mut self, i: usize, k: usize, src: &[T]) {
+        add_run(self.run(i, k), src);
+    }
+
+    /// [`Self::store`] for row `i`.
+    #[inline(always)]
+    pub(crate) fn store_row(&self, i: usize, out: &mut [T], fill: T) {
         out[..self.lo].fill(fill);
         out[self.hi..].fill(fill);
-        self.put(out, |o, v| *o = v);
+        self.put(i, out, |o, v| *o = v);
     }
 
-    /// Adds the row into `out` (a whole output row).
+    /// Adds row `i` into `out` (a whole output row).
     #[inline(always)]
-    pub(crate) fn add_to(&self, out: &mut [T]) {
-        self.put(out, |o, v| *o = *o + v);
+    pub(crate) fn add_to_row(&self, i: usize, out: &mut [T]) {
+        self.put(i, out, |o, v| *o = *o + v);
     }
 
-    /// `put(out[o], row[o])` for the covered positions `lo..hi`.
+    /// The run that tap `k` of a whole strided row adds to in row `i`.
     #[inline(always)]
-    fn put(&self, out: &mut [T], put: impl Fn(&mut T, T)) {
+    fn run(&mut self, i: usize, k: usize) -> &mut [T] {
+        let start = i * self.stride * self.phase_len + self.starts[k];
+        &mut self.data[start..start + self.width]
+    }
+
+    /// `put(out[o], row i [o])` for the covered positions `lo..hi`.
+    #[inline(always)]
+    fn put(&self, i: usize, out: &mut [T], put: impl Fn(&mut T, T)) {
         let len = self.phase_len;
-        let phase = |ph: usize| &self.data[ph * len..(ph + 1) * len];
+        let base = i * self.stride * len;
+        let phase = |ph: usize| &self.data[base + ph * len..base + (ph + 1) * len];
         interleave(
             out,
             self.stride,
@@ -195,6 +214,28 @@ impl<T: Element> PhaseRow<T> {
             phase,
             put,
         );
+    }
+}
+
+/// `dst[i] += src[i]` in blocks of 8 (a strided row of a decoder's map is 8-64 elements: a
+/// plain loop, vectorised and unrolled, would leave such a row to its scalar tail).
+#[inline(always)]
+fn add_run<T: Element>(dst: &mut [T], src: &[T]) {
+    let mut d = dst.chunks_exact_mut(8);
+    let mut s = src.chunks_exact(8);
+    for (d8, s8) in (&mut d).zip(&mut s) {
+        // as arrays, so the 8 adds are one vector operation (always `Ok`)
+        if let (Ok(d8), Ok(s8)) = (<&mut [T; 8]>::try_from(d8), <&[T; 8]>::try_from(s8)) {
+            // both read before the store, so no overlap need be ruled out
+            let (mut sum, v) = (*d8, *s8);
+            for i in 0..8 {
+                sum[i] = sum[i] + v[i];
+            }
+            *d8 = sum;
+        }
+    }
+    for (x, &v) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *x = *x + v;
     }
 }
 
@@ -231,10 +272,29 @@ pub(crate) fn interleave<'a, T: Element>(
         }
         let i0 = at(lo) / 2;
         let pairs = (hi - lo) / 2;
-        out[lo..lo + 2 * pairs]
+        // blocks of 8 pairs, as in `add_run`
+        let mut o16 = out[lo..lo + 2 * pairs].chunks_exact_mut(16);
+        let mut e8 = even[i0..i0 + pairs].chunks_exact(8);
+        let mut d8 = odd[i0..i0 + pairs].chunks_exact(8);
+        for ((o, e), d) in (&mut o16).zip(&mut e8).zip(&mut d8) {
+            let arrays = (
+                <&mut [T; 16]>::try_from(o),
+                <&[T; 8]>::try_from(e),
+                <&[T; 8]>::try_from(d),
+            );
+            if let (Ok(o), Ok(e), Ok(d)) = arrays {
+                let (mut pairs, e, d) = (*o, *e, *d);
+                for i in 0..8 {
+                    put(&mut pairs[2 * i], e[i]);
+                    put(&mut pairs[2 * i + 1], d[i]);
+                }
+                *o = pairs;
+            }
+        }
+        o16.into_remainder()
             .chunks_exact_mut(2)
-            .zip(&even[i0..i0 + pairs])
-            .zip(&odd[i0..i0 + pairs])
+            .zip(e8.remainder())
+            .zip(d8.remainder())
             .for_each(|((o, &e), &d)| {
                 put(&mut o[0], e);
                 put(&mut o[1], d);
@@ -278,44 +338,65 @@ mod tests {
 
     #[test]
     fn phases_interleave_into_the_cropped_row() {
-        // strides 1-5, dilations 1-3, cropped, extended and shifted rows
-        for stride in 1..6 {
-            for dilation in 1..4 {
-                for kernel in 1..6 {
-                    for pad_begin in -4i64..6 {
-                        for dense in [1, 7, 16, 23] {
-                            let axis = AxisMap {
-                                strided: 6,
-                                dense,
-                                kernel,
-                                stride,
-                                dilation,
-                                pad_begin,
-                            };
-                            let src: Vec<f64> = (0..6).map(|i| (i * 3 + 1) as f64).collect();
-                            let w: Vec<f64> = (0..kernel).map(|k| (k + 1) as f64 * 0.5).collect();
-                            let want = scatter(&axis, &src, &w, 0.25);
-                            let mut row = PhaseRow::new(&axis);
-                            row.reset(0.25);
-                            for (k, &wk) in w.iter().enumerate() {
-                                row.add_scaled(k, &src, wk);
+        // strides 1-5, dilations 1-3, cropped, extended and shifted rows; strided rows shorter
+        // and longer than the blocks of 8 the runs are added in, output rows with and without
+        // whole blocks of 8 pairs
+        for strided in [6, 19] {
+            for stride in 1..6 {
+                for dilation in 1..4 {
+                    for kernel in 1..6 {
+                        for pad_begin in -4i64..6 {
+                            for dense in [1, 7, 16, 23, 41] {
+                                let axis = AxisMap {
+                                    strided,
+                                    dense,
+                                    kernel,
+                                    stride,
+                                    dilation,
+                                    pad_begin,
+                                };
+                                check_row(&axis);
                             }
-                            let mut got = vec![f64::NAN; dense];
-                            row.store(&mut got, 0.25);
-                            assert_eq!(got, want, "{axis:?}");
-                            // adding the row (reset to zero) onto the fill gives the same
-                            row.reset(0.0);
-                            for (k, &wk) in w.iter().enumerate() {
-                                let scaled: Vec<f64> = src.iter().map(|v| v * wk).collect();
-                                row.add(k, &scaled);
-                            }
-                            let mut added = vec![0.25; dense];
-                            row.add_to(&mut added);
-                            assert_eq!(added, want, "{axis:?}");
                         }
                     }
                 }
             }
         }
+    }
+
+    fn check_row(axis: &AxisMap) {
+        let src: Vec<f64> = (0..axis.strided).map(|i| (i * 3 + 1) as f64).collect();
+        let w: Vec<f64> = (0..axis.kernel).map(|k| (k + 1) as f64 * 0.5).collect();
+        let want = scatter(axis, &src, &w, 0.25);
+        let dense = axis.dense;
+        let mut row = PhaseRow::new(axis);
+        row.reset(0.25);
+        for (k, &wk) in w.iter().enumerate() {
+            row.add_scaled(k, &src, wk);
+        }
+        let mut got = vec![f64::NAN; dense];
+        row.store(&mut got, 0.25);
+        assert_eq!(got, want, "{axis:?}");
+        // the middle one of three rows, reset to zero, added onto the fill gives the same;
+        // stored with the fill, too
+        let mut rows = PhaseRow::rows(axis, 3);
+        for i in 0..3 {
+            rows.reset_row(i, if i == 1 { 0.0 } else { 1e9 });
+        }
+        for (k, &wk) in w.iter().enumerate() {
+            let scaled: Vec<f64> = src.iter().map(|v| v * wk).collect();
+            rows.add_row(1, k, &scaled);
+        }
+        let mut added = vec![0.25; dense];
+        rows.add_to_row(1, &mut added);
+        assert_eq!(added, want, "{axis:?}");
+        rows.reset_row(1, 0.25);
+        for (k, &wk) in w.iter().enumerate() {
+            let scaled: Vec<f64> = src.iter().map(|v| v * wk).collect();
+            rows.add_row(1, k, &scaled);
+        }
+        let mut stored = vec![f64::NAN; dense];
+        rows.store_row(1, &mut stored, 0.25);
+        assert_eq!(stored, want, "{axis:?}");
     }
 }
