@@ -97,6 +97,44 @@ pub(crate) fn may_have_few_rows(m: usize, n: usize) -> bool {
 /// Shallowest product [`few_rows_pay`] takes.
 pub(crate) const FEW_ROWS_DEPTH: usize = 128;
 
+/// Rows of a row-major product for which the GEMM library is asked to pack the right operand
+/// (our input tile), which it otherwise reads in place when a product has at most 48 rows:
+/// one row of the input, a page or more apart, per step of the inner dimension, a stream the
+/// hardware prefetcher does not follow. Measured on this crate's benchmark machine (`gemm`
+/// 0.19, AVX2, f32, one thread, input from memory): 32 rows 1.3-1.6x the rate, 48 rows 1.5x,
+/// 24 rows 1.05-1.2x, 16 rows level and 8 rows slower. In layers (randomized A/B, 9 rounds,
+/// twice): 0.62-0.91x the time on 7 of the 14 layers with such products (a 1x1 256 -> 24
+/// layer on eight 96x96 maps 0.62-0.67x, 64 -> 8 2x2 stride 1 on 128x128 0.66-0.78x, DCGAN's
+/// 64 -> 3 output layer at batch 64 0.79-0.86x), the rest level; with 19-21 rows (FCN's
+/// 21-class heads, 42 deep) it was level to 1.2x slower, hence from 24.
+const PACKED_INPUT_ROWS: std::ops::RangeInclusive<usize> = 24..=48;
+
+/// The `gemm` crate's default for its single-threaded left-operand packing threshold (it packs
+/// when the other side of the product has more than this many times its register tile's
+/// width, 6 columns on AVX2).
+const GEMM_DEFAULT_PACKING_THRESHOLD: usize = 8;
+
+/// Sets the `gemm` crate's left-operand packing threshold for a product with `m` rows written
+/// row-major (`row_major`): 0 (always pack) for [`PACKED_INPUT_ROWS`], its default otherwise.
+///
+/// The library writes row-major products as their transpose, so our right operand is its left
+/// one. The threshold is a process-wide setting of that crate, read once per call; it changes
+/// only which operand gets copied into a packed buffer, never the arithmetic (bit-identical
+/// results, checked in a microbenchmark over 180 shapes in f32 and f64, and by
+/// `tests/threads.rs`, whose layers run with every thread count), so calls that overlap on
+/// other threads can only run at the other setting's speed. It is written only when it
+/// changes, and set back only from the value set here.
+fn set_packing_for(row_major: bool, m: usize) {
+    let current = gemm::get_lhs_packing_threshold_single_thread();
+    if row_major && PACKED_INPUT_ROWS.contains(&m) {
+        if current != 0 {
+            gemm::set_lhs_packing_threshold_single_thread(0);
+        }
+    } else if current == 0 {
+        gemm::set_lhs_packing_threshold_single_thread(GEMM_DEFAULT_PACKING_THRESHOLD);
+    }
+}
+
 /// `dst[i*row_stride + j*col_stride] = (dst +) lhs * rhs`; the caller has checked that the
 /// destination positions are distinct.
 fn product<T: Element>(
@@ -126,6 +164,7 @@ fn product<T: Element>(
         }
         return;
     }
+    set_packing_for(dst_cs < dst_rs, m);
     // SAFETY: `gemm` reads lhs[(i, k)] at `lhs + i*rs + k*cs` for i < m, k < k, which the
     // extent assertion above keeps inside `lhs.data` (likewise rhs); it writes dst[(i, j)] at
     // `dst + i*dst_rs + j*dst_cs` for i < m, j < n, inside `dst` by the dst assertion, and the
@@ -232,5 +271,66 @@ mod tests {
         assert_eq!(dst, [111.0]);
         matmul(&mut dst, 1, empty, empty_r, false);
         assert_eq!(dst, [0.0]);
+    }
+
+    /// A product of [`PACKED_INPUT_ROWS`] rows (its right operand packed by the library) gives
+    /// the same bits as the same rows computed 16 at a time (read in place), and the sums.
+    #[test]
+    fn packed_few_row_products_match_unpacked_ones() {
+        fn check<T: Element + std::fmt::Debug>(rows: usize, depth: usize, cols: usize) {
+            let f = |v: T| v.to_f64().unwrap_or(f64::NAN);
+            let lhs: Vec<T> = (0..rows * depth)
+                .map(|i| T::from((i * 7919 % 1000) as f64 * 1e-3 - 0.5).unwrap())
+                .collect();
+            let rhs: Vec<T> = (0..depth * cols)
+                .map(|i| T::from((i * 104_729 % 997) as f64 * 3e-3 - 1.1).unwrap())
+                .collect();
+            let mat = |data, rows, cols| Mat {
+                data,
+                rows,
+                cols,
+                row_stride: cols,
+                col_stride: 1,
+            };
+            let mut whole = vec![T::nan(); rows * cols];
+            matmul(
+                &mut whole,
+                cols,
+                mat(&lhs, rows, depth),
+                mat(&rhs, depth, cols),
+                false,
+            );
+            let mut by_16 = vec![T::nan(); rows * cols];
+            for r0 in (0..rows).step_by(16) {
+                let r1 = (r0 + 16).min(rows);
+                matmul(
+                    &mut by_16[r0 * cols..],
+                    cols,
+                    mat(&lhs[r0 * depth..], r1 - r0, depth),
+                    mat(&rhs, depth, cols),
+                    false,
+                );
+            }
+            for (i, (a, b)) in whole.iter().zip(&by_16).enumerate() {
+                assert!(
+                    f(*a) == f(*b),
+                    "{rows}x{depth}x{cols} at {i}: {a:?} vs {b:?}"
+                );
+            }
+            for i in [0, rows / 2, rows - 1] {
+                for j in [0, cols / 3, cols - 1] {
+                    let want: f64 = (0..depth)
+                        .map(|k| f(lhs[i * depth + k]) * f(rhs[k * cols + j]))
+                        .sum::<f64>();
+                    let got = f(whole[i * cols + j]);
+                    assert!((got - want).abs() < 1e-4 * depth as f64, "{got} vs {want}");
+                }
+            }
+        }
+        for (rows, depth, cols) in [(24, 70, 300), (32, 256, 1030), (48, 600, 77)] {
+            assert!(PACKED_INPUT_ROWS.contains(&rows));
+            check::<f32>(rows, depth, cols);
+            check::<f64>(rows, depth, cols);
+        }
     }
 }
