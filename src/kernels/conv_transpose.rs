@@ -493,18 +493,23 @@ enum Put {
 /// Output rows [`col2im`] plans at a time (their taps found once for all planes of a block).
 const PLAN_ROWS: usize = 32;
 
+/// Most elements [`col2im`]'s batch of output rows holds (128 KiB of `f32`, so it stays in
+/// the L2 cache; long rows get smaller batches, one row at least).
+const PLAN_ELEMENTS: usize = 1 << 15;
+
 /// Puts column rows `col[m, ...]` for strided rows `r0..r1` of one image into the output
 /// planes of one block. Row `m = j*kvol + tap` of the column matrix holds that image's
 /// positions at `offset..`, rows `stride` apart.
 ///
 /// A gather per output row: the (kd, kh, strided row) triples that reach output row (od, oh)
 /// come from [`RowReach`]; their `kw` taps go into a [`PhaseRow`] (contiguous runs, no range
-/// checks), which then goes out once, cropped by the padding. The rows of a batch of
-/// [`PLAN_ROWS`] output rows are built together, so that each column row is read in memory
-/// order (by tap, then strided row) rather than jumping a column row per tap. An output row is stored (bias
-/// included) by the first tile that reaches it and added to by later ones, so the output needs
-/// no initialisation pass. Which rows a run of output rows needs is worked out once for all the
-/// block's planes.
+/// checks), which then goes out once, cropped by the padding. The rows of a batch of up to
+/// [`PLAN_ROWS`] output rows (fewer when rows are long, so the batch stays within
+/// [`PLAN_ELEMENTS`]) are built together, so that each column row is read in
+/// memory order (by tap, then strided row) rather than a column row per tap. An output row is
+/// stored (bias included) by the first tile that reaches it and added to by later ones, so the
+/// output needs no initialisation pass. Which rows a run of output rows needs is worked out
+/// once for all the block's planes.
 #[allow(clippy::too_many_arguments)]
 fn col2im<T: Element>(
     p: &Problem,
@@ -551,17 +556,18 @@ fn col2im<T: Element>(
     };
     let n_oh = oh1 - oh0;
     let total = (od1 - od0) * n_oh;
-    let mut rows = PhaseRow::rows(&a[2], total.min(PLAN_ROWS));
+    let batch = (PLAN_ELEMENTS / PhaseRow::<T>::row_elements(&a[2]).max(1)).clamp(1, PLAN_ROWS);
+    let mut rows = PhaseRow::rows(&a[2], total.min(batch));
     // plan entries: (output row, store rather than add, has taps); `reads` holds
     // (tap offset, strided row within the tile, plan entry) for every tap row that reaches a
     // planned row, sorted so that each column row is read in memory order
-    let mut plan: Vec<(usize, bool, bool)> = Vec::with_capacity(PLAN_ROWS);
+    let mut plan: Vec<(usize, bool, bool)> = Vec::with_capacity(batch);
     let mut taps: Vec<(usize, usize)> = Vec::new();
     let mut reads: Vec<(usize, usize, usize)> = Vec::new();
-    for k0 in (0..total).step_by(PLAN_ROWS) {
+    for k0 in (0..total).step_by(batch) {
         plan.clear();
         reads.clear();
-        for k in k0..(k0 + PLAN_ROWS).min(total) {
+        for k in k0..(k0 + batch).min(total) {
             let (od, oh) = (od0 + k / n_oh, oh0 + k % n_oh);
             let orow = od * a[1].dense + oh;
             if !(row0..row1).contains(&orow) {

@@ -115,6 +115,12 @@ impl<T: Element> PhaseRow<T> {
         Self::rows(axis, 1)
     }
 
+    /// Elements one row for `axis` holds (`stride` phases of `width + (K-1)*d / s`).
+    pub(crate) fn row_elements(axis: &AxisMap) -> usize {
+        let span = axis.kernel.saturating_sub(1) * axis.dilation;
+        axis.stride * (axis.strided + span / axis.stride)
+    }
+
     /// `count` rows for `axis`, used through the `*_row` methods.
     pub(crate) fn rows(axis: &AxisMap, count: usize) -> Self {
         let (s, d, k, pb) = (axis.stride, axis.dilation, axis.kernel, axis.pad_begin);
