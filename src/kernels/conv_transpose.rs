@@ -14,7 +14,9 @@
 //!   rows cut into windows, which add into it).
 
 use super::gather::{PhaseRow, RowReach};
-use super::gemm::{few_rows_pay, matmul, matmul_col_major, may_have_few_rows, packing, Mat};
+use super::gemm::{
+    few_rows_pay, matmul, matmul_col_major, may_have_few_rows, packing, packs_input, Mat,
+};
 use super::panels::{matmul_col_major_panels, PanelBlock, PANEL_COLS, PANEL_MIN_DEPTH, PANEL_ROWS};
 use super::parallel::for_each_task;
 use super::pointwise::{self, Pointwise, WeightLayout};
@@ -1344,7 +1346,8 @@ fn gemm_cols(p: &Problem) -> (usize, bool) {
 
 /// GEMM rows (`C_out/g * taps` of a channel block) for which [`copies_input`] copies an
 /// aliased input: from 16 (below, the copy cost more than it saved: 4 rows 1.6x slower) to 256
-/// (above, the GEMM loses about 5% to the aliasing, no more than the copy costs).
+/// (above, the GEMM loses about 5% to the aliasing, no more than the copy costs), except those
+/// whose input the GEMM library packs ([`packs_input`]).
 const COPY_ROWS: (usize, usize) = (16, 256);
 
 /// Input planes (positions) of a multiple of which [`copies_input`] copies: 65536, a 256x256
@@ -1368,13 +1371,17 @@ const DEEP_COPY_DEPTH: usize = 128;
 /// input instead of the input in place: planes a multiple of [`COPY_PLANE`] apart (or of
 /// [`DEEP_COPY_PLANE`] for deep products), a product of [`COPY_ROWS`] rows, not a skinny
 /// product. Randomized A/B on 256x256 inputs: 16-32 rows 0.38-0.67x the time (96 -> 2 4x4/2
-/// 0.38-0.50x), 64 rows 0.85x, 128 rows 0.95x.
+/// 0.38-0.50x), 64 rows 0.85x, 128 rows 0.95x. Not for a product whose input the GEMM
+/// library packs itself ([`packs_input`]: 24 rows or more), which reads each input row once
+/// per panel: on 19 layers with 128x128 or 256x256 planes, dropping the copy for 24-48 rows
+/// (with 32-row products row-major, see [`few_rows_pay`]) took 256 -> 8 2x2/2 0.69x the time,
+/// 64 -> 8 2x2 stride 1 0.84x, the rest 0.89-1.06x (randomized A/B, 9 rounds).
 fn copies_input(p: &Problem, block: usize) -> bool {
     let rows = block * p.kernel_volume();
     let plane = p.strided_plane();
     let aliased = plane % COPY_PLANE == 0
         || (plane % DEEP_COPY_PLANE == 0 && p.strided_channels >= DEEP_COPY_DEPTH);
-    aliased && (COPY_ROWS.0..=COPY_ROWS.1).contains(&rows) && !skinny_layer(p)
+    aliased && (COPY_ROWS.0..=COPY_ROWS.1).contains(&rows) && !packs_input(rows) && !skinny_layer(p)
 }
 
 /// The input operand of one GEMM: rows `cin` of `xi` (one image and group, planes `pin`
@@ -1708,8 +1715,8 @@ mod tests {
         }
     }
 
-    /// One- and two-channel heads whose column tiles have 9-16 or 32 rows and 128+ input
-    /// channels: the tiles are computed column-major and transposed (see [`few_rows_pay`]).
+    /// One-channel heads whose column tiles have 9-16 rows and 128+ input channels: the tiles
+    /// are computed column-major and transposed (see [`few_rows_pay`]).
     #[test]
     fn few_row_products_match_the_definition() {
         let axis = |strided: usize, kernel: usize, pad: i64| AxisMap {
@@ -1723,7 +1730,7 @@ mod tests {
         for (batch, cin, cout, kernel, pad, side) in [
             (1, 192, 1, 3, 0, 13),
             (2, 130, 1, 4, 1, 9),
-            (1, 140, 2, 4, 1, 12),
+            (1, 140, 1, 3, 1, 12),
         ] {
             let p = Problem {
                 batch,
@@ -1852,12 +1859,15 @@ mod tests {
     /// GEMM + col2im with few rows on an input whose planes alias (256x256; a 1-D signal of
     /// 2 x 65536 samples, cut into windows; 128x128 with 128 input channels) reads a padded
     /// copy of each tile's input; all equal the definition. 128x128 with 64 input channels
-    /// reads in place.
+    /// reads in place, and so does a product of 27 rows, whose input the GEMM library packs.
     #[test]
     fn aliased_inputs_are_copied_and_match_the_definition() {
         let a128 = plain_axis(128, 3, 2, 1);
         let shallow = one_image(64, 2, [AxisMap::UNIT, a128, a128]);
         assert!(!copies_input(&shallow, block_channels_for(&shallow, 1)));
+        let packed = one_image(128, 3, [AxisMap::UNIT, a128, a128]);
+        assert!(!copies_input(&packed, block_channels_for(&packed, 1)));
+        assert_runs_the_definition(&packed, 11);
         for (cin, cout, axes, windowed) in [
             (128, 2, [AxisMap::UNIT, a128, a128], false),
             (

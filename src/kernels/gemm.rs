@@ -80,18 +80,29 @@ pub(crate) fn matmul_col_major<T: Element>(
 }
 
 /// Whether an `m`-row, `n`-column product `depth` deep runs faster in the column-major
-/// orientation ([`matmul_col_major`], then a transpose): 8 to 16 or 32 rows against at least
-/// 4x as many columns, at least [`FEW_ROWS_DEPTH`] deep. Measured on this crate's benchmark
-/// machine (`gemm` 0.19, AVX2, f32): 1.6-2.3x the rate of the row-major orientation for
-/// 8, 16 and 32 rows, 96-800 deep, 1024-4096 columns; with 24, 25 or 48 rows or shallower
-/// products it was slower once the transpose is counted, under 8 rows always slower.
+/// orientation ([`matmul_col_major`], then a transpose): 8 to 16 rows against at least 4x as
+/// many columns, at least [`FEW_ROWS_DEPTH`] deep. Measured on this crate's benchmark
+/// machine (`gemm` 0.19, AVX2, f32): 1.6-2.3x the rate of the row-major orientation (input
+/// read in place) for 8 and 16 rows, 96-800 deep, 1024-4096 columns; with shallower products
+/// it was slower once the transpose is counted, under 8 rows always slower. 32 rows went
+/// this way too until [`packs_input`] covered them: packed row-major, they ran at 38-46
+/// GFLOP/s against 23-37 column-major with the transpose (one thread, input from memory),
+/// and a 256 -> 8 2x2/2 layer on a 128x128 map, which also drops its input copy then (see
+/// `copies_input` in `conv_transpose.rs`), 0.69x the time (randomized A/B, 9 rounds).
 pub(crate) fn few_rows_pay(m: usize, n: usize, depth: usize) -> bool {
     may_have_few_rows(m, n) && depth >= FEW_ROWS_DEPTH
 }
 
 /// [`few_rows_pay`] for some depth.
 pub(crate) fn may_have_few_rows(m: usize, n: usize) -> bool {
-    ((8..=16).contains(&m) || m == 32) && n >= 4 * m
+    (8..=16).contains(&m) && n >= 4 * m
+}
+
+/// Whether a row-major product of `m` rows has its right operand (the input tile) packed by
+/// the GEMM library ([`PACKED_INPUT_ROWS`], or more than 48 rows, which it packs anyway), so
+/// that reading it in place costs nothing extra on planes whose rows alias.
+pub(crate) fn packs_input(m: usize) -> bool {
+    m >= *PACKED_INPUT_ROWS.start()
 }
 
 /// Shallowest product [`few_rows_pay`] takes.
