@@ -223,25 +223,46 @@ impl<T: Element> PhaseRow<T> {
     }
 }
 
-/// `dst[i] += src[i]` in blocks of 8 (a strided row of a decoder's map is 8-64 elements: a
-/// plain loop, vectorised and unrolled, would leave such a row to its scalar tail).
+/// `dst[i] += src[i]`, see [`zip_blocked`].
 #[inline(always)]
 fn add_run<T: Element>(dst: &mut [T], src: &[T]) {
-    let mut d = dst.chunks_exact_mut(8);
-    let mut s = src.chunks_exact(8);
-    for (d8, s8) in (&mut d).zip(&mut s) {
-        // as arrays, so the 8 adds are one vector operation (always `Ok`)
-        if let (Ok(d8), Ok(s8)) = (<&mut [T; 8]>::try_from(d8), <&[T; 8]>::try_from(s8)) {
-            // both read before the store, so no overlap need be ruled out
-            let (mut sum, v) = (*d8, *s8);
+    zip_blocked(dst, src, |x, v| *x = *x + v);
+}
+
+/// `f(&mut dst[i], src[i])` for `i` below both lengths, in blocks of 8, then 4, then one at a
+/// time. A strided row of a decoder's map is 4-64 elements: compiled for AVX2, a plain loop
+/// is vectorised and unrolled to 32 elements a step and would leave such a row to its scalar
+/// tail, while each block here is one vector operation (read before written, so no overlap
+/// need be ruled out).
+#[inline(always)]
+fn zip_blocked<T: Element>(dst: &mut [T], src: &[T], f: impl Fn(&mut T, T)) {
+    let n = dst.len().min(src.len());
+    let (dst, src) = (&mut dst[..n], &src[..n]);
+    let mut d8 = dst.chunks_exact_mut(8);
+    let mut s8 = src.chunks_exact(8);
+    for (d, s) in (&mut d8).zip(&mut s8) {
+        // as arrays (always `Ok`)
+        if let (Ok(d), Ok(s)) = (<&mut [T; 8]>::try_from(d), <&[T; 8]>::try_from(s)) {
+            let (mut block, v) = (*d, *s);
             for i in 0..8 {
-                sum[i] = sum[i] + v[i];
+                f(&mut block[i], v[i]);
             }
-            *d8 = sum;
+            *d = block;
         }
     }
-    for (x, &v) in d.into_remainder().iter_mut().zip(s.remainder()) {
-        *x = *x + v;
+    let mut d4 = d8.into_remainder().chunks_exact_mut(4);
+    let mut s4 = s8.remainder().chunks_exact(4);
+    for (d, s) in (&mut d4).zip(&mut s4) {
+        if let (Ok(d), Ok(s)) = (<&mut [T; 4]>::try_from(d), <&[T; 4]>::try_from(s)) {
+            let (mut block, v) = (*d, *s);
+            for i in 0..4 {
+                f(&mut block[i], v[i]);
+            }
+            *d = block;
+        }
+    }
+    for (x, &v) in d4.into_remainder().iter_mut().zip(s4.remainder()) {
+        f(x, v);
     }
 }
 
@@ -263,10 +284,7 @@ pub(crate) fn interleave<'a, T: Element>(
     let at = |o: usize| (o as i64 + pad_begin) as usize;
     if s == 1 {
         let b = at(lo);
-        out[lo..hi]
-            .iter_mut()
-            .zip(&phase(0)[b..])
-            .for_each(|(o, &v)| put(o, v));
+        zip_blocked(&mut out[lo..hi], &phase(0)[b..], put);
         return;
     }
     if s == 2 {
@@ -345,9 +363,9 @@ mod tests {
     #[test]
     fn phases_interleave_into_the_cropped_row() {
         // strides 1-5, dilations 1-3, cropped, extended and shifted rows; strided rows shorter
-        // and longer than the blocks of 8 the runs are added in, output rows with and without
+        // and longer than the blocks of 8 and 4 the runs are added in, output rows with and without
         // whole blocks of 8 pairs
-        for strided in [6, 19] {
+        for strided in [6, 13, 19] {
             for stride in 1..6 {
                 for dilation in 1..4 {
                     for kernel in 1..6 {
