@@ -363,8 +363,8 @@ mod tests {
     #[test]
     fn phases_interleave_into_the_cropped_row() {
         // strides 1-5, dilations 1-3, cropped, extended and shifted rows; strided rows shorter
-        // and longer than the blocks of 8 and 4 the runs are added in, output rows with and without
-        // whole blocks of 8 pairs
+        // and longer than the blocks of 8 and 4 the runs are added in, output rows with and
+        // without whole blocks of 8 pairs
         for strided in [6, 13, 19] {
             for stride in 1..6 {
                 for dilation in 1..4 {
