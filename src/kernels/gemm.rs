@@ -131,9 +131,9 @@ const GEMM_DEFAULT_PACKING_THRESHOLD: usize = 8;
 /// The library writes row-major products as their transpose, so our right operand is its left
 /// one. The threshold is a process-wide setting of that crate, read once per call; it changes
 /// only which operand gets copied into a packed buffer, never the arithmetic (bit-identical
-/// results, checked in a microbenchmark over 180 shapes in f32 and f64, and by
-/// `tests/threads.rs`, whose layers run with every thread count), so calls that overlap on
-/// other threads can only run at the other setting's speed. It is written only when it
+/// results, checked in a microbenchmark over 180 shapes in f32 and f64, and by the test
+/// `packed_few_row_products_match_unpacked_ones`), so a call that overlaps with another on
+/// a different thread can only run at the other setting's speed, with the same results. It is written only when it
 /// changes, and set back only from the value set here.
 fn set_packing_for(row_major: bool, m: usize) {
     let current = gemm::get_lhs_packing_threshold_single_thread();
