@@ -115,10 +115,14 @@ impl<T: Element> PhaseRow<T> {
         Self::rows(axis, 1)
     }
 
-    /// Elements one row for `axis` holds (`stride` phases of `width + (K-1)*d / s`).
+    /// Elements one row for `axis` holds (`stride` phases).
     pub(crate) fn row_elements(axis: &AxisMap) -> usize {
-        let span = axis.kernel.saturating_sub(1) * axis.dilation;
-        axis.stride * (axis.strided + span / axis.stride)
+        axis.stride * Self::phase_len(axis)
+    }
+
+    /// Elements per phase: `width + (K-1)*d / s`.
+    fn phase_len(axis: &AxisMap) -> usize {
+        axis.strided + axis.kernel.saturating_sub(1) * axis.dilation / axis.stride
     }
 
     /// `count` rows for `axis`, used through the `*_row` methods.
@@ -126,7 +130,7 @@ impl<T: Element> PhaseRow<T> {
         let (s, d, k, pb) = (axis.stride, axis.dilation, axis.kernel, axis.pad_begin);
         let width = axis.strided;
         let span = k.saturating_sub(1) * d;
-        let phase_len = width + span / s;
+        let phase_len = Self::phase_len(axis);
         // uncropped positions 0..full, dense positions -pb..full-pb
         let full = if width == 0 || k == 0 {
             0
