@@ -1368,8 +1368,8 @@ fn gemm_cols(p: &Problem) -> (usize, bool) {
 
 /// GEMM rows (`C_out/g * taps` of a channel block) for which [`copies_input`] copies an
 /// aliased input: from 16 (below, the copy cost more than it saved: 4 rows 1.6x slower) to 256
-/// (above, the GEMM loses about 5% to the aliasing, no more than the copy costs), except those
-/// whose input the GEMM library packs ([`packs_input`]).
+/// (above, the GEMM loses about 5% to the aliasing, no more than the copy costs), except the
+/// 24-48 rows whose input the GEMM library is asked to pack ([`packs_input`]).
 const COPY_ROWS: (usize, usize) = (16, 256);
 
 /// Input planes (positions) of a multiple of which [`copies_input`] copies: 65536, a 256x256
@@ -1393,10 +1393,10 @@ const DEEP_COPY_DEPTH: usize = 128;
 /// input instead of the input in place: planes a multiple of [`COPY_PLANE`] apart (or of
 /// [`DEEP_COPY_PLANE`] for deep products), a product of [`COPY_ROWS`] rows, not a skinny
 /// product. Randomized A/B on 256x256 inputs: 16-32 rows 0.38-0.67x the time (96 -> 2 4x4/2
-/// 0.38-0.50x), 64 rows 0.85x, 128 rows 0.95x. Not for a product whose input the GEMM
-/// library packs itself ([`packs_input`]: 24 rows or more), which reads each input row once
-/// per panel: on 19 layers with 128x128 or 256x256 planes, dropping the copy for 24-48 rows
-/// (with 32-row products row-major, see [`few_rows_pay`]) took 256 -> 8 2x2/2 0.69x the time,
+/// 0.38-0.50x), 64 rows 0.85x, 128 rows 0.95x. Not for a product of 24-48 rows, whose input
+/// the GEMM library is asked to pack ([`packs_input`]), reading each input row once per
+/// panel: on 19 layers with 128x128 or 256x256 planes, dropping the copy for those (with
+/// 32-row products row-major, see [`few_rows_pay`]) took 256 -> 8 2x2/2 0.69x the time,
 /// 64 -> 8 2x2 stride 1 0.84x, the rest 0.89-1.06x (randomized A/B, 9 rounds).
 fn copies_input(p: &Problem, block: usize) -> bool {
     let rows = block * p.kernel_volume();

@@ -99,10 +99,12 @@ pub(crate) fn may_have_few_rows(m: usize, n: usize) -> bool {
 }
 
 /// Whether a row-major product of `m` rows has its right operand (the input tile) packed by
-/// the GEMM library ([`PACKED_INPUT_ROWS`], or more than 48 rows, which it packs anyway), so
-/// that reading it in place costs nothing extra on planes whose rows alias.
+/// the GEMM library because [`set_packing_for`] asks it to ([`PACKED_INPUT_ROWS`]). Such a
+/// product reads an aliasing input in place about as fast as a padded copy of it (measured
+/// for these rows only; with 64-256 rows, which the library packs by default, a copy still
+/// paid on such planes).
 pub(crate) fn packs_input(m: usize) -> bool {
-    m >= *PACKED_INPUT_ROWS.start()
+    PACKED_INPUT_ROWS.contains(&m)
 }
 
 /// Shallowest product [`few_rows_pay`] takes.
@@ -137,7 +139,7 @@ const GEMM_DEFAULT_PACKING_THRESHOLD: usize = 8;
 /// changes, and set back only from the value set here.
 fn set_packing_for(row_major: bool, m: usize) {
     let current = gemm::get_lhs_packing_threshold_single_thread();
-    if row_major && PACKED_INPUT_ROWS.contains(&m) {
+    if row_major && packs_input(m) {
         if current != 0 {
             gemm::set_lhs_packing_threshold_single_thread(0);
         }
