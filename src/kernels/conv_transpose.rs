@@ -1524,16 +1524,14 @@ fn as_forward_conv<T: Element>(
     let (cin_g, cg, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
     let flip = || {
         // w'[g*cg + co, ci, k'] = w[g*cin_g + ci, co, kvol-1-k']: reversing the flat tap
-        // index flips every spatial axis at once.
-        let mut flipped = vec![T::zero(); p.groups * cg * cin_g * kvol];
+        // index flips every spatial axis at once. Appended in order, not zero-filled first
+        // (perf, a 8 -> 512 5x5 layer on an 8x8 map: the zero fill was 3% of its time).
+        let mut flipped = Vec::with_capacity(p.groups * cg * cin_g * kvol);
         for g in 0..p.groups {
             for co in 0..cg {
                 for ci in 0..cin_g {
-                    let dst = &mut flipped[((g * cg + co) * cin_g + ci) * kvol..][..kvol];
                     let src = &w[((g * cin_g + ci) * cg + co) * kvol..][..kvol];
-                    dst.iter_mut()
-                        .zip(src.iter().rev())
-                        .for_each(|(d, &s)| *d = s);
+                    flipped.extend(src.iter().rev());
                 }
             }
         }
