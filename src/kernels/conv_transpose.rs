@@ -402,19 +402,18 @@ fn max_tasks_at_once<T>(p: &Problem, output: usize) -> usize {
 /// tasks: whole groups when there are enough of them, otherwise a split into about four
 /// blocks (of at least 64 GEMM rows) so threads have work, also with fewer than 8 channels (a
 /// lone 512 -> 3 8x8 head on 16x16: 0.85x the time as three one-channel blocks). Fixed by
-/// the problem alone, so the arithmetic never depends on the thread count.
+/// the problem alone, so the arithmetic never depends on the thread count. A lone image whose
+/// outputs are each hit once splits into bands of output rows instead ([`bands_split_freely`]).
 ///
 /// A block's weight (`C_in/g x block x taps`) is also what the GEMM packs for one product, so
 /// blocks stay within [`super::TILE_CAP`] elements of it: large layers get narrower blocks
 /// and the GEMM's own buffers stay bounded.
 fn block_channels_for(p: &Problem, tasks: usize) -> usize {
     let cg = p.dense_channels;
-    let by_threads = if tasks >= 4 {
+    let by_threads = if tasks >= 4 || splits_into_bands(p) {
         cg
     } else {
-        cg.div_ceil(4)
-            .max(64usize.div_ceil(p.kernel_volume()))
-            .min(cg)
+        split_block(p)
     };
     // (a skinny product packs nothing: only its column tile is bounded)
     let by_memory = if skinny_layer(p) {
@@ -423,6 +422,50 @@ fn block_channels_for(p: &Problem, tasks: usize) -> usize {
         super::TILE_CAP / (p.strided_channels * p.kernel_volume()).max(1)
     };
     by_threads.min(by_memory).max(1)
+}
+
+/// Channels per block when a lone image's output channels are split for the threads: about
+/// a quarter of them, at least 64 GEMM rows.
+fn split_block(p: &Problem) -> usize {
+    p.dense_channels
+        .div_ceil(4)
+        .max(64usize.div_ceil(p.kernel_volume()))
+        .min(p.dense_channels)
+}
+
+/// Channel blocks of fewer GEMM rows than this give way to bands of output rows where
+/// [`bands_split_freely`]. With blocks of 256 rows (unet_2x2_s2: 512 -> 256 2x2/2 on 32x32)
+/// the input's repacking costs little, and the bands' single block would make the functions
+/// transpose the whole weight per call (randomized A/B, 15 rounds: 1.06x the time through the
+/// function, 0.96x through a layer), so those keep their blocks.
+const SPLIT_ROWS_FOR_BANDS: usize = 256;
+
+/// Whether a lone image's output goes in bands of rows instead of channel blocks (see
+/// [`bands_split_freely`] and [`SPLIT_ROWS_FOR_BANDS`]).
+fn splits_into_bands(p: &Problem) -> bool {
+    split_block(p) * p.kernel_volume() < SPLIT_ROWS_FOR_BANDS && bands_split_freely(p)
+}
+
+/// Whether a lone image (fewer than four images and groups) splits into bands of output rows
+/// ([`out_bands`]) rather than channel blocks: every output is hit once (kernel == stride, no
+/// padding), so a band's GEMM multiplies only its own input rows (no halo), and a whole input
+/// row fits one column tile. Each channel block's GEMM packs the whole input again, and the
+/// blocks have few rows (64 for 128 -> 64 2x2/2: the packing was 17% of the CPU time on a
+/// 64x64 map, 8% as bands). Randomized A/B of the eight such layers of a set of ten (2x2/2,
+/// 3x3/3, 4x4/4; 32-192 input channels, 32x32 to 160x96 maps, one or two images), medians of
+/// the per-round ratios: through layers 0.83-0.99x the time (15 rounds, all below 1) and
+/// 0.91-1.04x against the previous build (11 rounds; the two unchanged layers 0.99x and
+/// 1.03x); through the functions 0.91-1.05x (unchanged ones 0.93x and 1.00x).
+fn bands_split_freely(p: &Problem) -> bool {
+    let a = &p.axes;
+    let planar = a[0].strided == 1 && a[0].dense == 1 && a[0].kernel == 1;
+    planar
+        && p.batch * p.groups < 4
+        && images_per_gemm(p) == 1
+        && a.iter().all(AxisMap::covers_exactly_once)
+        && a[1].dense / MIN_BAND_ROWS >= 4
+        && a[1].strided >= 4
+        && window_cols(p.dense_channels * p.kernel_volume(), a[2].strided) >= a[2].strided
 }
 
 /// Whether every GEMM of the layer has at most [`skinny::SKINNY_COLS`] columns (a whole image,
@@ -1132,6 +1175,10 @@ fn gemm_col2im<T: Element>(
     let wt: Option<&[T]> = match prepared {
         _ if !transposes => None,
         Some(prepared) => Some(prepared.transposed(|| make_wt(false))),
+        // a band's GEMM reads the weight in place: four bands' packing of it cost less than
+        // a per-call transpose (randomized A/B, 11 rounds, eight lone-image layers through
+        // the functions: 0.81-1.01x the time)
+        None if splits_into_bands(p) => None,
         None => {
             wt_of_call = make_wt(true);
             Some(&wt_of_call)
@@ -1690,6 +1737,38 @@ mod tests {
                 assert!(first.iter().zip(y.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
             });
             prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+        }
+    }
+
+    /// A lone image whose outputs are each hit once runs as bands of output rows, whole
+    /// channel blocks, and equals the definition (2x2/2, 3x3/3 with a row not a multiple of the
+    /// band, two groups).
+    #[test]
+    fn exact_cover_lone_images_split_into_row_bands() {
+        let exact = |strided: usize, k: usize| AxisMap {
+            strided,
+            dense: strided * k,
+            kernel: k,
+            stride: k,
+            dilation: 1,
+            pad_begin: 0,
+        };
+        for (groups, cin, cout, h, w) in [
+            (1, 12, 5, exact(40, 2), exact(7, 2)),
+            (2, 9, 6, exact(23, 3), exact(5, 3)),
+        ] {
+            let p = Problem {
+                batch: 1,
+                groups,
+                strided_channels: cin,
+                dense_channels: cout,
+                axes: [AxisMap::UNIT, h, w],
+            };
+            assert!(splits_into_bands(&p), "{p:?}");
+            assert_eq!(block_channels_for(&p, groups), cout, "{p:?}");
+            assert_eq!(out_bands(&p, groups), 4usize.div_ceil(groups), "{p:?}");
+            assert_eq!(path(&p), Path::Col2im, "{p:?}");
+            assert_runs_the_definition(&p, 5);
         }
     }
 
