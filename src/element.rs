@@ -17,6 +17,12 @@ pub(crate) mod sealed {
     pub trait Sealed: Sized + 'static {
         /// This thread's scratch vectors for the type.
         fn scratch() -> &'static LocalKey<Scratch<Self>>;
+
+        /// The slice as `f32`s when the type is `f32` (for kernels written for one type).
+        fn as_f32(s: &[Self]) -> Option<&[f32]>;
+
+        /// The slice as `f32`s when the type is `f32`.
+        fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]>;
     }
 
     thread_local! {
@@ -28,10 +34,22 @@ pub(crate) mod sealed {
         fn scratch() -> &'static LocalKey<Scratch<f32>> {
             &F32
         }
+        fn as_f32(s: &[f32]) -> Option<&[f32]> {
+            Some(s)
+        }
+        fn as_f32_mut(s: &mut [f32]) -> Option<&mut [f32]> {
+            Some(s)
+        }
     }
     impl Sealed for f64 {
         fn scratch() -> &'static LocalKey<Scratch<f64>> {
             &F64
+        }
+        fn as_f32(_: &[f64]) -> Option<&[f32]> {
+            None
+        }
+        fn as_f32_mut(_: &mut [f64]) -> Option<&mut [f32]> {
+            None
         }
     }
 }

@@ -17,6 +17,7 @@ use super::gather::{PhaseRow, RowReach};
 use super::gemm::{
     few_rows_pay, matmul, matmul_col_major, may_have_few_rows, packing, packs_input, Mat,
 };
+use super::panel_tiles;
 use super::panels::{matmul_col_major_panels, PanelBlock, PANEL_COLS, PANEL_MIN_DEPTH, PANEL_ROWS};
 use super::parallel::for_each_task;
 use super::pointwise::{self, Pointwise, WeightLayout};
@@ -1486,7 +1487,9 @@ fn input_operand<'a, T: Element>(
 }
 
 /// `col[i*n + j] = (lhs * rhs)[i, j]` for the `m x n` product: from the packed weight `panels`
-/// (the same rows as `lhs`) when there is one, through [`skinny_product`] for a few columns,
+/// (the same rows as `lhs`) when there is one (through [`panel_tiles`] for blocks of more than
+/// [`panel_tiles::MAX_GEMM_ROWS`] rows in `f32`, otherwise a GEMM per panel and a transpose),
+/// through [`skinny_product`] for a few columns,
 /// through `spare` in column-major order when [`col_major_pays`] or [`few_rows_pay`],
 /// otherwise straight. The way is chosen by the task's full tile width `nominal` (at least
 /// `n`; a last tile may be narrower), which `spare` is sized for (see [`product_scratch`]).
@@ -1500,6 +1503,9 @@ fn product_into_col<T: Element>(
     let m = lhs.rows;
     if let Some(block) = panels {
         debug_assert_eq!(block.rows(), m);
+        if m > panel_tiles::MAX_GEMM_ROWS && panel_tiles::product_into(col, block, rhs, spare) {
+            return;
+        }
         matmul_col_major_panels(spare, m, block, rhs, false);
         transpose(&spare[..m * n], &mut col[..m * n], n, m);
         return;
@@ -1518,10 +1524,11 @@ fn product_into_col<T: Element>(
 }
 
 /// Scratch elements [`product_into_col`] needs besides the column tile for `depth`-deep
-/// products (with `panels`, the column-major product).
+/// products (with `panels`, the packed input of the register tiles, or the column-major
+/// product where those do not apply).
 fn product_scratch(m: usize, n: usize, depth: usize, panels: bool) -> usize {
     if panels {
-        return m * n;
+        return (m * n).max(panel_tiles::scratch_len(depth, n));
     }
     let skinny = if n <= skinny::SKINNY_COLS {
         skinny::scratch_len()
@@ -1599,7 +1606,7 @@ fn as_forward_conv<T: Element>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::{axis_in, data, mismatch, one_image, plain_axis};
+    use crate::kernels::testing::{axis_in, data, mismatch, mismatch_f32, one_image, plain_axis};
     use proptest::prelude::*;
 
     /// The definition on a `Problem`: every input sample scattered through every tap.
@@ -1733,6 +1740,43 @@ mod tests {
             prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
             prop_assert!(prepared.held() > 0);
             let bad = mismatch(&p, 11, true, 1e-12, |x, w, b, y| {
+                gemm_col2im(&p, x, w, Some(&prepared), b, y);
+                assert!(first.iter().zip(y.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
+            });
+            prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// In `f32`, with blocks of more than [`panel_tiles::MAX_GEMM_ROWS`] rows, a prepared
+        /// layer's products go through the register tiles: equal to the definition (exactly:
+        /// see `mismatch_f32`) on any index map, runs of images and groups, and the same bits
+        /// on a second call.
+        #[test]
+        fn panel_tiles_match_the_definition_in_f32(
+            (batch, groups, cout, h, w) in (1usize..3, 4usize..6, 12usize..25, axis(), axis()),
+            depth in 64usize..73,
+        ) {
+            // four groups or more: each task's block is all of a group's channels
+            let p = Problem {
+                batch,
+                groups,
+                strided_channels: depth,
+                dense_channels: cout,
+                axes: [AxisMap::UNIT, h, w],
+            };
+            prop_assume!(reads_panels(&p));
+            let block = block_channels_for(&p, p.batch.div_ceil(images_per_gemm(&p)) * p.groups);
+            prop_assume!(block * p.kernel_volume() > panel_tiles::MAX_GEMM_ROWS);
+            let prepared = Prepared::new();
+            let mut first = Vec::new();
+            let bad = mismatch_f32(&p, 11, 0.0, |x, w, b, y| {
+                gemm_col2im(&p, x, w, Some(&prepared), b, y);
+                first = y.to_vec();
+            });
+            prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            let bad = mismatch_f32(&p, 11, 0.0, |x, w, b, y| {
                 gemm_col2im(&p, x, w, Some(&prepared), b, y);
                 assert!(first.iter().zip(y.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
             });

@@ -6,6 +6,7 @@ mod depthwise;
 mod gather;
 mod gemm;
 pub(crate) mod io;
+mod panel_tiles;
 mod panels;
 mod parallel;
 mod pointwise;
@@ -299,6 +300,37 @@ pub(crate) mod testing {
         (0..n)
             .map(|i| (((i * 7 + seed * 13) % 17) as f64 - 8.0) / 4.0)
             .collect()
+    }
+
+    /// [`mismatch`] in `f32`: the same data (multiples of 1/4, exact in `f32`) run in `f32`
+    /// against the definition in `f64`. Products of such data are multiples of 1/16, so every
+    /// partial sum below 2^20 in magnitude is exact in `f32` as well: a tolerance of 0 holds
+    /// whatever the order of the sums.
+    pub(crate) fn mismatch_f32(
+        p: &Problem,
+        seed: usize,
+        tol: f64,
+        run: impl FnOnce(&[f32], &[f32], Option<&[f32]>, &mut [f32]),
+    ) -> Option<String> {
+        let x = data(
+            p.batch * p.strided_channels_total() * p.strided_plane(),
+            seed,
+        );
+        let w = data(
+            p.strided_channels_total() * p.dense_channels * p.kernel_volume(),
+            seed + 1,
+        );
+        let b = data(p.dense_channels_total(), seed + 2);
+        let mut want = vec![0.0; p.batch * p.dense_channels_total() * p.dense_plane()];
+        scatter(p, &x, &w, Some(&b), &mut want);
+        let narrow = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+        let mut got = vec![f32::NAN; want.len()];
+        run(&narrow(&x), &narrow(&w), Some(&narrow(&b)), &mut got);
+        let close = |g: f64, v: f64| (g - v).abs() <= tol * (1.0 + v.abs());
+        got.iter()
+            .zip(&want)
+            .position(|(&g, &v)| !close(f64::from(g), v))
+            .map(|i| format!("{p:?} at {i}: {} vs {}", got[i], want[i]))
     }
 
     /// Runs `run(x, w, bias, y)` on `p` (input, weight and bias from seeds `seed`,

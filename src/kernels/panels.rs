@@ -9,7 +9,9 @@
 //! place, one cache line and one page per step, at 20-30 GFLOP/s on one thread. Packed here
 //! as panels of [`PANEL_ROWS`] rows, each `[C_in/g, PANEL_ROWS]` contiguous, the same GEMM
 //! reads every panel as one sequential stream: 47-70 GFLOP/s on one thread for 8-48
-//! columns of a `4096 x 512` product (microbenchmark, weight in the cache).
+//! columns of a `4096 x 512` product (microbenchmark, weight in the cache). In `f32` on an
+//! AVX2 CPU, blocks of many panels go through our own register tiles instead
+//! ([`super::panel_tiles`]), which pack the input once per product rather than once per panel.
 
 use super::gemm::{matmul_col_major, Mat};
 use crate::problem::Problem;
@@ -83,10 +85,14 @@ impl<T: Element> Panels<T> {
 /// Rows `r0..r0 + rows` of one group's packed `A` (see [`Panels::block`]).
 #[derive(Clone, Copy)]
 pub(crate) struct PanelBlock<'a, T> {
-    group: &'a [T],
-    depth: usize,
-    r0: usize,
-    rows: usize,
+    /// The group's panels, all of them.
+    pub(super) group: &'a [T],
+    /// Columns of `A`: each panel is `depth` runs of [`PANEL_ROWS`].
+    pub(super) depth: usize,
+    /// First row of the block in the group's `A`.
+    pub(super) r0: usize,
+    /// Rows of the block.
+    pub(super) rows: usize,
 }
 
 impl<T> PanelBlock<'_, T> {
