@@ -84,20 +84,23 @@ pub(crate) fn product_into<T: Element>(
         assert!(dst.len() >= block.rows * n, "column tile too short");
         let packed = &mut packed[..depth * group_widths(n).map(|(_, w)| w).sum::<usize>()];
         // group (j0, w) at depth * j0: packed[depth*j0 + c*w + jj] = rhs[c, j0 + jj], zero
-        // past the last column
+        // past the last column; filled a group at a time, each input row's run of the group
+        // copied whole when the columns are contiguous
         let mut rest = &mut packed[..];
         for (j0, w) in group_widths(n) {
             let (group, tail) = rest.split_at_mut(depth * w);
             rest = tail;
+            let cols = w.min(n - j0);
             for (c, run) in group.chunks_exact_mut(w).enumerate() {
-                for (jj, v) in run.iter_mut().enumerate() {
-                    let j = j0 + jj;
-                    *v = if j < n {
-                        data[c * rhs.row_stride + j * rhs.col_stride]
-                    } else {
-                        0.0
-                    };
+                let row = &data[c * rhs.row_stride + j0 * rhs.col_stride..];
+                if rhs.col_stride == 1 {
+                    run[..cols].copy_from_slice(&row[..cols]);
+                } else {
+                    for (v, x) in run.iter_mut().zip(row.iter().step_by(rhs.col_stride)) {
+                        *v = *x;
+                    }
                 }
+                run[cols..].fill(0.0);
             }
         }
         simd.vectorize(avx2::Tiles {
