@@ -12,7 +12,8 @@
 //! The tile is then stored straight into the row-major column tile, only the rows the
 //! block owns. Microbenchmark (one thread, the weight in the cache): 1.3-1.6x the rate of
 //! the per-panel GEMMs and their transpose on 16-128 columns of 800-4096 rows, 192-512
-//! deep (1024 x 512 x 128: 81 against 57 GFLOP/s); level on a 96-row product.
+//! deep (1024 x 512 x 128: 81 against 57 GFLOP/s); 0.8-0.95x on 96-112-row products, hence
+//! [`MAX_GEMM_ROWS`].
 //!
 //! Every output is one chain of fused multiply-adds over the inner dimension in order,
 //! starting from zero: the same arithmetic on every CPU this runs on, whatever the threads.
