@@ -20,8 +20,9 @@ use crate::Element;
 /// wants is rebuilt each time, while a layer makes it once, on the first call that wants it,
 /// and keeps it. Where the weight dominates (an input of a few positions, such as a GAN
 /// generator's first layers or a detection head on an 8x8 map at batch 1) that is the weight
-/// packed into the panels the GEMM streams (16 rows each), read instead of walking the weight
-/// a row apart per step: DCGAN's `[1,512,4,4] -> 256` layer runs in under half the time.
+/// packed into panels of 16 rows, streamed instead of walked a row apart per step (in `f32`
+/// on CPUs with AVX2, through register tiles of the crate's own that pack the input once per
+/// product): DCGAN's `[1,512,4,4] -> 256` layer runs in under half the time.
 /// Elsewhere it is the transposed weight of GEMM + col2im or the flipped kernel of a stride-1
 /// layer (a few percent). Each kept form is about one more weight's worth of memory, held by
 /// the layer; a layer whose calls want none holds none.
