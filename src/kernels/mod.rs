@@ -302,16 +302,9 @@ pub(crate) mod testing {
             .collect()
     }
 
-    /// [`mismatch`] in `f32`: the same data (multiples of 1/4, exact in `f32`) run in `f32`
-    /// against the definition in `f64`. Products of such data are multiples of 1/16, so every
-    /// partial sum below 2^20 in magnitude is exact in `f32` as well: a tolerance of 0 holds
-    /// whatever the order of the sums.
-    pub(crate) fn mismatch_f32(
-        p: &Problem,
-        seed: usize,
-        tol: f64,
-        run: impl FnOnce(&[f32], &[f32], Option<&[f32]>, &mut [f32]),
-    ) -> Option<String> {
+    /// Input, weight and bias of `p` from seeds `seed`, `seed + 1` and `seed + 2`, and the
+    /// definition's output for them (with the bias when `with_bias`).
+    fn seeded_case(p: &Problem, seed: usize, with_bias: bool) -> [Vec<f64>; 4] {
         let x = data(
             p.batch * p.strided_channels_total() * p.strided_plane(),
             seed,
@@ -322,15 +315,36 @@ pub(crate) mod testing {
         );
         let b = data(p.dense_channels_total(), seed + 2);
         let mut want = vec![0.0; p.batch * p.dense_channels_total() * p.dense_plane()];
-        scatter(p, &x, &w, Some(&b), &mut want);
+        scatter(p, &x, &w, with_bias.then_some(&b[..]), &mut want);
+        [x, w, b, want]
+    }
+
+    /// The first of `got` that differs from `want` by more than `tol` relative, described.
+    /// NaN (an output never written) is never close.
+    fn first_mismatch(p: &Problem, got: &[f64], want: &[f64], tol: f64) -> Option<String> {
+        let close = |g: f64, v: f64| (g - v).abs() <= tol * (1.0 + v.abs());
+        got.iter()
+            .zip(want)
+            .position(|(&g, &v)| !close(g, v))
+            .map(|i| format!("{p:?} at {i}: {} vs {}", got[i], want[i]))
+    }
+
+    /// [`mismatch`] in `f32` (with the bias): the same data (multiples of 1/4, exact in
+    /// `f32`) run in `f32` against the definition in `f64`. Products of such data are
+    /// multiples of 1/16, so every partial sum below 2^20 in magnitude is exact in `f32` as
+    /// well: a tolerance of 0 holds whatever the order of the sums.
+    pub(crate) fn mismatch_f32(
+        p: &Problem,
+        seed: usize,
+        tol: f64,
+        run: impl FnOnce(&[f32], &[f32], Option<&[f32]>, &mut [f32]),
+    ) -> Option<String> {
+        let [x, w, b, want] = seeded_case(p, seed, true);
         let narrow = |v: &[f64]| v.iter().map(|&v| v as f32).collect::<Vec<f32>>();
         let mut got = vec![f32::NAN; want.len()];
         run(&narrow(&x), &narrow(&w), Some(&narrow(&b)), &mut got);
-        let close = |g: f64, v: f64| (g - v).abs() <= tol * (1.0 + v.abs());
-        got.iter()
-            .zip(&want)
-            .position(|(&g, &v)| !close(f64::from(g), v))
-            .map(|i| format!("{p:?} at {i}: {} vs {}", got[i], want[i]))
+        let got: Vec<f64> = got.into_iter().map(f64::from).collect();
+        first_mismatch(p, &got, &want, tol)
     }
 
     /// Runs `run(x, w, bias, y)` on `p` (input, weight and bias from seeds `seed`,
@@ -343,25 +357,9 @@ pub(crate) mod testing {
         tol: f64,
         run: impl FnOnce(&[f64], &[f64], Option<&[f64]>, &mut [f64]),
     ) -> Option<String> {
-        let x = data(
-            p.batch * p.strided_channels_total() * p.strided_plane(),
-            seed,
-        );
-        let w = data(
-            p.strided_channels_total() * p.dense_channels * p.kernel_volume(),
-            seed + 1,
-        );
-        let b = data(p.dense_channels_total(), seed + 2);
-        let b = with_bias.then_some(&b[..]);
-        let mut want = vec![0.0; p.batch * p.dense_channels_total() * p.dense_plane()];
-        scatter(p, &x, &w, b, &mut want);
+        let [x, w, b, want] = seeded_case(p, seed, with_bias);
         let mut got = vec![f64::NAN; want.len()];
-        run(&x, &w, b, &mut got);
-        // NaN (an output never written) is never close
-        let close = |g: f64, v: f64| (g - v).abs() <= tol * (1.0 + v.abs());
-        got.iter()
-            .zip(&want)
-            .position(|(&g, &v)| !close(g, v))
-            .map(|i| format!("{p:?} at {i}: {} vs {}", got[i], want[i]))
+        run(&x, &w, with_bias.then_some(&b[..]), &mut got);
+        first_mismatch(p, &got, &want, tol)
     }
 }
