@@ -14,6 +14,7 @@
 //! ```text
 //! cargo run --release --example bench_workloads -- [WORKLOADS.json] [--threads N] [--into]
 //!     [--layer] [--reps N] [--warmup N] [--only SUBSTRING] [--no-gemm] [--no-copy]
+//!     [--paired ROUNDS]
 //! ```
 //!
 //! * `WORKLOADS.json`: default `bench/workloads.json` (a copy of the project's standard set);
@@ -29,7 +30,12 @@
 //!   `--warmup N` untimed runs (default 2); the median is printed;
 //! * `--gemm` / `--copy` (on by default; `--no-gemm` / `--no-copy` turn them off): after each
 //!   deconv workload, one plain f32 matrix product (`gemm` crate) of the same FLOP count; after
-//!   each workload, one plain memory copy moving the same bytes (half read, half written).
+//!   each workload, one plain memory copy moving the same bytes (half read, half written);
+//! * `--paired R`: after each deconv workload, `R` rounds that time the workload and its GEMM
+//!   ceiling back to back (in alternating order, each the median of a few calls), printed as
+//!   `share <name> <median> of the GEMM ceiling (quartiles q1-q3, R rounds)`: the median of
+//!   the per-round ratios of their GFLOP/s. On a shared, noisy machine the two separate lines
+//!   above are taken seconds apart; the paired ratio is what moves least between runs.
 
 use std::error::Error;
 use std::time::Instant;
@@ -53,6 +59,7 @@ struct Opts {
     gemm: bool,
     copy: bool,
     only: Option<String>,
+    paired: usize,
 }
 
 fn parse_args() -> Res<Opts> {
@@ -66,6 +73,7 @@ fn parse_args() -> Res<Opts> {
         gemm: true,
         copy: true,
         only: None,
+        paired: 0,
     };
     let mut args = std::env::args().skip(1);
     let num = |v: Option<String>, flag: &str| -> Res<usize> {
@@ -85,10 +93,11 @@ fn parse_args() -> Res<Opts> {
             "--no-gemm" => o.gemm = false,
             "--no-copy" => o.copy = false,
             "--only" => o.only = Some(args.next().ok_or("--only needs a value")?),
+            "--paired" => o.paired = num(args.next(), "--paired")?,
             "-h" | "--help" => {
                 println!(
                     "usage: bench_workloads [WORKLOADS.json] [--threads N] [--into] [--layer] [--reps N] \
-                     [--warmup N] [--only SUBSTRING] [--no-gemm] [--no-copy]"
+                     [--warmup N] [--only SUBSTRING] [--no-gemm] [--no-copy] [--paired ROUNDS]"
                 );
                 std::process::exit(0);
             }
@@ -281,32 +290,26 @@ fn run_deconv(o: &Opts, wl: &Value) -> Res<()> {
         cost.workspace_bytes
     );
     let layer = if o.layer {
-        Some(ConvTranspose2dLayer::new(&w, None, cfg)?)
+        Some(ConvTranspose2dLayer::new(&w, None, cfg.clone())?)
     } else {
         None
     };
-    let ms = if let Some(layer) = &layer {
-        if o.into {
-            let mut y = Array4::<f32>::zeros(shape4(&out)?);
-            time_ms(o.reps, o.warmup, || Ok(layer.forward_into(&x, &mut y)?))?
-        } else {
-            time_ms(o.reps, o.warmup, || {
+    let mut y = Array4::<f32>::zeros(shape4(&out)?);
+    // one call in the chosen form: layer or function, into `y` or allocating
+    let mut call = || -> Res<()> {
+        match (&layer, o.into) {
+            (Some(layer), true) => layer.forward_into(&x, &mut y)?,
+            (Some(layer), false) => {
                 std::hint::black_box(layer.forward(&x)?);
-                Ok(())
-            })?
+            }
+            (None, true) => conv_transpose2d_into(&x, &w, None, &cfg, &mut y)?,
+            (None, false) => {
+                std::hint::black_box(conv_transpose2d(&x, &w, None, &cfg)?);
+            }
         }
-    } else if o.into {
-        let mut y = Array4::<f32>::zeros(shape4(&out)?);
-        time_ms(o.reps, o.warmup, || {
-            conv_transpose2d_into(&x, &w, None, &cfg, &mut y)?;
-            Ok(())
-        })?
-    } else {
-        time_ms(o.reps, o.warmup, || {
-            std::hint::black_box(conv_transpose2d(&x, &w, None, &cfg)?);
-            Ok(())
-        })?
+        Ok(())
     };
+    let ms = time_ms(o.reps, o.warmup, &mut call)?;
     println!(
         "deconv {name} out={} {ms:.3} ms {:.1} GFLOP/s",
         fmt_shape(&out),
@@ -318,6 +321,40 @@ fn run_deconv(o: &Opts, wl: &Value) -> Res<()> {
     if o.copy {
         copy_line(o, name, cost.bytes_moved())?;
     }
+    if o.paired > 0 {
+        paired_share(o, name, cost.flops() as f64, &mut call)?;
+    }
+    Ok(())
+}
+
+/// `--paired`: the workload's rate over its GEMM ceiling's, round by round (see the module
+/// docs).
+fn paired_share(o: &Opts, name: &str, flops: f64, call: &mut impl FnMut() -> Res<()>) -> Res<()> {
+    let mut ceiling = Ceiling::new(flops as u64 / 2);
+    // calls per timing: about 50 ms worth, at least 3
+    let reps = |ms: f64| Some(((50.0 / ms.max(1e-3)).ceil() as usize).clamp(3, 50));
+    let (d0, g0) = (time_ms(Some(1), 1, &mut *call)?, ceiling.time(Some(1), 1)?);
+    let (rd, rg) = (reps(d0), reps(g0));
+    let mut shares = Vec::with_capacity(o.paired);
+    for round in 0..o.paired {
+        let (d, g) = if round % 2 == 0 {
+            let d = time_ms(rd, 1, &mut *call)?;
+            (d, ceiling.time(rg, 1)?)
+        } else {
+            let g = ceiling.time(rg, 1)?;
+            (time_ms(rd, 1, &mut *call)?, g)
+        };
+        shares.push((flops / d) / (ceiling.flops / g));
+    }
+    shares.sort_by(f64::total_cmp);
+    let q = |f: f64| shares[((shares.len() - 1) as f64 * f).round() as usize];
+    println!(
+        "share {name} {:.3} of the GEMM ceiling (quartiles {:.3}-{:.3}, {} rounds)",
+        q(0.5),
+        q(0.25),
+        q(0.75),
+        shares.len()
+    );
     Ok(())
 }
 
@@ -401,30 +438,55 @@ fn matmul(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
 
 /// One plain f32 matrix product of (about) `macs` multiply-adds: the compute ceiling. With
 /// several threads the rows of the product are split evenly between them.
-fn gemm_line(o: &Opts, name: &str, macs: u64) -> Res<()> {
-    let [m, n, k] = gemm_shape(macs);
-    let a = random([1, 1, m, k], 4).into_raw_vec_and_offset().0;
-    let b = random([1, 1, k, n], 5).into_raw_vec_and_offset().0;
-    let mut c = vec![0f32; m * n];
-    let t = threads();
-    let ms = time_ms(o.reps, o.warmup, || {
-        let rows = m.div_ceil(t).max(1);
-        #[cfg(feature = "rayon")]
-        {
-            use rayon::prelude::*;
-            c.par_chunks_mut(rows * n)
-                .zip(a.par_chunks(rows * k))
-                .for_each(|(c, a)| matmul(c.len() / n, n, k, a, &b, c));
+struct Ceiling {
+    shape: [usize; 3],
+    a: Vec<f32>,
+    b: Vec<f32>,
+    c: Vec<f32>,
+    flops: f64,
+}
+
+impl Ceiling {
+    fn new(macs: u64) -> Self {
+        let [m, n, k] = gemm_shape(macs);
+        Ceiling {
+            shape: [m, n, k],
+            a: random([1, 1, m, k], 4).into_raw_vec_and_offset().0,
+            b: random([1, 1, k, n], 5).into_raw_vec_and_offset().0,
+            c: vec![0f32; m * n],
+            flops: 2.0 * (m * n * k) as f64,
         }
-        #[cfg(not(feature = "rayon"))]
-        matmul(rows.min(m), n, k, &a, &b, &mut c);
-        Ok(())
-    })?;
-    let flops = 2.0 * (m * n * k) as f64;
+    }
+
+    /// Median ms of the product (see [`time_ms`]).
+    fn time(&mut self, reps: Option<usize>, warmup: usize) -> Res<f64> {
+        let [m, n, k] = self.shape;
+        let (a, b, c) = (&self.a, &self.b, &mut self.c);
+        let t = threads();
+        time_ms(reps, warmup, || {
+            let rows = m.div_ceil(t).max(1);
+            #[cfg(feature = "rayon")]
+            {
+                use rayon::prelude::*;
+                c.par_chunks_mut(rows * n)
+                    .zip(a.par_chunks(rows * k))
+                    .for_each(|(c, a)| matmul(c.len() / n, n, k, a, b, c));
+            }
+            #[cfg(not(feature = "rayon"))]
+            matmul(rows.min(m), n, k, a, b, c);
+            Ok(())
+        })
+    }
+}
+
+/// The ceiling's line: `gemm <name> mnk=[m,n,k] <ms> ms <GFLOP/s> GFLOP/s`.
+fn gemm_line(o: &Opts, name: &str, macs: u64) -> Res<()> {
+    let mut ceiling = Ceiling::new(macs);
+    let ms = ceiling.time(o.reps, o.warmup)?;
     println!(
         "gemm {name} mnk={} {ms:.3} ms {:.1} GFLOP/s",
-        fmt_shape(&[m, n, k]),
-        flops / (ms * 1e6)
+        fmt_shape(&ceiling.shape),
+        ceiling.flops / (ms * 1e6)
     );
     Ok(())
 }
