@@ -127,6 +127,7 @@ mod avx2 {
     use super::{group_widths, PANEL_ROWS};
     use pulp::x86::V3;
     use pulp::{cast, f32x8};
+    use std::arch::x86_64::__m256;
 
     /// The register tiles of one block: rows `rows` of a group's `A` (its `panels`), times
     /// the `packed` input, into the row-major `dst` (`n` columns, row 0 = `rows.0`).
@@ -165,6 +166,9 @@ mod avx2 {
                     let (inputs, tail) = rest.split_at(depth * w);
                     rest = tail;
                     let place = Place {
+                        // a full group that is not the row's last may store eight columns
+                        // per row: the two past it belong to the next group, stored later
+                        wide: w == 6 && j0 + 8 <= n,
                         // the panel's rows that the block owns
                         rows: (
                             (q * PANEL_ROWS).max(r0),
@@ -191,12 +195,71 @@ mod avx2 {
     /// columns `j0..j0 + cols`.
     #[derive(Clone, Copy)]
     struct Place {
+        wide: bool,
         rows: (usize, usize),
         panel_row0: usize,
         dst_row0: usize,
         n: usize,
         j0: usize,
         cols: usize,
+    }
+
+    /// Stores a six-column tile (`acc[j]` = column `j`, rows 0-7 and 8-15) as rows of eight
+    /// (the last two of each row garbage, overwritten by the next group): each half of the
+    /// tile transposed in registers (8 x 8, two zero columns), one vector store per row.
+    #[inline(always)]
+    fn store_wide<const W: usize>(simd: V3, acc: &[[f32x8; 2]; W], place: Place, dst: &mut [f32]) {
+        let Place {
+            rows: (first, last),
+            panel_row0,
+            dst_row0,
+            n,
+            j0,
+            ..
+        } = place;
+        let avx = simd.avx;
+        let zero: __m256 = cast(simd.splat_f32x8(0.0));
+        for half in 0..2 {
+            let col = |j: usize| -> __m256 {
+                if j < W {
+                    cast(acc[j][half])
+                } else {
+                    zero
+                }
+            };
+            // the standard 8 x 8 transpose: pairs, then quads, then 128-bit halves
+            let t0 = avx._mm256_unpacklo_ps(col(0), col(1));
+            let t1 = avx._mm256_unpackhi_ps(col(0), col(1));
+            let t2 = avx._mm256_unpacklo_ps(col(2), col(3));
+            let t3 = avx._mm256_unpackhi_ps(col(2), col(3));
+            let t4 = avx._mm256_unpacklo_ps(col(4), col(5));
+            let t5 = avx._mm256_unpackhi_ps(col(4), col(5));
+            let u0 = avx._mm256_shuffle_ps::<0x44>(t0, t2);
+            let u1 = avx._mm256_shuffle_ps::<0xEE>(t0, t2);
+            let u2 = avx._mm256_shuffle_ps::<0x44>(t1, t3);
+            let u3 = avx._mm256_shuffle_ps::<0xEE>(t1, t3);
+            let u4 = avx._mm256_shuffle_ps::<0x44>(t4, zero);
+            let u5 = avx._mm256_shuffle_ps::<0xEE>(t4, zero);
+            let u6 = avx._mm256_shuffle_ps::<0x44>(t5, zero);
+            let u7 = avx._mm256_shuffle_ps::<0xEE>(t5, zero);
+            let rows = [
+                avx._mm256_permute2f128_ps::<0x20>(u0, u4),
+                avx._mm256_permute2f128_ps::<0x20>(u1, u5),
+                avx._mm256_permute2f128_ps::<0x20>(u2, u6),
+                avx._mm256_permute2f128_ps::<0x20>(u3, u7),
+                avx._mm256_permute2f128_ps::<0x31>(u0, u4),
+                avx._mm256_permute2f128_ps::<0x31>(u1, u5),
+                avx._mm256_permute2f128_ps::<0x31>(u2, u6),
+                avx._mm256_permute2f128_ps::<0x31>(u3, u7),
+            ];
+            for (i, row) in rows.iter().enumerate() {
+                let r = panel_row0 + half * 8 + i;
+                if (first..last).contains(&r) {
+                    let v: [f32; 8] = cast(*row);
+                    dst[(r - dst_row0) * n + j0..][..8].copy_from_slice(&v);
+                }
+            }
+        }
     }
 
     /// One register tile: the panel's 16 rows times `W` packed input columns (`inputs`,
@@ -220,6 +283,9 @@ mod avx2 {
                 acc[1] = simd.mul_add_f32x8(hi, bj, acc[1]);
             }
         }
+        if W == 6 && place.wide {
+            return store_wide(simd, &acc, place, dst);
+        }
         // acc[j] holds column j of the tile: rows 0-7, then 8-15
         let mut tile = [[0.0f32; PANEL_ROWS]; W];
         for (column, acc) in tile.iter_mut().zip(&acc) {
@@ -229,6 +295,7 @@ mod avx2 {
             column[8..].copy_from_slice(&hi);
         }
         let Place {
+            wide: _,
             rows: (first, last),
             panel_row0,
             dst_row0,
