@@ -28,11 +28,20 @@ impl<T> Mat<'_, T> {
 
 /// Elements the GEMM library may allocate for one `m x k` by `k x n` product (at most): a
 /// packed copy of the left operand, a packed panel of the right one, and the per-thread slab
-/// it keeps for blocks of `kc <= 512` by `mc <= 128` (first allocated inside a call on a fresh
-/// thread; `tests/workspace.rs` caught a Winograd layer over the bound without it). Callers
-/// add it to their scratch when they bound a call's memory.
+/// it keeps (first allocated inside a call on a fresh thread; `tests/workspace.rs` caught a
+/// Winograd layer over the bound without it), counted in `f32` elements whatever the type.
+/// Callers add it to their scratch when they bound a call's memory.
 pub(crate) fn packing(m: usize, k: usize, n: usize) -> usize {
-    m * k + k * n.min(1024) + k.min(512) * 128
+    m * k + k * n.min(1024) + slab_elements()
+}
+
+/// The GEMM library's per-thread slab in `f32` elements: as many bytes as it detects L2
+/// cache (512 KiB on Zen 3, 1 MiB on Zen 4: a fixed `512 x 128` elements had been enough
+/// for the first and was 0.45 MiB short of the bound with four threads on the second).
+fn slab_elements() -> usize {
+    gemm_common::cache::CACHE_INFO[1]
+        .cache_bytes
+        .div_ceil(std::mem::size_of::<f32>())
 }
 
 /// `dst[i*dst_row_stride + j] = sum_k lhs[i, k] * rhs[k, j]`, or `+=` when `accumulate`
