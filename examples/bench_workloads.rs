@@ -290,7 +290,7 @@ fn run_deconv(o: &Opts, wl: &Value) -> Res<()> {
         cost.workspace_bytes
     );
     let layer = if o.layer {
-        Some(ConvTranspose2dLayer::new(&w, None, cfg.clone())?)
+        Some(ConvTranspose2dLayer::new(&w, None, cfg)?)
     } else {
         None
     };

@@ -1063,8 +1063,17 @@ fn gemm_col2im<T: Element>(
         p.dense_plane(),
     );
     let pin = p.strided_plane();
-    let imgs = images_per_gemm(p);
-    let block = block_channels_for(p, p.batch.div_ceil(imgs) * p.groups);
+    // a prepared layer may take one image per task instead (see `per_image_tiles`)
+    let per_image = prepared.is_some() && per_image_tiles::<T>(p);
+    let (imgs, block) = if per_image {
+        (1, per_image_block(p))
+    } else {
+        let imgs = images_per_gemm(p);
+        (
+            imgs,
+            block_channels_for(p, p.batch.div_ceil(imgs) * p.groups),
+        )
+    };
     let (tile_rows, rows) = if imgs > 1 {
         let rows = p.axes[0].strided * p.axes[1].strided;
         (rows, rows)
@@ -1088,7 +1097,7 @@ fn gemm_col2im<T: Element>(
     // of the planes of image n, group g, block c goes to task
     // (((n / imgs) * groups + g) * blocks + c) * bands + k.
     let blocks = cg.div_ceil(block);
-    let bands = if win < w_in {
+    let bands = if win < w_in || per_image {
         1
     } else {
         out_bands(p, p.batch.div_ceil(imgs) * p.groups * blocks)
@@ -1145,7 +1154,7 @@ fn gemm_col2im<T: Element>(
     // copy costs more than it saves. A prepared layer keeps it (and its panels) across calls.
     let rows_t = cg * kvol;
     let panels = prepared
-        .filter(|_| reads_panels(p))
+        .filter(|_| per_image || reads_panels(p))
         .map(|prepared| prepared.panels(w, p));
     let transposes = col_weight_transposed(p) && panels.is_none();
     // Bands of TRANSPOSE_BLOCK transposed rows of each group, in parallel for a call's own
@@ -1330,6 +1339,52 @@ fn gemm_col2im<T: Element>(
             }
         })
     });
+}
+
+/// Most weight elements per group for which [`per_image_tiles`] gives each image its own
+/// task: each task then reads the whole group's packed weight, from the cache when it is
+/// this small (a StyleGAN-like 512 -> 512 4x4/2 layer on four 4x4 inputs, 4M elements, ran
+/// 1.25x the time per image).
+const PER_IMAGE_WEIGHT: usize = 1 << 20;
+
+/// Whether a prepared layer runs GEMM + col2im one image per task, each the whole group's
+/// channels, instead of the function's run of small images side by side split into channel
+/// blocks: in `f32` where the register tiles run ([`panel_tiles::available`]), for inputs of
+/// [`PANEL_COLS`] positions at least [`PANEL_MIN_DEPTH`] deep (each product reads the
+/// packed weight), more than [`panel_tiles::MAX_GEMM_ROWS`] rows per group (the tiles,
+/// not a GEMM per panel), a group's weight of at most [`PER_IMAGE_WEIGHT`] elements, and
+/// a column tile and packed input of at most [`super::COL_BUDGET`] elements each.
+/// The function's channel blocks of such a run have few rows (98 for 384 -> 8 7x7/2 on two
+/// 8x8 maps), each a GEMM per panel that packs the whole run's input again. The task
+/// count is the batch times the groups, fixed by the problem.
+fn per_image_tiles<T: Element>(p: &Problem) -> bool {
+    let (cin, cg, kvol, pin) = (
+        p.strided_channels,
+        p.dense_channels,
+        p.kernel_volume(),
+        p.strided_plane(),
+    );
+    images_per_gemm(p) > 1
+        && panel_tiles::available::<T>()
+        && panel_cols(pin)
+        && cin >= PANEL_MIN_DEPTH
+        && cg * kvol > panel_tiles::MAX_GEMM_ROWS
+        && cin * cg * kvol <= PER_IMAGE_WEIGHT
+        // a task's column tile and packed input stay within the scratch of a tile
+        && cg * kvol * pin <= super::COL_BUDGET
+        && cin * pin <= super::COL_BUDGET
+}
+
+/// Output channels per block when [`per_image_tiles`]: a whole group, unless there are
+/// fewer than four (image, group) tasks; then each is split into blocks (two for two or
+/// three images: four or six tasks, so two threads share them evenly) of more than
+/// [`panel_tiles::MAX_GEMM_ROWS`] rows each where the group has that many. Fixed by the
+/// problem, like [`block_channels_for`].
+fn per_image_block(p: &Problem) -> usize {
+    let (cg, kvol) = (p.dense_channels, p.kernel_volume());
+    let wanted = 4usize.div_ceil((p.batch * p.groups).max(1));
+    let most = (cg * kvol / (panel_tiles::MAX_GEMM_ROWS + 1)).max(1);
+    cg.div_ceil(wanted.min(most)).max(1)
 }
 
 /// The GEMM's left operand for output channels `co0..co0 + cbk` of group `g`: `A[m, c] =
@@ -1782,6 +1837,75 @@ mod tests {
             });
             prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// A prepared layer in `f32` that takes one image per task ([`per_image_tiles`]:
+        /// 2-5 small images, 64-72 input channels, more than 128 rows per group) equals the
+        /// definition exactly (see `mismatch_f32`) and gives the same bits on a second call.
+        #[test]
+        fn per_image_tiles_match_the_definition_in_f32(
+            (batch, groups, cout, h, w) in (2usize..6, 1usize..3, 16usize..40, axis(), axis()),
+            depth in 64usize..73,
+        ) {
+            let p = Problem {
+                batch,
+                groups,
+                strided_channels: depth,
+                dense_channels: cout,
+                axes: [AxisMap::UNIT, h, w],
+            };
+            prop_assume!(per_image_tiles::<f32>(&p));
+            let prepared = Prepared::new();
+            let mut first = Vec::new();
+            let bad = mismatch_f32(&p, 13, 0.0, |x, w, b, y| {
+                gemm_col2im(&p, x, w, Some(&prepared), b, y);
+                first = y.to_vec();
+            });
+            prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            let bad = mismatch_f32(&p, 13, 0.0, |x, w, b, y| {
+                gemm_col2im(&p, x, w, Some(&prepared), b, y);
+                assert!(first.iter().zip(y.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
+            });
+            prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+        }
+    }
+
+    /// Small batched images of a layer with a small weight go one image per task in `f32`
+    /// (where the tiles run), never in `f64` or with a large weight; two or three images are
+    /// split into two blocks each, four or more keep whole groups.
+    #[test]
+    fn small_batched_layers_take_one_image_per_task() {
+        let a = |strided: usize| AxisMap {
+            strided,
+            dense: 2 * strided,
+            kernel: 4,
+            stride: 2,
+            dilation: 1,
+            pad_begin: 1,
+        };
+        let p = |batch, cin, cout, hw| Problem {
+            batch,
+            groups: 1,
+            strided_channels: cin,
+            dense_channels: cout,
+            axes: [AxisMap::UNIT, a(hw), a(hw)],
+        };
+        let tiles = panel_tiles::available::<f32>();
+        assert_eq!(per_image_tiles::<f32>(&p(2, 384, 24, 4)), tiles);
+        assert_eq!(per_image_tiles::<f32>(&p(8, 256, 128, 8)), tiles);
+        assert!(!per_image_tiles::<f64>(&p(2, 384, 24, 4)));
+        // 512 -> 512: a 4M-element weight
+        assert!(!per_image_tiles::<f32>(&p(4, 512, 512, 4)));
+        // one image, or 16x16 images (one per GEMM already)
+        assert!(!per_image_tiles::<f32>(&p(1, 384, 24, 4)));
+        assert!(!per_image_tiles::<f32>(&p(4, 128, 64, 16)));
+        assert_eq!(per_image_block(&p(2, 384, 24, 4)), 12);
+        assert_eq!(per_image_block(&p(3, 384, 24, 4)), 12);
+        assert_eq!(per_image_block(&p(4, 384, 24, 4)), 24);
+        // 8 channels of 16 taps: one block of 128 rows would take the GEMM per panel
+        assert_eq!(per_image_block(&p(2, 384, 8, 4)), 8);
     }
 
     /// A lone image whose outputs are each hit once runs as bands of output rows with all its

@@ -45,6 +45,18 @@ fn group_widths(n: usize) -> impl Iterator<Item = (usize, usize)> + Clone {
     (0..full).map(|g| (g * TILE_COLS, TILE_COLS)).chain(last)
 }
 
+/// Whether [`product_into`] runs for `T` on this CPU (`f32`, AVX2 and FMA).
+pub(crate) fn available<T: Element>() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        T::as_f32(&[]).is_some() && pulp::x86::V3::try_new().is_some()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Scratch elements [`product_into`] needs for a `depth`-deep product of `cols` columns (the
 /// input, packed in groups of [`TILE_COLS`] columns, the last padded with zeros).
 pub(crate) fn scratch_len(depth: usize, cols: usize) -> usize {
@@ -219,7 +231,7 @@ mod avx2 {
         } = place;
         let avx = simd.avx;
         let zero: __m256 = cast(simd.splat_f32x8(0.0));
-        for half in 0..2 {
+        for half in [0, 1] {
             let col = |j: usize| -> __m256 {
                 if j < W {
                     cast(acc[j][half])
