@@ -147,7 +147,7 @@ fn conv<T: Element>(name: &str, (x, cout, k, s, pad, g): Case) {
 }
 
 fn all_for<T: Element>() {
-    let deconvs: [(&str, Case); 24] = [
+    let deconvs: [(&str, Case); 25] = [
         ("dcgan", ([8, 256, 16, 16], 128, 4, 2, 1, 1)),
         ("unet", ([1, 512, 32, 32], 256, 2, 2, 0, 1)),
         ("fcn", ([1, 21, 32, 32], 21, 16, 8, 4, 1)),
@@ -165,6 +165,8 @@ fn all_for<T: Element>() {
         // products of 4-64 columns: a layer reads its packed weight there
         ("pose head, 8x6 input", ([1, 2048, 8, 6], 256, 4, 2, 1, 1)),
         ("grouped, 4x4 input", ([2, 768, 4, 4], 384, 3, 2, 1, 3)),
+        // a layer runs these one image per task (the largest weight it does that for)
+        ("three 8x8 images", ([3, 512, 8, 8], 128, 4, 2, 1, 1)),
         ("one long row", ([1, 8, 2, 65536], 8, 4, 2, 1, 1)),
         ("kernel 7", ([1, 256, 32, 32], 256, 7, 2, 3, 1)),
         ("grouped", ([2, 256, 32, 32], 256, 4, 2, 1, 4)),

@@ -361,32 +361,44 @@ pub(crate) fn workspace(p: &Problem) -> usize {
         Path::Col2im => {
             let imgs = images_per_gemm(p);
             let block = block_channels_for(p, p.batch.div_ceil(imgs) * p.groups);
-            let m = block * p.kernel_volume();
-            let (cols, _) = gemm_cols(p);
-            let batched_input = if imgs > 1 {
-                p.strided_channels * cols
-            } else if copies_input(p, block) {
-                p.strided_channels * (cols + ALIAS_PAD)
+            // a prepared layer's tasks may be cut differently (see `gemm_col2im`)
+            let layer = if per_image_shape(p) {
+                col2im_scratch(p, 1, per_image_block(p))
+            } else if layer_bands(p) {
+                col2im_scratch(p, 1, p.dense_channels)
             } else {
                 0
             };
-            let product = if skinny_layer(p) {
-                skinny::scratch_len()
-            } else {
-                packing(m, p.strided_channels, cols)
-                    + product_scratch(m, cols, p.strided_channels, false)
-            };
-            // a prepared layer's products through the panels (see `reads_panels`)
-            let panels = if panel_cols(cols) {
-                packing(PANEL_ROWS, p.strided_channels, cols)
-                    + product_scratch(m, cols, p.strided_channels, true)
-            } else {
-                0
-            };
-            let product = product.max(panels);
-            m * cols + batched_input + product
+            col2im_scratch(p, imgs, block).max(layer)
         }
     }
+}
+
+/// [`workspace`] of a GEMM + col2im task with runs of `imgs` images and blocks of `block`
+/// output channels.
+fn col2im_scratch(p: &Problem, imgs: usize, block: usize) -> usize {
+    let m = block * p.kernel_volume();
+    let (cols, _) = cols_of(p, imgs, block);
+    let batched_input = if imgs > 1 {
+        p.strided_channels * cols
+    } else if copies_input(p, block) {
+        p.strided_channels * (cols + ALIAS_PAD)
+    } else {
+        0
+    };
+    let product = if skinny_layer(p) {
+        skinny::scratch_len()
+    } else {
+        packing(m, p.strided_channels, cols) + product_scratch(m, cols, p.strided_channels, false)
+    };
+    // a prepared layer's products through the panels (see `reads_panels`)
+    let panels = if panel_cols(cols) {
+        packing(PANEL_ROWS, p.strided_channels, cols)
+            + product_scratch(m, cols, p.strided_channels, true)
+    } else {
+        0
+    };
+    m * cols + batched_input + product.max(panels)
 }
 
 /// Weight elements [`run`] copies into other layouts for `p` (once per call, shared by the
@@ -1376,6 +1388,11 @@ const PER_IMAGE_WEIGHT: usize = 1 << 20;
 /// 8x8 maps), each a GEMM per panel that packs the whole run's input again. The task
 /// count is the batch times the groups, fixed by the problem.
 fn per_image_tiles<T: Element>(p: &Problem) -> bool {
+    panel_tiles::available::<T>() && per_image_shape(p)
+}
+
+/// [`per_image_tiles`] but for the element type and the CPU.
+fn per_image_shape(p: &Problem) -> bool {
     let (cin, cg, kvol, pin) = (
         p.strided_channels,
         p.dense_channels,
@@ -1383,7 +1400,6 @@ fn per_image_tiles<T: Element>(p: &Problem) -> bool {
         p.strided_plane(),
     );
     images_per_gemm(p) > 1
-        && panel_tiles::available::<T>()
         && panel_cols(pin)
         && cin >= PANEL_MIN_DEPTH
         && cg * kvol > panel_tiles::MAX_GEMM_ROWS
@@ -1474,10 +1490,18 @@ fn reads_panels(p: &Problem) -> bool {
 /// window, or a tile of whole rows.
 fn gemm_cols(p: &Problem) -> (usize, bool) {
     let imgs = images_per_gemm(p);
+    cols_of(
+        p,
+        imgs,
+        block_channels_for(p, p.batch.div_ceil(imgs) * p.groups),
+    )
+}
+
+/// [`gemm_cols`] with runs of `imgs` images and blocks of `block` output channels.
+fn cols_of(p: &Problem, imgs: usize, block: usize) -> (usize, bool) {
     if imgs > 1 {
         return (imgs * p.strided_plane(), false);
     }
-    let block = block_channels_for(p, p.batch * p.groups);
     let w_in = p.axes[2].strided;
     let win = col_window(p, block);
     if win < w_in {
@@ -1922,7 +1946,7 @@ mod tests {
         assert_eq!(per_image_block(&p(2, 384, 24, 4)), 12);
         assert_eq!(per_image_block(&p(3, 384, 24, 4)), 12);
         assert_eq!(per_image_block(&p(4, 384, 24, 4)), 24);
-        // 8 channels of 16 taps: one block of 128 rows would take the GEMM per panel
+        // 8 channels of 16 taps: two blocks of 64 rows would each be a GEMM per panel
         assert_eq!(per_image_block(&p(2, 384, 8, 4)), 8);
     }
 
