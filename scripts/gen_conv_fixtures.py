@@ -370,6 +370,15 @@ def conv_transpose_torch_cases():
     c += ct_torch("ct2d_panels_g2_c128_to4_d2_b2", 2, 2, 128, 4, (2, 2), 3, s=2, d=2, g=2,
                   dtypes=("float64",))
     c += ct_torch("ct1d_panels_c64_to3_k6s3", 1, 1, 64, 3, 9, 6, s=3, p=2, dtypes=("float64",))
+    # ---- small batched images, 64+ deep, more than 128 GEMM rows: a layer runs one image per
+    #      task through its register tiles (two blocks each for two or three images)
+    c += ct_torch("ct2d_per_image_b2_c64_to12_k4s2", 2, 2, 64, 12, (4, 4), 4, s=2, p=1,
+                  dtypes=("float32",))
+    c += ct_torch("ct2d_per_image_b4_c64_to10_k5s2", 2, 4, 64, 10, (3, 5), 5, s=2, p=2, op=1,
+                  dtypes=("float32",))
+    # ---- stride 1 on a small map with a large kernel: the flipped kernel's row shift skips
+    #      the kernel rows' padding rows
+    c += ct_torch("ct2d_s1_k7_on_6x5_skips_padding", 2, 2, 8, 6, (6, 5), 7, p=1)
     # ---- asymmetric padding (ONNX-style pads), via padding 0 + crop
     c += ct_torch_asym("ct1d_asym_pb0_pe2_s2", 1, 1, 2, 2, 4, 3, 0, 2, s=2)
     c += ct_torch_asym("ct1d_asym_pb3_pe1_d2_op1", 1, 1, 1, 2, 5, 2, 3, 1, s=2, d=2, op=1,
