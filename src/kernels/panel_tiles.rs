@@ -10,7 +10,9 @@
 //! of eight rows (`A[r0..r0 + 16, c]`, contiguous in the panel) times each of the group's
 //! six input values (broadcast), added into twelve accumulators with fused multiply-adds.
 //! The tile is then stored straight into the row-major column tile, only the rows the
-//! block owns. Microbenchmark (one thread, the weight in the cache): 1.3-1.6x the rate of
+//! block owns: a group of six columns that is not its row's last transposed in registers and
+//! stored as rows of eight (the two extra columns are the next group's, which overwrites
+//! them), the others element by element. Microbenchmark (one thread, the weight in the cache): 1.3-1.6x the rate of
 //! the per-panel GEMMs and their transpose on 16-128 columns of 800-4096 rows, 192-512
 //! deep (1024 x 512 x 128: 81 against 57 GFLOP/s); 0.8-0.95x on 96-112-row products, hence
 //! [`MAX_GEMM_ROWS`].
