@@ -504,7 +504,7 @@ fn band_product_of<T: Element>(
 
 /// Whether a row-shift band skips the columns its kernel rows do not reach (`reach`, per
 /// kernel row, of `cols`): when that is at least [`MIN_SKIPPED`] of the products' work, which
-/// pays for zeroing the tile first and the narrower products. (Randomized A/B, 21 rounds:
+/// pays for zeroing the tile first and the narrower products. (Paired in-process A/B, 21 rounds:
 /// stride-1 layers on small maps 0.78-0.95x the time, where a fifth to a third of the work
 /// was padding; sub-pixel phases skipping 2-6% were level to 1.05x slower.)
 fn skips_padding(reach: &[(usize, usize)], cols: usize) -> bool {
