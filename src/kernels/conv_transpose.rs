@@ -1819,6 +1819,36 @@ mod tests {
         assert!(bad.is_none(), "{}", bad.unwrap_or_default());
     }
 
+    /// [`gemm_col2im`] of `p` through one prepared layer, called twice on seeded data: the
+    /// first difference from the definition on either call (exact in `f32`, see
+    /// `mismatch_f32`; to 1e-12 in `f64`), the second call's bits checked against the first's
+    /// (a panic when they differ), and the elements the layer holds after both.
+    fn layer_twice(p: &Problem, seed: usize, in_f32: bool) -> (Option<String>, usize) {
+        let (narrow, wide) = (Prepared::<f32>::new(), Prepared::<f64>::new());
+        let mut first: Option<Vec<u64>> = None;
+        let mut same_bits = |bits: Vec<u64>| match &first {
+            None => first = Some(bits),
+            Some(first) => assert!(*first == bits, "a second call changed bits: {p:?}"),
+        };
+        for _ in 0..2 {
+            let bad = if in_f32 {
+                mismatch_f32(p, seed, 0.0, |x, w, b, y| {
+                    gemm_col2im(p, x, w, Some(&narrow), b, y);
+                    same_bits(y.iter().map(|v| u64::from(v.to_bits())).collect());
+                })
+            } else {
+                mismatch(p, seed, true, 1e-12, |x, w, b, y| {
+                    gemm_col2im(p, x, w, Some(&wide), b, y);
+                    same_bits(y.iter().map(|v| v.to_bits()).collect());
+                })
+            };
+            if bad.is_some() {
+                return (bad, narrow.held() + wide.held());
+            }
+        }
+        (None, narrow.held() + wide.held())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         /// GEMM + col2im reading a prepared layer's panels equals the definition on any index
@@ -1828,19 +1858,9 @@ mod tests {
         fn panel_products_match_the_definition(p in problem(), depth in 64usize..73) {
             let p = Problem { strided_channels: depth, ..p };
             prop_assume!(reads_panels(&p));
-            let prepared = Prepared::new();
-            let mut first = Vec::new();
-            let bad = mismatch(&p, 11, true, 1e-12, |x, w, b, y| {
-                gemm_col2im(&p, x, w, Some(&prepared), b, y);
-                first = y.to_vec();
-            });
+            let (bad, held) = layer_twice(&p, 11, false);
             prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
-            prop_assert!(prepared.held() > 0);
-            let bad = mismatch(&p, 11, true, 1e-12, |x, w, b, y| {
-                gemm_col2im(&p, x, w, Some(&prepared), b, y);
-                assert!(first.iter().zip(y.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
-            });
-            prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            prop_assert!(held > 0);
         }
     }
 
@@ -1866,17 +1886,7 @@ mod tests {
             prop_assume!(reads_panels(&p));
             let block = block_channels_for(&p, p.batch.div_ceil(images_per_gemm(&p)) * p.groups);
             prop_assume!(block * p.kernel_volume() > panel_tiles::MAX_GEMM_ROWS);
-            let prepared = Prepared::new();
-            let mut first = Vec::new();
-            let bad = mismatch_f32(&p, 11, 0.0, |x, w, b, y| {
-                gemm_col2im(&p, x, w, Some(&prepared), b, y);
-                first = y.to_vec();
-            });
-            prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
-            let bad = mismatch_f32(&p, 11, 0.0, |x, w, b, y| {
-                gemm_col2im(&p, x, w, Some(&prepared), b, y);
-                assert!(first.iter().zip(y.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
-            });
+            let (bad, _) = layer_twice(&p, 11, true);
             prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
         }
     }
@@ -1899,17 +1909,7 @@ mod tests {
                 axes: [AxisMap::UNIT, h, w],
             };
             prop_assume!(per_image_tiles::<f32>(&p));
-            let prepared = Prepared::new();
-            let mut first = Vec::new();
-            let bad = mismatch_f32(&p, 13, 0.0, |x, w, b, y| {
-                gemm_col2im(&p, x, w, Some(&prepared), b, y);
-                first = y.to_vec();
-            });
-            prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
-            let bad = mismatch_f32(&p, 13, 0.0, |x, w, b, y| {
-                gemm_col2im(&p, x, w, Some(&prepared), b, y);
-                assert!(first.iter().zip(y.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
-            });
+            let (bad, _) = layer_twice(&p, 13, true);
             prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
         }
     }
@@ -1973,22 +1973,9 @@ mod tests {
             };
             assert!(layer_bands(&p), "{p:?}");
             assert!(!splits_into_bands(&p));
-            let prepared = Prepared::new();
-            let mut first = Vec::new();
-            let bad = mismatch(&p, 7, true, 1e-12, |x, w, b, y| {
-                gemm_col2im(&p, x, w, Some(&prepared), b, y);
-                first = y.to_vec();
-            });
+            let (bad, held) = layer_twice(&p, 7, false);
             assert!(bad.is_none(), "{}", bad.unwrap_or_default());
-            assert_eq!(prepared.held(), cin * cout * k * k);
-            let bad = mismatch(&p, 7, true, 1e-12, |x, w, b, y| {
-                gemm_col2im(&p, x, w, Some(&prepared), b, y);
-                assert!(first
-                    .iter()
-                    .zip(y.iter())
-                    .all(|(a, b)| a.to_bits() == b.to_bits()));
-            });
-            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            assert_eq!(held, cin * cout * k * k);
         }
         // a weight over the copy budget keeps the functions' blocks
         let big = Problem {
