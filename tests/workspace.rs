@@ -147,7 +147,7 @@ fn conv<T: Element>(name: &str, (x, cout, k, s, pad, g): Case) {
 }
 
 fn all_for<T: Element>() {
-    let deconvs: [(&str, Case); 25] = [
+    let deconvs: [(&str, Case); 27] = [
         ("dcgan", ([8, 256, 16, 16], 128, 4, 2, 1, 1)),
         ("unet", ([1, 512, 32, 32], 256, 2, 2, 0, 1)),
         ("fcn", ([1, 21, 32, 32], 21, 16, 8, 4, 1)),
@@ -179,6 +179,13 @@ fn all_for<T: Element>() {
         ("skinny, 2x2 input", ([1, 1024, 2, 2], 512, 4, 2, 1, 1)),
         ("projection", ([16, 1024, 1, 1], 512, 4, 1, 0, 1)),
         ("tiled RGB head", ([1, 16, 512, 512], 3, 2, 2, 0, 1)),
+        // shallow inputs through the direct tiles (in f32): four images, and a tall image
+        // whose bands are cut to fit a task's input copy
+        ("direct tiles", ([4, 32, 56, 56], 16, 3, 2, 1, 1)),
+        (
+            "direct tiles, tall image",
+            ([1, 32, 256, 512], 16, 4, 2, 1, 1),
+        ),
         ("one channel, row bands", ([1, 56, 128, 128], 1, 9, 2, 4, 1)),
         ("depthwise long rows", ([2, 8, 6, 6000], 8, 4, 2, 1, 8)),
         // 1x1 layers: few outputs (pointwise), and more on a 256x256 plane whose input is

@@ -43,6 +43,9 @@ enum Path {
     Projection,
     /// Kernel == stride, few outputs per input position (see [`super::tiled`]).
     Tiled,
+    /// Strided, few input channels, `f32` on AVX2 (see [`super::direct`]); other types take
+    /// [`gemm_path`]'s path.
+    Direct,
     /// Stride 1: the forward convolution with the flipped kernel.
     Flipped,
     Subpixel,
@@ -53,6 +56,15 @@ enum Path {
 /// layout, so a weight over [`WEIGHT_COPY_BUDGET`] elements goes through GEMM + col2im, which
 /// reads it where it is (memory stays bounded for any layer).
 fn path(p: &Problem) -> Path {
+    if super::direct::applies(p) && !super::tiled::applies(p) && !projects(p) {
+        Path::Direct
+    } else {
+        gemm_path(p)
+    }
+}
+
+/// [`path`] without [`Path::Direct`].
+fn gemm_path(p: &Problem) -> Path {
     let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
     if p.strided_channels == 1 && p.dense_channels == 1 {
         Path::Depthwise
@@ -93,7 +105,25 @@ pub(crate) fn run<T: Element>(
     b: Option<&[T]>,
     y: &mut [T],
 ) {
-    match path(p) {
+    run_path(path(p), p, x, w, prepared, b, y);
+}
+
+/// [`run`] on `path`.
+fn run_path<T: Element>(
+    path: Path,
+    p: &Problem,
+    x: &[T],
+    w: &[T],
+    prepared: Option<&Prepared<T>>,
+    b: Option<&[T]>,
+    y: &mut [T],
+) {
+    match path {
+        Path::Direct => {
+            if !super::direct::run(p, x, w, b, y) {
+                run_path(gemm_path(p), p, x, w, prepared, b, y);
+            }
+        }
         Path::Depthwise => super::depthwise::run(p, x, w, b, y),
         Path::Pointwise => pointwise::run(
             pointwise_shape(p),
@@ -347,7 +377,14 @@ fn prefers_subpixel(p: &Problem) -> bool {
 /// Scratch elements [`run`] allocates for `p` per task (tasks may run concurrently, one per
 /// thread, up to [`max_tasks_at_once`]).
 pub(crate) fn workspace(p: &Problem) -> usize {
-    match path(p) {
+    path_workspace(path(p), p)
+}
+
+/// [`workspace`] on `path`.
+fn path_workspace(path: Path, p: &Problem) -> usize {
+    match path {
+        // `f64` takes the other path
+        Path::Direct => super::direct::workspace(p).max(path_workspace(gemm_path(p), p)),
         Path::Depthwise => super::depthwise::workspace(p),
         Path::Pointwise => 0,
         Path::Tiled => super::tiled::workspace(p),
@@ -404,8 +441,14 @@ fn col2im_scratch(p: &Problem, imgs: usize, block: usize) -> usize {
 /// Weight elements [`run`] copies into other layouts for `p` (once per call, shared by the
 /// tasks), counting a transient second copy where one layout is built from another.
 pub(crate) fn copies(p: &Problem) -> usize {
+    path_copies(path(p), p)
+}
+
+/// [`copies`] on `path`.
+fn path_copies(path: Path, p: &Problem) -> usize {
     let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
-    match path(p) {
+    match path {
+        Path::Direct => super::direct::copies(p).max(path_copies(gemm_path(p), p)),
         Path::Depthwise | Path::Pointwise | Path::Projection | Path::Tiled => 0,
         Path::Flipped => weight + super::conv::copies(&flipped_problem(p)),
         Path::Subpixel => super::subpixel::copies(p),
@@ -2016,7 +2059,8 @@ mod tests {
             assert!(splits_into_bands(&p), "{p:?}");
             assert_eq!(block_channels_for(&p, groups), cout, "{p:?}");
             assert_eq!(out_bands(&p, groups), 4usize.div_ceil(groups), "{p:?}");
-            assert_eq!(path(&p), Path::Col2im, "{p:?}");
+            // (in `f32` on AVX2 the second takes the direct tiles)
+            assert_eq!(gemm_path(&p), Path::Col2im, "{p:?}");
             assert_runs_the_definition(&p, 5);
         }
     }
@@ -2257,8 +2301,9 @@ mod tests {
     }
 
     /// 1-D layers (a vocoder's upsampling: 128 -> 64 k4/s2 on 8192 samples, 32 -> 16 k7/s3
-    /// with cropping) go through GEMM + col2im, never sub-pixel phases; the same layer on a
-    /// 2-D map of as many positions takes the phases. Both equal the definition.
+    /// with cropping) go through GEMM + col2im, never sub-pixel phases (when the direct tiles
+    /// do not take them: the second in `f32` on AVX2); the same layer on a 2-D map of as many
+    /// positions takes the phases. Both equal the definition.
     #[test]
     fn one_d_layers_take_col2im() {
         for (cin, cout, k, s, pad, len, batch) in
@@ -2269,7 +2314,7 @@ mod tests {
                 batch,
                 ..one_image(cin, cout, axes)
             };
-            assert_eq!(path(&p), Path::Col2im, "{p:?}");
+            assert_eq!(gemm_path(&p), Path::Col2im, "{p:?}");
             assert_runs_the_definition(&p, 19);
         }
         let a = plain_axis(91, 4, 2, 1);

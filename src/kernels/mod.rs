@@ -3,6 +3,7 @@
 mod conv;
 mod conv_transpose;
 mod depthwise;
+mod direct;
 mod gather;
 mod gemm;
 pub(crate) mod io;

@@ -1,0 +1,657 @@
+//! Strided transposed convolution with shallow inputs, computed directly in register tiles,
+//! for `f32` on CPUs with AVX2 and FMA (no column tile, no GEMM library).
+//!
+//! Along the width, output `ox = r + s*j` is in phase `r` (see [`AxisMap::phase`]): its
+//! sub-tap `t` (original tap `kw`) reads input position `j + shift`, `shift = t*d' - pad`, so
+//! eight consecutive phase outputs read eight consecutive inputs, the same for every output
+//! channel. Output row `oy` likewise takes the input rows of its height phase. A register
+//! tile is up to [`CO_BLOCK`] output channels times one to three vectors of eight phase
+//! outputs (see [`max_vectors`]): for every reaching (input row, width tap) pair and input
+//! channel it loads the input vectors once and adds them, times each channel's weight
+//! (broadcast), into its accumulators with fused multiply-adds. The tile starts from the
+//! bias and is stored once into a phase row; the phase rows are interleaved into the
+//! output row.
+//!
+//! GEMM + col2im runs such a layer (16 or 32 input channels, say) as a product only that
+//! deep whose result, `C_out/g * taps` rows as long as the input, is written out and read
+//! back by the column pass; here every output is a chain of `C_in/g * reaching taps` fused
+//! multiply-adds kept in registers and written once.
+//!
+//! Operands are laid out so the tile's inner loop reads three runs and checks no ranges:
+//! each task copies the input rows its band reads once per distinct shift, as
+//! `[shift][row][vector][C_in/g][8]` (zeros outside the row), and the weight is copied once
+//! per call as `[group][channel block][kh][kw][C_in/g][co]`.
+//!
+//! Every output is `bias + sum over (kh, kw, ci)` as one chain of fused multiply-adds in
+//! that order (reaching rows and width taps in sub-tap order, input channels innermost),
+//! whatever the tile, band or thread: results do not depend on the thread count.
+
+use super::parallel::for_each_task;
+use super::scratch::{sized, with_scratch};
+use crate::problem::{AxisMap, Phase, Problem};
+use crate::Element;
+
+/// Most input channels per group this path takes, with [`OUTPUT_CHANNELS`] per group (see
+/// [`applies`]).
+const MAX_INPUT_CHANNELS: usize = 32;
+
+/// Output channels per group this path takes from up to [`MAX_INPUT_CHANNELS`].
+const OUTPUT_CHANNELS: std::ops::RangeInclusive<usize> = 8..=32;
+
+/// Input channels per group up to which this path takes any layer with at least
+/// [`MIN_TINY_OUTPUTS`] output channels per group.
+const TINY_INPUT_CHANNELS: usize = 8;
+
+/// See [`TINY_INPUT_CHANNELS`].
+const MIN_TINY_OUTPUTS: usize = 4;
+
+/// Output channels per register tile.
+const CO_BLOCK: usize = 8;
+
+/// Vectors of eight phase outputs per register tile of `co` output channels: eight to
+/// twelve accumulators when there are enough channels (eight independent chains of fused
+/// multiply-adds keep both FMA units busy through their latency), no more than AVX2's
+/// sixteen registers hold with the inputs and a weight.
+fn max_vectors(co: usize) -> usize {
+    match co {
+        0..=3 => 3,
+        4 => 2,
+        _ => 1,
+    }
+}
+
+/// `f32` lanes per vector.
+const LANES: usize = 8;
+
+/// Most padded input elements a task copies (1 MiB of `f32`).
+const TASK_INPUT: usize = 1 << 18;
+
+/// Tasks per call the output rows are cut into, when the images and groups are fewer.
+const MIN_TASKS: usize = 8;
+
+/// Whether `p` runs here (on a CPU with AVX2 and FMA, in `f32`; [`run`] declines `f64`):
+/// 1-D or 2-D, strided, more than one tap, channel counts that [`pays`] names, and one output
+/// row's input fits a task's scratch.
+pub(super) fn applies(p: &Problem) -> bool {
+    let [d, h, w] = &p.axes;
+    let flat_depth = d.strided == 1 && d.dense == 1 && d.kernel == 1;
+    flat_depth
+        && available()
+        && (h.stride > 1 || w.stride > 1)
+        && p.kernel_volume() > 1
+        && pays(p.strided_channels, p.dense_channels)
+        && p.strided_plane() > 0
+        && p.dense_plane() > 0
+        && Geometry::new(p).task_input(p, 1) <= TASK_INPUT
+}
+
+/// Whether a layer of `cin` input and `cout` output channels per group runs faster here than
+/// through GEMM + col2im or sub-pixel phases. Randomized paired A/B over the 50 strided 2-D
+/// layers of the benchmark sets with up to 64 input channels per group (11 rounds each): the
+/// GEMM's product is `cin` deep, so shallow inputs favour the tiles (fcn heads 21 -> 21 with
+/// 16x16 to 64x64 kernels 0.67-0.87x the time, 16 -> 16 and 32 -> 16 layers 0.68-0.89x, 3 ->
+/// 256 0.62x); a tile of fewer than eight output channels keeps fewer than eight chains of
+/// fused multiply-adds going and loses to the GEMM path's own small-row products (fsrcnn's
+/// 56 -> 1 heads 1.8-2.1x, 64 -> 3 1.3-2.3x), and from 48-64 input channels, or 64 and more
+/// output channels from 16 input channels, the GEMM's deeper or taller product wins
+/// (1.0-2.8x). Layers with at most eight input channels gained with four outputs or more
+/// (0.62-0.92x).
+fn pays(cin: usize, cout: usize) -> bool {
+    (cin <= MAX_INPUT_CHANNELS && OUTPUT_CHANNELS.contains(&cout))
+        || (cin <= TINY_INPUT_CHANNELS && cout >= MIN_TINY_OUTPUTS)
+}
+
+/// Whether the CPU has AVX2 and FMA.
+fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        pulp::x86::V3::try_new().is_some()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Scratch elements per task: the shifted input of its band, one padded input row and
+/// [`CO_BLOCK`] channels' phase rows.
+pub(super) fn workspace(p: &Problem) -> usize {
+    Geometry::new(p).task_scratch(p)
+}
+
+/// Weight elements [`run`] copies (once per call).
+pub(super) fn copies(p: &Problem) -> usize {
+    p.strided_channels_total() * p.dense_channels * p.kernel_volume()
+}
+
+/// The per-call layout of the width axis: its phases and the shifted copies of the input
+/// they read.
+struct Geometry {
+    /// Width phase `r` of the output (`ox = r + s*j`).
+    phases: Vec<Phase>,
+    /// Per phase, per sub-tap: `(tap, shift index)`, phase output `j` of that tap reading
+    /// input position `j + shifts[shift index]`.
+    taps: Vec<Vec<(usize, usize)>>,
+    /// The distinct shifts `t*d' - pad` of all phases' sub-taps.
+    shifts: Vec<i64>,
+    /// Vectors of eight phase outputs per phase row (the longest phase's, rounded up).
+    blocks: usize,
+    /// Zeros before input position 0 in a padded row.
+    left: usize,
+    /// Elements of a padded input row.
+    row_len: usize,
+}
+
+impl Geometry {
+    fn new(p: &Problem) -> Self {
+        let a = &p.axes[2];
+        let phases: Vec<Phase> = (0..a.stride).map(|r| a.phase(r)).collect();
+        let blocks = phases
+            .iter()
+            .map(|ph| ph.axis.strided.div_ceil(LANES))
+            .max()
+            .unwrap_or(0);
+        // sub-tap t of a phase: output j reads input j + t*d' - pad
+        let shift = |ph: &Phase, t: usize| (t * ph.axis.dilation) as i64 - ph.axis.pad_begin;
+        let mut shifts: Vec<i64> = phases
+            .iter()
+            .flat_map(|ph| (0..ph.axis.kernel).map(move |t| shift(ph, t)))
+            .collect();
+        shifts.sort_unstable();
+        shifts.dedup();
+        let taps = phases
+            .iter()
+            .map(|ph| {
+                (0..ph.axis.kernel)
+                    .map(|t| {
+                        let u = shifts.binary_search(&shift(ph, t)).unwrap_or(0);
+                        (ph.tap(t), u)
+                    })
+                    .collect()
+            })
+            .collect();
+        // a shifted run reads padded positions left + shift .. left + shift + 8*blocks
+        let low = shifts.first().copied().unwrap_or(0);
+        let high = shifts.last().copied().unwrap_or(0);
+        let left = (-low).max(0) as usize;
+        let row_len = ((left + blocks * LANES) as i64 + high).max((left + a.strided) as i64);
+        Geometry {
+            phases,
+            taps,
+            shifts,
+            blocks,
+            left,
+            row_len: row_len.max(0) as usize,
+        }
+    }
+
+    /// Input rows a band of `rows` output rows reads (at most).
+    fn band_input_rows(p: &Problem, rows: usize) -> usize {
+        let h = &p.axes[1];
+        let span = (h.kernel.max(1) - 1) * h.dilation;
+        ((rows.max(1) - 1) / h.stride + 1 + span.div_ceil(h.stride) + 1).min(h.strided)
+    }
+
+    /// Elements of the shifted input a band of `rows` output rows packs:
+    /// `[shift][input row][block][C_in/g][8]`.
+    fn task_input(&self, p: &Problem, rows: usize) -> usize {
+        self.shifts.len()
+            * Self::band_input_rows(p, rows)
+            * self.blocks
+            * LANES
+            * p.strided_channels
+    }
+
+    /// Output rows per task: the planes cut into about [`MIN_TASKS`] tasks in all, and each
+    /// band's input within [`TASK_INPUT`].
+    fn band_rows(&self, p: &Problem) -> usize {
+        let h_out = p.axes[1].dense.max(1);
+        let planes = (p.batch * p.groups).max(1);
+        let bands = MIN_TASKS.div_ceil(planes).min(h_out);
+        let mut rows = h_out.div_ceil(bands);
+        while rows > 1 && self.task_input(p, rows) > TASK_INPUT {
+            rows = rows.div_ceil(2);
+        }
+        rows
+    }
+
+    /// Scratch elements per task.
+    fn task_scratch(&self, p: &Problem) -> usize {
+        self.task_input(p, self.band_rows(p))
+            + self.row_len
+            + CO_BLOCK * p.axes[2].stride * self.blocks * LANES
+    }
+}
+
+/// Runs `p` (see [`applies`]) and returns `true`; returns `false`, having written nothing,
+/// for `f64` or a CPU without AVX2 and FMA (the caller then takes another path).
+pub(super) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let Some(simd) = pulp::x86::V3::try_new() else {
+            return false;
+        };
+        let (Some(x), Some(w)) = (T::as_f32(x), T::as_f32(w)) else {
+            return false;
+        };
+        let bias = match b.map(T::as_f32) {
+            Some(None) => return false,
+            Some(Some(b)) => Some(b),
+            None => None,
+        };
+        let Some(y) = T::as_f32_mut(y) else {
+            return false;
+        };
+        let geometry = Geometry::new(p);
+        let weight = packed_weight(p, w);
+        let (cg, h_out, w_out) = (p.dense_channels, p.axes[1].dense, p.axes[2].dense);
+        let q = p.dense_plane();
+        let rows = geometry.band_rows(p);
+        let bands = h_out.div_ceil(rows);
+        // tasks: (image x group, output rows r0..r1, those rows of each of the group's planes)
+        let mut tasks: Vec<(usize, usize, usize, Vec<&mut [f32]>)> = Vec::new();
+        for ng in 0..p.batch * p.groups {
+            for k in 0..bands {
+                let r0 = k * rows;
+                tasks.push((ng, r0, (r0 + rows).min(h_out), Vec::with_capacity(cg)));
+            }
+        }
+        for (plane_index, plane) in y.chunks_mut(q).enumerate() {
+            let mut rest = plane;
+            for task in &mut tasks[(plane_index / cg) * bands..][..bands] {
+                let (band, tail) = rest.split_at_mut((task.2 - task.1) * w_out);
+                rest = tail;
+                task.3.push(band);
+            }
+        }
+        let work = (rows * w_out * cg * p.strided_channels) as u64 * p.kernel_volume() as u64
+            / (p.axes[1].stride * p.axes[2].stride) as u64;
+        let scratch = geometry.task_scratch(p);
+        let geometry = &geometry;
+        let weight = &weight[..];
+        for_each_task(tasks, work, usize::MAX, |(ng, r0, r1, mut planes)| {
+            with_scratch(|buf: &mut Vec<T>, _: &mut Vec<T>| {
+                let Some(buf) = T::as_f32_mut(sized(buf, scratch)) else {
+                    return;
+                };
+                simd.vectorize(avx2::Band {
+                    simd,
+                    p,
+                    geometry,
+                    x,
+                    weight,
+                    bias,
+                    image_group: ng,
+                    rows: (r0, r1),
+                    out: &mut planes,
+                    scratch: buf,
+                });
+            })
+        });
+        true
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (p, x, w, b, y);
+        false
+    }
+}
+
+/// The weight (`[C_in][C_out/g][kh][kw]`) as `[group][channel block][kh][kw][C_in/g][co]`
+/// for blocks of [`CO_BLOCK`] output channels (`co` of them, the last block maybe fewer):
+/// the weights one tap of a tile reads, input channel after input channel, are one run.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn packed_weight(p: &Problem, w: &[f32]) -> Vec<f32> {
+    let (cin, cg, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
+    let mut packed = vec![0.0; p.groups * cin * cg * kvol];
+    for (src, dst) in w
+        .chunks_exact(cin * cg * kvol)
+        .zip(packed.chunks_exact_mut(cin * cg * kvol))
+    {
+        for c0 in (0..cg).step_by(CO_BLOCK) {
+            let co = (cg - c0).min(CO_BLOCK);
+            let block = &mut dst[c0 * kvol * cin..][..co * kvol * cin];
+            for (ci, c, t) in (0..cin)
+                .flat_map(|ci| (0..co).flat_map(move |c| (0..kvol).map(move |t| (ci, c, t))))
+            {
+                block[(t * cin + ci) * co + c] = src[(ci * cg + c0 + c) * kvol + t];
+            }
+        }
+    }
+    packed
+}
+
+/// The input rows (`0..strided`) that reach output row `o` of `axis`, with their taps:
+/// `(tap, row)` pairs, in sub-tap order.
+fn reaching(axis: &AxisMap, phases: &[Phase], o: usize, out: &mut Vec<(usize, usize)>) {
+    out.clear();
+    let ph = &phases[o % axis.stride];
+    let j = (o / axis.stride) as i64;
+    for t in 0..ph.axis.kernel {
+        let i = j + (t * ph.axis.dilation) as i64 - ph.axis.pad_begin;
+        if i >= 0 && (i as usize) < axis.strided {
+            out.push((ph.tap(t), i as usize));
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{max_vectors, reaching, Geometry, CO_BLOCK, LANES};
+    use crate::kernels::gather::interleave;
+    use crate::problem::{Phase, Problem};
+    use pulp::x86::V3;
+    use pulp::{cast, f32x8};
+
+    /// Output rows `rows` of image x group `image_group`, in each of the group's planes
+    /// (`out[co]`, rows from `rows.0`).
+    pub(super) struct Band<'a, 'b> {
+        pub(super) simd: V3,
+        pub(super) p: &'a Problem,
+        pub(super) geometry: &'a Geometry,
+        pub(super) x: &'a [f32],
+        pub(super) weight: &'a [f32],
+        pub(super) bias: Option<&'a [f32]>,
+        pub(super) image_group: usize,
+        pub(super) rows: (usize, usize),
+        pub(super) out: &'a mut [&'b mut [f32]],
+        pub(super) scratch: &'a mut [f32],
+    }
+
+    impl pulp::NullaryFnOnce for Band<'_, '_> {
+        type Output = ();
+
+        #[inline(always)]
+        fn call(self) {
+            let Band {
+                simd,
+                p,
+                geometry: geo,
+                x,
+                weight,
+                bias,
+                image_group: ng,
+                rows: (r0, r1),
+                out,
+                scratch,
+            } = self;
+            let [_, ha, wa] = &p.axes;
+            let (cin, cg, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
+            let (h_in, w_in, pin) = (ha.strided, wa.strided, p.strided_plane());
+            let (s_w, w_out, kw_n) = (wa.stride, wa.dense, wa.kernel);
+            let (n, g) = (ng / p.groups, ng % p.groups);
+            let h_phases: Vec<Phase> = (0..ha.stride).map(|r| ha.phase(r)).collect();
+            let blocks = geo.blocks;
+            let phase_len = blocks * LANES;
+
+            // the input rows lo..hi the band reads
+            let mut reach = Vec::new();
+            let (mut lo, mut hi) = (usize::MAX, 0);
+            for oy in r0..r1 {
+                reaching(ha, &h_phases, oy, &mut reach);
+                for &(_, ih) in &reach {
+                    lo = lo.min(ih);
+                    hi = hi.max(ih + 1);
+                }
+            }
+            let in_rows = hi.saturating_sub(lo);
+            // shifted[((u * in_rows + r) * blocks + jb) * cin * 8 + ci * 8 + l] = input
+            // (ci, row lo + r, position 8*jb + l + shifts[u]), zero outside the row
+            let run_len = cin * LANES;
+            let (shifted, rest) =
+                scratch.split_at_mut(geo.shifts.len() * in_rows * blocks * run_len);
+            let (padded, phase_rows) = rest.split_at_mut(geo.row_len);
+            let phase_rows = &mut phase_rows[..CO_BLOCK * s_w * phase_len];
+            padded.fill(0.0);
+            for r in 0..in_rows {
+                for ci in 0..cin {
+                    let plane = &x[((n * p.groups + g) * cin + ci) * pin..][..h_in * w_in];
+                    padded[geo.left..][..w_in].copy_from_slice(&plane[(lo + r) * w_in..][..w_in]);
+                    for (u, &shift) in geo.shifts.iter().enumerate() {
+                        let from = (geo.left as i64 + shift) as usize;
+                        let src = &padded[from..][..phase_len];
+                        let rows = &mut shifted[(u * in_rows + r) * blocks * run_len..];
+                        for (jb, v) in src.chunks_exact(LANES).enumerate() {
+                            rows[jb * run_len + ci * LANES..][..LANES].copy_from_slice(v);
+                        }
+                    }
+                }
+            }
+            let shifted = &*shifted;
+            let weight = &weight[g * cin * kvol * cg..][..cin * kvol * cg];
+
+            let mut pairs: Vec<(usize, usize)> = Vec::new();
+            for oy in r0..r1 {
+                reaching(ha, &h_phases, oy, &mut reach);
+                for c0 in (0..cg).step_by(CO_BLOCK) {
+                    let co = (cg - c0).min(CO_BLOCK);
+                    let block_weight = &weight[c0 * kvol * cin..][..co * kvol * cin];
+                    let mut init = [0.0f32; CO_BLOCK];
+                    if let Some(b) = bias {
+                        init[..co].copy_from_slice(&b[g * cg + c0..][..co]);
+                    }
+                    for (r, taps) in geo.taps.iter().enumerate() {
+                        // (shifted rows, weight run) per reaching (row, width tap) pair
+                        pairs.clear();
+                        for &(kh, ih) in &reach {
+                            for &(kw, u) in taps {
+                                pairs.push((
+                                    (u * in_rows + ih - lo) * blocks * run_len,
+                                    (kh * kw_n + kw) * cin * co,
+                                ));
+                            }
+                        }
+                        let tile_in = TileIn {
+                            shifted,
+                            weight: block_weight,
+                            pairs: &pairs,
+                            run_len,
+                            weight_len: cin * co,
+                        };
+                        let len = geo.phases[r].axis.strided;
+                        let dst = &mut phase_rows[r * phase_len..];
+                        let mut jb = 0;
+                        while jb * LANES < len {
+                            let vectors = (len - jb * LANES).div_ceil(LANES).min(max_vectors(co));
+                            let step = s_w * phase_len;
+                            let t = (simd, &tile_in, jb, init, &mut *dst, step);
+                            match (co, vectors) {
+                                (1, 1) => tile::<1, 1>(t),
+                                (1, 2) => tile::<1, 2>(t),
+                                (1, _) => tile::<1, 3>(t),
+                                (2, 1) => tile::<2, 1>(t),
+                                (2, 2) => tile::<2, 2>(t),
+                                (2, _) => tile::<2, 3>(t),
+                                (3, 1) => tile::<3, 1>(t),
+                                (3, 2) => tile::<3, 2>(t),
+                                (3, _) => tile::<3, 3>(t),
+                                (4, 1) => tile::<4, 1>(t),
+                                (4, _) => tile::<4, 2>(t),
+                                (5, _) => tile::<5, 1>(t),
+                                (6, _) => tile::<6, 1>(t),
+                                (7, _) => tile::<7, 1>(t),
+                                _ => tile::<8, 1>(t),
+                            }
+                            jb += vectors;
+                        }
+                    }
+                    // phase r of channel c0 + c is phase row c * s_w + r; output ox is
+                    // element ox / s_w of phase ox % s_w
+                    for c in 0..co {
+                        let out_row = &mut out[c0 + c][(oy - r0) * w_out..][..w_out];
+                        let phase =
+                            |r: usize| &phase_rows[(c * s_w + r) * phase_len..][..phase_len];
+                        interleave(out_row, s_w, 0, (0, w_out), phase, |o, v| *o = v);
+                    }
+                }
+            }
+        }
+    }
+
+    /// What a register tile reads.
+    struct TileIn<'a> {
+        /// The band's shifted input (see [`Band`]).
+        shifted: &'a [f32],
+        /// The channel block's packed weight, `[kh][kw][C_in/g][co]`.
+        weight: &'a [f32],
+        /// `(offset into shifted, offset into weight)` per reaching (row, width tap) pair.
+        pairs: &'a [(usize, usize)],
+        /// Elements of one vector block of all input channels (`C_in/g * 8`).
+        run_len: usize,
+        /// Elements of one tap's weights (`C_in/g * co`).
+        weight_len: usize,
+    }
+
+    /// One register tile: `CO` output channels times `V` vectors of phase outputs from
+    /// vector `jb`, stored into the phase rows `dst` (channel `c`'s at `c * channel_step`).
+    #[inline(always)]
+    #[allow(clippy::type_complexity)]
+    fn tile<const CO: usize, const V: usize>(
+        (simd, tin, jb, init, dst, channel_step): (
+            V3,
+            &TileIn<'_>,
+            usize,
+            [f32; CO_BLOCK],
+            &mut [f32],
+            usize,
+        ),
+    ) {
+        let mut acc = [[simd.splat_f32x8(0.0); V]; CO];
+        for (a, &b) in acc.iter_mut().zip(&init) {
+            *a = [simd.splat_f32x8(b); V];
+        }
+        let load = |s: &[f32]| -> f32x8 { cast(<[f32; LANES]>::try_from(s).expect("8 lanes")) };
+        // per (row, width tap) pair, input channel after input channel: V vectors of the
+        // shifted input (one run each) and CO weights (one run)
+        for &(at, wt) in tin.pairs {
+            let weights = &tin.weight[wt..][..tin.weight_len];
+            let runs: [&[f32]; V] =
+                std::array::from_fn(|v| &tin.shifted[at + (jb + v) * tin.run_len..][..tin.run_len]);
+            for (i, ws) in weights.chunks_exact(CO).enumerate() {
+                let xs: [f32x8; V] = std::array::from_fn(|v| load(&runs[v][i * LANES..][..LANES]));
+                for (a, &wc) in acc.iter_mut().zip(ws) {
+                    let wv = simd.splat_f32x8(wc);
+                    for (av, &xv) in a.iter_mut().zip(&xs) {
+                        *av = simd.mul_add_f32x8(wv, xv, *av);
+                    }
+                }
+            }
+        }
+        for (c, a) in acc.iter().enumerate() {
+            let row = &mut dst[c * channel_step + jb * LANES..][..V * LANES];
+            for (v, av) in a.iter().enumerate() {
+                let lanes: [f32; LANES] = cast(*av);
+                row[v * LANES..][..LANES].copy_from_slice(&lanes);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::testing::{axis_in, mismatch_f32, one_image, plain_axis};
+    use proptest::prelude::*;
+
+    /// A 1-D or 2-D problem: up to 2 images and groups, 1-19 output channels per group (two
+    /// blocks of eight and every remainder), 1-11 input channels.
+    fn problem() -> impl Strategy<Value = Problem> {
+        let axis = || axis_in((1..12, 1..6, 1..5, 1..4, -3..6, 1..40));
+        (
+            (1usize..3, 1usize..3, 1usize..12, 1usize..20),
+            axis(),
+            axis(),
+            any::<bool>(),
+        )
+            .prop_map(|((batch, groups, cin, cout), h, w, flat)| Problem {
+                batch,
+                groups,
+                strided_channels: cin,
+                dense_channels: cout,
+                axes: [AxisMap::UNIT, if flat { AxisMap::UNIT } else { h }, w],
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// In `f32`, equal to the definition exactly (see `mismatch_f32`) on any index map:
+        /// strides, dilations, negative and large padding, outputs cropped and extended,
+        /// phases no tap reaches, tiles of every width; and the same bits on a second call.
+        #[test]
+        fn direct_matches_the_definition_in_f32(p in problem()) {
+            prop_assume!(applies(&p));
+            let mut first: Option<Vec<u32>> = None;
+            for _ in 0..2 {
+                let bad = mismatch_f32(&p, 5, 0.0, |x, w, b, y| {
+                    assert!(run(&p, x, w, b, y));
+                    let bits: Vec<u32> = y.iter().map(|v| v.to_bits()).collect();
+                    if let Some(first) = &first {
+                        assert!(*first == bits, "a second call changed bits: {p:?}");
+                    }
+                    first = Some(bits);
+                });
+                prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            }
+        }
+    }
+
+    /// Without a bias, every output starts from zero (small integers: exact in `f32`).
+    #[test]
+    fn no_bias_starts_from_zero() {
+        let axis = plain_axis(9, 3, 2, 1);
+        let p = one_image(5, 11, [AxisMap::UNIT, axis, axis]);
+        if !applies(&p) {
+            return;
+        }
+        let x: Vec<f32> = (0..5 * 81).map(|i| ((i * 7) % 9) as f32 - 4.0).collect();
+        let w: Vec<f32> = (0..5 * 11 * 9)
+            .map(|i| ((i * 5) % 7) as f32 - 3.0)
+            .collect();
+        let mut got = vec![f32::NAN; 11 * p.dense_plane()];
+        assert!(run(&p, &x, &w, None, &mut got));
+        let wide = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
+        let mut want = vec![0.0f64; got.len()];
+        crate::reference::scatter(&p, &wide(&x), &wide(&w), None, &mut want);
+        assert_eq!(wide(&got), want);
+    }
+
+    /// The layers this path takes: strided, shallow inputs with 8-32 output channels, or very
+    /// shallow ones with four or more; not one-output heads, deep inputs or a 1x1 kernel.
+    #[test]
+    fn shallow_strided_layers_run_here() {
+        if !available() {
+            return;
+        }
+        let square = |cin, cout, side, k, s, pad| {
+            let a = plain_axis(side, k, s, pad);
+            Problem {
+                batch: 4,
+                ..one_image(cin, cout, [AxisMap::UNIT, a, a])
+            }
+        };
+        for (p, want) in [
+            (square(32, 16, 56, 3, 2, 1), true),
+            (square(21, 21, 32, 16, 8, 4), true),
+            (square(3, 256, 64, 4, 2, 1), true),
+            (square(8, 4, 64, 7, 2, 0), true),
+            (square(56, 1, 64, 9, 2, 4), false),
+            (square(64, 64, 32, 4, 2, 1), false),
+            (square(16, 128, 32, 4, 2, 1), false),
+            (square(32, 16, 32, 1, 2, 0), false),
+            (square(32, 16, 32, 3, 1, 1), false),
+        ] {
+            assert_eq!(applies(&p), want, "{p:?}");
+        }
+    }
+
+    /// `f64` declines and writes nothing (the caller takes another path).
+    #[test]
+    fn f64_declines() {
+        let axis = plain_axis(6, 3, 2, 1);
+        let p = one_image(4, 8, [AxisMap::UNIT, axis, axis]);
+        let (x, w) = (vec![1.0f64; 4 * 36], vec![1.0f64; 4 * 8 * 9]);
+        let mut y = vec![f64::NAN; 8 * p.dense_plane()];
+        assert!(!run(&p, &x, &w, None, &mut y));
+        assert!(y.iter().all(|v| v.is_nan()));
+    }
+}
