@@ -379,6 +379,13 @@ def conv_transpose_torch_cases():
     # ---- stride 1 on a small map with a large kernel: the flipped kernel's row shift skips
     #      the kernel rows' padding rows
     c += ct_torch("ct2d_s1_k7_on_6x5_skips_padding", 2, 2, 8, 6, (6, 5), 7, p=1)
+    # ---- strided layers with shallow inputs: f32 runs them through the direct register
+    #      tiles (a block of eight output channels and a remainder, groups, dilation, 1-D)
+    c += ct_torch("ct2d_direct_c12_to10_k3s2_op1", 2, 2, 12, 10, (9, 13), 3, s=2, p=1, op=1,
+                  dtypes=("float32",))
+    c += ct_torch("ct2d_direct_g2_c6_to9_k4_s23_d2", 2, 1, 12, 18, (7, 10), 4, s=(2, 3), p=2,
+                  d=2, g=2, dtypes=("float32",))
+    c += ct_torch("ct1d_direct_c4_to6_k5s2", 1, 2, 4, 6, 33, 5, s=2, p=1, dtypes=("float32",))
     # ---- asymmetric padding (ONNX-style pads), via padding 0 + crop
     c += ct_torch_asym("ct1d_asym_pb0_pe2_s2", 1, 1, 2, 2, 4, 3, 0, 2, s=2)
     c += ct_torch_asym("ct1d_asym_pb3_pe1_d2_op1", 1, 1, 1, 2, 5, 2, 3, 1, s=2, d=2, op=1,
