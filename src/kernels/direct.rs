@@ -45,6 +45,12 @@ const TINY_INPUT_CHANNELS: usize = 8;
 /// See [`TINY_INPUT_CHANNELS`].
 const MIN_TINY_OUTPUTS: usize = 4;
 
+/// Largest stride and kernel (per axis) this path takes: FCN-32s's 64x64/32 head and below.
+const MAX_STRIDE: usize = 64;
+
+/// See [`MAX_STRIDE`].
+const MAX_KERNEL: usize = 128;
+
 /// Output channels per register tile.
 const CO_BLOCK: usize = 8;
 
@@ -75,9 +81,14 @@ const MIN_TASKS: usize = 8;
 pub(super) fn applies(p: &Problem) -> bool {
     let [d, h, w] = &p.axes;
     let flat_depth = d.strided == 1 && d.dense == 1 && d.kernel == 1;
+    // (the phase tables are as long as the stride and the kernel: bounded before they are
+    // built, so hostile sizes cost nothing here)
+    let modest = |a: &AxisMap| a.stride <= MAX_STRIDE && a.kernel <= MAX_KERNEL;
     flat_depth
         && available()
         && (h.stride > 1 || w.stride > 1)
+        && modest(h)
+        && modest(w)
         && p.kernel_volume() > 1
         && pays(p.strided_channels, p.dense_channels)
         && p.strided_plane() > 0
@@ -195,11 +206,12 @@ impl Geometry {
     /// Elements of the shifted input a band of `rows` output rows packs:
     /// `[shift][input row][block][C_in/g][8]`.
     fn task_input(&self, p: &Problem, rows: usize) -> usize {
-        self.shifts.len()
-            * Self::band_input_rows(p, rows)
-            * self.blocks
-            * LANES
-            * p.strided_channels
+        self.shifts
+            .len()
+            .saturating_mul(Self::band_input_rows(p, rows))
+            .saturating_mul(self.blocks)
+            .saturating_mul(LANES)
+            .saturating_mul(p.strided_channels)
     }
 
     /// Output rows per task: the planes cut into about [`MIN_TASKS`] tasks in all, and each
