@@ -41,7 +41,10 @@ fn conv_transpose_is_thread_count_independent() {
         (
             ramp(ndarray::Ix4(2, 32, 28, 28)),
             ramp(ndarray::Ix4(32, 16, 3, 3)),
-            ConvTranspose2d::new().stride(2).padding(1).output_padding(1),
+            ConvTranspose2d::new()
+                .stride(2)
+                .padding(1)
+                .output_padding(1),
         ),
         // depthwise 4x4/2 (stride-phase planes)
         (
