@@ -51,6 +51,11 @@ const MAX_STRIDE: usize = 64;
 /// See [`MAX_STRIDE`].
 const MAX_KERNEL: usize = 128;
 
+/// Most weight elements [`run`] copies (8 MiB of `f32`, half the call's memory budget:
+/// FCN-32s's 21 -> 21 64x64 head, 1.8M elements, fits; a layer over it reads its weight in
+/// place on another path).
+const MAX_WEIGHT_COPY: usize = 1 << 21;
+
 /// Output channels per register tile.
 const CO_BLOCK: usize = 8;
 
@@ -91,6 +96,7 @@ pub(super) fn applies(p: &Problem) -> bool {
         && modest(w)
         && p.kernel_volume() > 1
         && pays(p.strided_channels, p.dense_channels)
+        && copies(p) <= MAX_WEIGHT_COPY
         && p.strided_plane() > 0
         && p.dense_plane() > 0
         && Geometry::new(p).task_input(p, 1) <= TASK_INPUT
@@ -132,7 +138,9 @@ pub(super) fn workspace(p: &Problem) -> usize {
 
 /// Weight elements [`run`] copies (once per call).
 pub(super) fn copies(p: &Problem) -> usize {
-    p.strided_channels_total() * p.dense_channels * p.kernel_volume()
+    p.strided_channels_total()
+        .saturating_mul(p.dense_channels)
+        .saturating_mul(p.kernel_volume())
 }
 
 /// The per-call layout of the width axis: its phases and the shifted copies of the input
@@ -255,6 +263,7 @@ pub(super) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
         let Some(y) = T::as_f32_mut(y) else {
             return false;
         };
+        let y_len = y.len();
         let geometry = Geometry::new(p);
         let weight = packed_weight(p, w);
         let (cg, h_out, w_out) = (p.dense_channels, p.axes[1].dense, p.axes[2].dense);
@@ -280,9 +289,10 @@ pub(super) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
         let work = (rows * w_out * cg * p.strided_channels) as u64 * p.kernel_volume() as u64
             / (p.axes[1].stride * p.axes[2].stride) as u64;
         let scratch = geometry.task_scratch(p);
+        let at_once = super::max_concurrent(scratch, weight.len(), y_len, 4);
         let geometry = &geometry;
         let weight = &weight[..];
-        for_each_task(tasks, work, usize::MAX, |(ng, r0, r1, mut planes)| {
+        for_each_task(tasks, work, at_once, |(ng, r0, r1, mut planes)| {
             with_scratch(|buf: &mut Vec<T>, _: &mut Vec<T>| {
                 let Some(buf) = T::as_f32_mut(sized(buf, scratch)) else {
                     return;
@@ -633,7 +643,8 @@ mod tests {
     }
 
     /// The layers this path takes: strided, shallow inputs with 8-32 output channels, or very
-    /// shallow ones with four or more; not one-output heads, deep inputs or a 1x1 kernel.
+    /// shallow ones with four or more; not one-output heads, deep inputs, a 1x1 kernel,
+    /// stride 1, or a weight too large to copy.
     #[test]
     fn shallow_strided_layers_run_here() {
         if !available() {
@@ -656,6 +667,8 @@ mod tests {
             (square(16, 128, 32, 4, 2, 1), false),
             (square(32, 16, 32, 1, 2, 0), false),
             (square(32, 16, 32, 3, 1, 1), false),
+            // a 96x96 kernel: a 9.4M-element weight, too large to copy
+            (square(32, 32, 4, 96, 32, 0), false),
         ] {
             assert_eq!(applies(&p), want, "{p:?}");
         }
