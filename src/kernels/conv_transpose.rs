@@ -2,6 +2,8 @@
 //!
 //! * [`depthwise`]: one input and one output channel per group, a direct per-plane gather
 //!   (memory-bound, no GEMM);
+//! * strided layers with shallow inputs, in `f32` on AVX2: register tiles that compute each
+//!   output directly (see [`super::direct`] and [`path`]);
 //! * stride 1 on every axis: a forward convolution with the kernel flipped and the channel
 //!   roles swapped (see [`as_forward_conv`]), so no output receives overlapping adds, unless
 //!   its product has too few rows for the GEMM library (see
@@ -56,6 +58,8 @@ enum Path {
 /// layout, so a weight over [`WEIGHT_COPY_BUDGET`] elements goes through GEMM + col2im, which
 /// reads it where it is (memory stays bounded for any layer).
 fn path(p: &Problem) -> Path {
+    // (the direct tiles read the weight through a copy of their own, bounded in
+    // `direct::applies`; the kernel == stride heads and projections keep their paths)
     if super::direct::applies(p) && !super::tiled::applies(p) && !projects(p) {
         Path::Direct
     } else {
