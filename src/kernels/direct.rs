@@ -80,6 +80,9 @@ const TASK_INPUT: usize = 1 << 18;
 /// Tasks per call the output rows are cut into, when the images and groups are fewer.
 const MIN_TASKS: usize = 8;
 
+/// Fewest vectors of eight phase outputs per window of a one-row problem.
+const MIN_WINDOW: usize = 8;
+
 /// Whether `p` runs here (on a CPU with AVX2 and FMA, in `f32`; [`run`] declines `f64`):
 /// 1-D or 2-D, strided, more than one tap, channel counts that [`pays`] names, and one output
 /// row's input fits a task's scratch.
@@ -99,7 +102,10 @@ pub(super) fn applies(p: &Problem) -> bool {
         && copies(p) <= MAX_WEIGHT_COPY
         && p.strided_plane() > 0
         && p.dense_plane() > 0
-        && Geometry::new(p).task_input(p, 1) <= TASK_INPUT
+        && {
+            let g = Geometry::new(p);
+            g.task_input(p, 1) <= TASK_INPUT && g.row_len() <= TASK_INPUT
+        }
 }
 
 /// Whether a layer of `cin` input and `cout` output channels per group runs faster here than
@@ -156,10 +162,13 @@ struct Geometry {
     shifts: Vec<i64>,
     /// Vectors of eight phase outputs per phase row (the longest phase's, rounded up).
     blocks: usize,
-    /// Zeros before input position 0 in a padded row.
-    left: usize,
-    /// Elements of a padded input row.
-    row_len: usize,
+    /// Vectors of eight phase outputs per task window: a task computes phase outputs
+    /// `j0..j0 + 8*window` of every phase (all of them, `blocks`, unless the problem is one
+    /// row: a 1-D signal is cut into windows, see [`Geometry::window_for`]).
+    window: usize,
+    /// The lowest and highest shift (`shifts` is sorted).
+    low: i64,
+    high: i64,
 }
 
 impl Geometry {
@@ -190,19 +199,41 @@ impl Geometry {
                     .collect()
             })
             .collect();
-        // a shifted run reads padded positions left + shift .. left + shift + 8*blocks
         let low = shifts.first().copied().unwrap_or(0);
         let high = shifts.last().copied().unwrap_or(0);
-        let left = (-low).max(0) as usize;
-        let row_len = ((left + blocks * LANES) as i64 + high).max((left + a.strided) as i64);
-        Geometry {
+        let mut g = Geometry {
             phases,
             taps,
             shifts,
             blocks,
-            left,
-            row_len: row_len.max(0) as usize,
+            window: blocks,
+            low,
+            high,
+        };
+        g.window = g.window_for(p);
+        g
+    }
+
+    /// Vectors per task window: the whole row unless the problem is one row (a 1-D signal,
+    /// or a 2-D map one row high), which is cut into windows of at least [`MIN_WINDOW`]
+    /// vectors so that its tasks number about [`MIN_TASKS`] and each window's shifted input
+    /// fits [`TASK_INPUT`].
+    fn window_for(&self, p: &Problem) -> usize {
+        let h = &p.axes[1];
+        if h.strided > 1 || h.dense > 1 {
+            return self.blocks;
         }
+        let per_vector = (self.shifts.len() * LANES * p.strided_channels).max(1);
+        let by_memory = (TASK_INPUT / per_vector).max(1);
+        let windows = MIN_TASKS.div_ceil((p.batch * p.groups).max(1));
+        let by_tasks = self.blocks.div_ceil(windows).max(MIN_WINDOW);
+        by_memory.min(by_tasks).min(self.blocks).max(1)
+    }
+
+    /// Elements of a task's padded input row: input positions `8*j0 + low ..
+    /// 8*(j0 + window) + high` of a window starting at phase output `j0`.
+    fn row_len(&self) -> usize {
+        self.window * LANES + (self.high - self.low) as usize
     }
 
     /// Input rows a band of `rows` output rows reads (at most).
@@ -218,7 +249,7 @@ impl Geometry {
         self.shifts
             .len()
             .saturating_mul(Self::band_input_rows(p, rows))
-            .saturating_mul(self.blocks)
+            .saturating_mul(self.window)
             .saturating_mul(LANES)
             .saturating_mul(p.strided_channels)
     }
@@ -240,8 +271,8 @@ impl Geometry {
     fn task_scratch(&self, p: &Problem) -> usize {
         self.task_input(p, self.band_rows(p))
             + LANES
-            + self.row_len
-            + CO_BLOCK * p.axes[2].stride * self.blocks * LANES
+            + self.row_len()
+            + CO_BLOCK * p.axes[2].stride * self.window * LANES
     }
 }
 
@@ -271,29 +302,49 @@ pub(super) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
         let q = p.dense_plane();
         let rows = geometry.band_rows(p);
         let bands = h_out.div_ceil(rows);
-        // tasks: (image x group, output rows r0..r1, those rows of each of the group's planes)
-        let mut tasks: Vec<(usize, usize, usize, Vec<&mut [f32]>)> = Vec::new();
+        // a one-row problem's windows: `span` output columns each (2-D maps: one window)
+        let span = p.axes[2].stride * geometry.window * LANES;
+        let windows = w_out.div_ceil(span);
+        // tasks: (image x group, output rows r0..r1, window, those rows' window columns of
+        // each of the group's planes)
+        let mut tasks: Vec<Task<'_>> = Vec::new();
         for ng in 0..p.batch * p.groups {
             for k in 0..bands {
                 let r0 = k * rows;
-                tasks.push((ng, r0, (r0 + rows).min(h_out), Vec::with_capacity(cg)));
+                for m in 0..windows {
+                    let cols = if windows == 1 {
+                        (0, w_out)
+                    } else {
+                        (m * span, ((m + 1) * span).min(w_out))
+                    };
+                    tasks.push(Task {
+                        image_group: ng,
+                        rows: (r0, (r0 + rows).min(h_out)),
+                        window: m * geometry.window * LANES,
+                        cols,
+                        planes: Vec::with_capacity(cg),
+                    });
+                }
             }
         }
+        let per_plane = bands * windows;
         for (plane_index, plane) in y.chunks_mut(q).enumerate() {
             let mut rest = plane;
-            for task in &mut tasks[(plane_index / cg) * bands..][..bands] {
-                let (band, tail) = rest.split_at_mut((task.2 - task.1) * w_out);
+            for task in &mut tasks[(plane_index / cg) * per_plane..][..per_plane] {
+                let len = (task.rows.1 - task.rows.0) * (task.cols.1 - task.cols.0);
+                let (piece, tail) = rest.split_at_mut(len);
                 rest = tail;
-                task.3.push(band);
+                task.planes.push(piece);
             }
         }
-        let work = (rows * w_out * cg * p.strided_channels) as u64 * p.kernel_volume() as u64
+        let work = (rows * w_out.min(span) * cg * p.strided_channels) as u64
+            * p.kernel_volume() as u64
             / (p.axes[1].stride * p.axes[2].stride) as u64;
         let scratch = geometry.task_scratch(p);
         let at_once = super::max_concurrent(scratch, weight.len(), y_len, 4);
         let geometry = &geometry;
         let weight = &weight[..];
-        for_each_task(tasks, work, at_once, |(ng, r0, r1, mut planes)| {
+        for_each_task(tasks, work, at_once, |mut task| {
             with_scratch(|buf: &mut Vec<T>, _: &mut Vec<T>| {
                 let Some(buf) = T::as_f32_mut(sized(buf, scratch)) else {
                     return;
@@ -305,9 +356,11 @@ pub(super) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
                     x,
                     weight,
                     bias,
-                    image_group: ng,
-                    rows: (r0, r1),
-                    out: &mut planes,
+                    image_group: task.image_group,
+                    rows: task.rows,
+                    window: task.window,
+                    cols: task.cols,
+                    out: &mut task.planes,
                     scratch: buf,
                 });
             })
@@ -319,6 +372,17 @@ pub(super) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
         let _ = (p, x, w, b, y);
         false
     }
+}
+
+/// One task of [`run`]: output rows `rows` of image x group `image_group`, columns `cols`
+/// of them (phase outputs from `window` on), in each of the group's planes.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+struct Task<'a> {
+    image_group: usize,
+    rows: (usize, usize),
+    window: usize,
+    cols: (usize, usize),
+    planes: Vec<&'a mut [f32]>,
 }
 
 /// The weight (`[C_in][C_out/g][kh][kw]`) as `[group][channel block][kh][kw][C_in/g][co]`
@@ -368,8 +432,9 @@ mod avx2 {
     use pulp::x86::V3;
     use pulp::{cast, f32x8};
 
-    /// Output rows `rows` of image x group `image_group`, in each of the group's planes
-    /// (`out[co]`, rows from `rows.0`).
+    /// Output rows `rows` of image x group `image_group`, columns `cols` of them (phase
+    /// outputs `window..` of every phase: `cols.0 = stride * window`), in each of the
+    /// group's planes (`out[co]`: those rows and columns).
     pub(super) struct Band<'a, 'b> {
         pub(super) simd: V3,
         pub(super) p: &'a Problem,
@@ -379,6 +444,8 @@ mod avx2 {
         pub(super) bias: Option<&'a [f32]>,
         pub(super) image_group: usize,
         pub(super) rows: (usize, usize),
+        pub(super) window: usize,
+        pub(super) cols: (usize, usize),
         pub(super) out: &'a mut [&'b mut [f32]],
         pub(super) scratch: &'a mut [f32],
     }
@@ -397,16 +464,18 @@ mod avx2 {
                 bias,
                 image_group: ng,
                 rows: (r0, r1),
+                window: j0,
+                cols: (ox0, ox1),
                 out,
                 scratch,
             } = self;
             let [_, ha, wa] = &p.axes;
             let (cin, cg, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
             let (h_in, w_in, pin) = (ha.strided, wa.strided, p.strided_plane());
-            let (s_w, w_out, kw_n) = (wa.stride, wa.dense, wa.kernel);
+            let (s_w, kw_n, width) = (wa.stride, wa.kernel, ox1 - ox0);
             let (n, g) = (ng / p.groups, ng % p.groups);
             let h_phases: Vec<Phase> = (0..ha.stride).map(|r| ha.phase(r)).collect();
-            let blocks = geo.blocks;
+            let blocks = geo.window;
             let phase_len = blocks * LANES;
 
             // the input rows lo..hi the band reads
@@ -421,24 +490,31 @@ mod avx2 {
             }
             let in_rows = hi.saturating_sub(lo);
             // shifted[((u * in_rows + r) * blocks + jb) * cin * 8 + ci * 8 + l] = input
-            // (ci, row lo + r, position 8*jb + l + shifts[u]), zero outside the row
+            // (ci, row lo + r, position j0 + 8*jb + l + shifts[u]), zero outside the row,
+            // copied from `padded`, which holds positions j0 + low + k
             let run_len = cin * LANES;
             // the shifted input starts on a 32-byte boundary: its vector loads then never
-            // straddle two cache lines
-            // (1-2% on four layers, paired A/B)
+            // straddle two cache lines (1-2% on four layers, paired A/B)
             let skip = (LANES - (scratch.as_ptr() as usize / 4) % LANES) % LANES;
             let (shifted, rest) =
                 scratch[skip..].split_at_mut(geo.shifts.len() * in_rows * blocks * run_len);
-            let (padded, phase_rows) = rest.split_at_mut(geo.row_len);
+            let (padded, phase_rows) = rest.split_at_mut(geo.row_len());
             let phase_rows = &mut phase_rows[..CO_BLOCK * s_w * phase_len];
+            let first = j0 as i64 + geo.low;
+            // padded[k] is input position first + k: the part inside 0..w_in
+            let k0 = (-first).clamp(0, padded.len() as i64) as usize;
+            let k1 = (w_in as i64 - first).clamp(k0 as i64, padded.len() as i64) as usize;
             padded.fill(0.0);
             for r in 0..in_rows {
                 for ci in 0..cin {
                     let plane = &x[((n * p.groups + g) * cin + ci) * pin..][..h_in * w_in];
-                    padded[geo.left..][..w_in].copy_from_slice(&plane[(lo + r) * w_in..][..w_in]);
+                    let row = &plane[(lo + r) * w_in..][..w_in];
+                    if k1 > k0 {
+                        let from = (first + k0 as i64) as usize;
+                        padded[k0..k1].copy_from_slice(&row[from..][..k1 - k0]);
+                    }
                     for (u, &shift) in geo.shifts.iter().enumerate() {
-                        let from = (geo.left as i64 + shift) as usize;
-                        let src = &padded[from..][..phase_len];
+                        let src = &padded[(shift - geo.low) as usize..][..phase_len];
                         let rows = &mut shifted[(u * in_rows + r) * blocks * run_len..];
                         for (jb, v) in src.chunks_exact(LANES).enumerate() {
                             rows[jb * run_len + ci * LANES..][..LANES].copy_from_slice(v);
@@ -477,7 +553,8 @@ mod avx2 {
                             run_len,
                             weight_len: cin * co,
                         };
-                        let len = geo.phases[r].axis.strided;
+                        // the phase's outputs in this window, from j0
+                        let len = geo.phases[r].axis.strided.saturating_sub(j0).min(phase_len);
                         let dst = &mut phase_rows[r * phase_len..];
                         let mut jb = 0;
                         while jb * LANES < len {
@@ -505,12 +582,12 @@ mod avx2 {
                         }
                     }
                     // phase r of channel c0 + c is phase row c * s_w + r; output ox is
-                    // element ox / s_w of phase ox % s_w
+                    // element (ox - ox0) / s_w of phase ox % s_w (ox0 = s_w * j0)
                     for c in 0..co {
-                        let out_row = &mut out[c0 + c][(oy - r0) * w_out..][..w_out];
+                        let out_row = &mut out[c0 + c][(oy - r0) * width..][..width];
                         let phase =
                             |r: usize| &phase_rows[(c * s_w + r) * phase_len..][..phase_len];
-                        interleave(out_row, s_w, 0, (0, w_out), phase, |o, v| *o = v);
+                        interleave(out_row, s_w, 0, (0, width), phase, |o, v| *o = v);
                     }
                 }
             }
@@ -622,6 +699,73 @@ mod tests {
                 prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
             }
         }
+    }
+
+    /// A one-row problem (a 1-D signal) is cut into windows along the row, by task count or
+    /// by the shifted input's size, and equals the definition exactly (`mismatch_f32`):
+    /// strides 2-4, dilation, padding wider than a window's edge, cropped and extended ends,
+    /// and a 2-D map one row high.
+    #[test]
+    fn long_rows_run_in_windows() {
+        if !available() {
+            return;
+        }
+        // (batch, cin, cout, length, kernel, stride, dilation, pad_begin, dense)
+        for (batch, cin, cout, len, k, s, d, pb, dense) in [
+            (1, 12, 9, 700, 4, 2, 1, 1, 1400),
+            (2, 5, 16, 333, 7, 3, 2, 4, 1000),
+            (1, 32, 16, 3000, 4, 2, 1, 1, 6000),
+            (1, 8, 4, 901, 16, 4, 1, 6, 3611),
+            (1, 16, 8, 500, 5, 2, 1, -3, 1010),
+        ] {
+            let w = AxisMap {
+                strided: len,
+                dense,
+                kernel: k,
+                stride: s,
+                dilation: d,
+                pad_begin: pb,
+            };
+            for h in [AxisMap::UNIT, plain_axis(1, 1, 2, 0)] {
+                let p = Problem {
+                    batch,
+                    ..one_image(cin, cout, [AxisMap::UNIT, h, w])
+                };
+                assert!(applies(&p), "{p:?}");
+                let g = Geometry::new(&p);
+                assert!(g.window < g.blocks, "{p:?}: one window");
+                let bad = mismatch_f32(&p, 3, 0.0, |x, w, b, y| assert!(run(&p, x, w, b, y)));
+                assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            }
+        }
+    }
+
+    /// A row whose window reads only padding (the one output lies before the input, in a
+    /// phase no tap reaches; found by the proptest above) copies nothing and gives the bias.
+    #[test]
+    fn a_window_of_padding_reads_no_input() {
+        let axis = |strided, dense, kernel, stride, dilation, pad_begin| AxisMap {
+            strided,
+            dense,
+            kernel,
+            stride,
+            dilation,
+            pad_begin,
+        };
+        let p = one_image(
+            1,
+            4,
+            [
+                AxisMap::UNIT,
+                axis(2, 1, 2, 1, 2, 0),
+                axis(1, 1, 1, 2, 1, 3),
+            ],
+        );
+        if !applies(&p) {
+            return;
+        }
+        let bad = mismatch_f32(&p, 7, 0.0, |x, w, b, y| assert!(run(&p, x, w, b, y)));
+        assert!(bad.is_none(), "{}", bad.unwrap_or_default());
     }
 
     /// Without a bias, every output starts from zero (small integers: exact in `f32`).
