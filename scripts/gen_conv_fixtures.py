@@ -386,6 +386,9 @@ def conv_transpose_torch_cases():
     c += ct_torch("ct2d_direct_g2_c6_to9_k4_s23_d2", 2, 1, 12, 18, (7, 10), 4, s=(2, 3), p=2,
                   d=2, g=2, dtypes=("float32",))
     c += ct_torch("ct1d_direct_c4_to6_k5s2", 1, 2, 4, 6, 33, 5, s=2, p=1, dtypes=("float32",))
+    # ---- a 1-D signal long enough to be cut into windows along the row
+    c += ct_torch("ct1d_direct_windows_c4_to4_k4s2", 1, 1, 4, 4, 400, 4, s=2, p=1,
+                  dtypes=("float32",))
     # ---- asymmetric padding (ONNX-style pads), via padding 0 + crop
     c += ct_torch_asym("ct1d_asym_pb0_pe2_s2", 1, 1, 2, 2, 4, 3, 0, 2, s=2)
     c += ct_torch_asym("ct1d_asym_pb3_pe1_d2_op1", 1, 1, 1, 2, 5, 2, 3, 1, s=2, d=2, op=1,
