@@ -99,6 +99,7 @@ pub(super) fn applies(p: &Problem) -> bool {
         && modest(w)
         && p.kernel_volume() > 1
         && pays(p.strided_channels, p.dense_channels)
+        && (!one_row(p) || one_row_pays(p))
         && copies(p) <= MAX_WEIGHT_COPY
         && p.strided_plane() > 0
         && p.dense_plane() > 0
@@ -122,6 +123,25 @@ pub(super) fn applies(p: &Problem) -> bool {
 fn pays(cin: usize, cout: usize) -> bool {
     (cin <= MAX_INPUT_CHANNELS && OUTPUT_CHANNELS.contains(&cout))
         || (cin <= TINY_INPUT_CHANNELS && cout >= MIN_TINY_OUTPUTS)
+}
+
+/// Whether `p` is one row high (a 1-D signal, or a 2-D map of one row).
+fn one_row(p: &Problem) -> bool {
+    p.axes[1].strided == 1 && p.axes[1].dense == 1
+}
+
+/// Whether a one-row problem runs faster here, by the same kind of A/B over 18 1-D layers
+/// (11-21 rounds): up to 16 input channels, or a kernel of 8 taps or more, the tiles won
+/// (16 -> 16 8/4 and 8 -> 16 16/8 on 2-8k samples: 0.57-0.68x the time, HiFi-GAN-like
+/// 16 -> 8 4/2 on 22k: 0.50x, 32 -> 16 16/8 on 2k: 0.76x); with 32 input channels and a
+/// 4-tap kernel the GEMM path's product is deep enough, and it won on signals up to 2,000
+/// samples (the tiles 1.06-1.28x its time) and on four batched ones (1.07-1.17x), while a
+/// lone signal from 4,000 samples on ran faster here (0.62-0.81x, one run of four at 4,000
+/// samples 1.15x).
+fn one_row_pays(p: &Problem) -> bool {
+    p.strided_channels <= 16
+        || p.axes[2].kernel >= 8
+        || (p.batch * p.groups == 1 && p.axes[2].strided >= 4000)
 }
 
 /// Whether the CPU has AVX2 and FMA.
@@ -219,8 +239,7 @@ impl Geometry {
     /// vectors so that its tasks number about [`MIN_TASKS`] and each window's shifted input
     /// fits [`TASK_INPUT`].
     fn window_for(&self, p: &Problem) -> usize {
-        let h = &p.axes[1];
-        if h.strided > 1 || h.dense > 1 {
+        if !one_row(p) {
             return self.blocks;
         }
         let per_vector = (self.shifts.len() * LANES * p.strided_channels).max(1);
@@ -714,7 +733,7 @@ mod tests {
         for (batch, cin, cout, len, k, s, d, pb, dense) in [
             (1, 12, 9, 700, 4, 2, 1, 1, 1400),
             (2, 5, 16, 333, 7, 3, 2, 4, 1000),
-            (1, 32, 16, 3000, 4, 2, 1, 1, 6000),
+            (1, 32, 16, 5000, 4, 2, 1, 1, 10000),
             (1, 8, 4, 901, 16, 4, 1, 6, 3611),
             (1, 16, 8, 500, 5, 2, 1, -3, 1010),
         ] {
@@ -790,7 +809,7 @@ mod tests {
 
     /// The layers this path takes: strided, shallow inputs with 8-32 output channels, or very
     /// shallow ones with four or more; not one-output heads, deep inputs, a 1x1 kernel,
-    /// stride 1, or a weight too large to copy.
+    /// stride 1, a weight too large to copy, or a short 32-channel signal with a 4-tap kernel.
     #[test]
     fn shallow_strided_layers_run_here() {
         if !available() {
@@ -815,6 +834,23 @@ mod tests {
             (square(32, 16, 32, 3, 1, 1), false),
             // a 96x96 kernel: a 9.4M-element weight, too large to copy
             (square(32, 32, 4, 96, 32, 0), false),
+        ] {
+            assert_eq!(applies(&p), want, "{p:?}");
+        }
+        let signal = |batch, cin, len, k| Problem {
+            batch,
+            ..one_image(
+                cin,
+                16,
+                [AxisMap::UNIT, AxisMap::UNIT, plain_axis(len, k, 2, 1)],
+            )
+        };
+        for (p, want) in [
+            (signal(1, 32, 2000, 4), false),
+            (signal(4, 32, 8000, 4), false),
+            (signal(1, 32, 8000, 4), true),
+            (signal(1, 32, 2000, 8), true),
+            (signal(4, 16, 2000, 4), true),
         ] {
             assert_eq!(applies(&p), want, "{p:?}");
         }
