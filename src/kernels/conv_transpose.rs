@@ -124,7 +124,7 @@ fn run_path<T: Element>(
 ) {
     match path {
         Path::Direct => {
-            if !super::direct::run(p, x, w, b, y) {
+            if !super::direct::run(p, x, w, prepared, b, y) {
                 run_path(gemm_path(p), p, x, w, prepared, b, y);
             }
         }

@@ -27,6 +27,7 @@
 //! whatever the tile, band or thread: results do not depend on the thread count.
 
 use super::parallel::for_each_task;
+use super::prepared::Prepared;
 use super::scratch::{sized, with_scratch};
 use crate::problem::{AxisMap, Phase, Problem};
 use crate::Element;
@@ -296,14 +297,22 @@ impl Geometry {
 }
 
 /// Runs `p` (see [`applies`]) and returns `true`; returns `false`, having written nothing,
-/// for `f64` or a CPU without AVX2 and FMA (the caller then takes another path).
-pub(super) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) -> bool {
+/// for `f64` or a CPU without AVX2 and FMA (the caller then takes another path). A layer's
+/// `prepared` keeps the packed weight across calls (a plain call packs it each time).
+pub(super) fn run<T: Element>(
+    p: &Problem,
+    x: &[T],
+    w: &[T],
+    prepared: Option<&Prepared<T>>,
+    b: Option<&[T]>,
+    y: &mut [T],
+) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         let Some(simd) = pulp::x86::V3::try_new() else {
             return false;
         };
-        let (Some(x), Some(w)) = (T::as_f32(x), T::as_f32(w)) else {
+        let Some(x) = T::as_f32(x) else {
             return false;
         };
         let bias = match b.map(T::as_f32) {
@@ -316,7 +325,17 @@ pub(super) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
         };
         let y_len = y.len();
         let geometry = Geometry::new(p);
-        let weight = packed_weight(p, w);
+        let fresh;
+        let (weight, held) = match prepared {
+            Some(prepared) => (prepared.direct(|| packed_weight(p, w)), 0),
+            None => {
+                fresh = packed_weight(p, w);
+                (&fresh[..], fresh.len())
+            }
+        };
+        let Some(weight) = T::as_f32(weight) else {
+            return false;
+        };
         let (cg, h_out, w_out) = (p.dense_channels, p.axes[1].dense, p.axes[2].dense);
         let q = p.dense_plane();
         let rows = geometry.band_rows(p);
@@ -360,9 +379,9 @@ pub(super) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
             * p.kernel_volume() as u64
             / (p.axes[1].stride * p.axes[2].stride) as u64;
         let scratch = geometry.task_scratch(p);
-        let at_once = super::max_concurrent(scratch, weight.len(), y_len, 4);
+        // (a layer's kept weight is not this call's: it counts before the call)
+        let at_once = super::max_concurrent(scratch, held, y_len, 4);
         let geometry = &geometry;
-        let weight = &weight[..];
         for_each_task(tasks, work, at_once, |mut task| {
             with_scratch(|buf: &mut Vec<T>, _: &mut Vec<T>| {
                 let Some(buf) = T::as_f32_mut(sized(buf, scratch)) else {
@@ -408,9 +427,9 @@ struct Task<'a> {
 /// for blocks of [`CO_BLOCK`] output channels (`co` of them, the last block maybe fewer):
 /// the weights one tap of a tile reads, input channel after input channel, are one run.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-fn packed_weight(p: &Problem, w: &[f32]) -> Vec<f32> {
+fn packed_weight<T: Element>(p: &Problem, w: &[T]) -> Vec<T> {
     let (cin, cg, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
-    let mut packed = vec![0.0; p.groups * cin * cg * kvol];
+    let mut packed = vec![T::zero(); p.groups * cin * cg * kvol];
     for (src, dst) in w
         .chunks_exact(cin * cg * kvol)
         .zip(packed.chunks_exact_mut(cin * cg * kvol))
@@ -701,14 +720,16 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(256))]
         /// In `f32`, equal to the definition exactly (see `mismatch_f32`) on any index map:
         /// strides, dilations, negative and large padding, outputs cropped and extended,
-        /// phases no tap reaches, tiles of every width; and the same bits on a second call.
+        /// phases no tap reaches, tiles of every width; and the same bits through a layer's
+        /// kept weight, on its first call (which packs it) and its second (which reads it).
         #[test]
         fn direct_matches_the_definition_in_f32(p in problem()) {
             prop_assume!(applies(&p));
             let mut first: Option<Vec<u32>> = None;
-            for _ in 0..2 {
+            let layer = Prepared::<f32>::new();
+            for prepared in [None, Some(&layer), Some(&layer)] {
                 let bad = mismatch_f32(&p, 5, 0.0, |x, w, b, y| {
-                    assert!(run(&p, x, w, b, y));
+                    assert!(run(&p, x, w, prepared, b, y));
                     let bits: Vec<u32> = y.iter().map(|v| v.to_bits()).collect();
                     if let Some(first) = &first {
                         assert!(*first == bits, "a second call changed bits: {p:?}");
@@ -717,6 +738,7 @@ mod tests {
                 });
                 prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
             }
+            prop_assert_eq!(layer.held(), copies(&p));
         }
     }
 
@@ -753,7 +775,7 @@ mod tests {
                 assert!(applies(&p), "{p:?}");
                 let g = Geometry::new(&p);
                 assert!(g.window < g.blocks, "{p:?}: one window");
-                let bad = mismatch_f32(&p, 3, 0.0, |x, w, b, y| assert!(run(&p, x, w, b, y)));
+                let bad = mismatch_f32(&p, 3, 0.0, |x, w, b, y| assert!(run(&p, x, w, None, b, y)));
                 assert!(bad.is_none(), "{}", bad.unwrap_or_default());
             }
         }
@@ -783,7 +805,7 @@ mod tests {
         if !applies(&p) {
             return;
         }
-        let bad = mismatch_f32(&p, 7, 0.0, |x, w, b, y| assert!(run(&p, x, w, b, y)));
+        let bad = mismatch_f32(&p, 7, 0.0, |x, w, b, y| assert!(run(&p, x, w, None, b, y)));
         assert!(bad.is_none(), "{}", bad.unwrap_or_default());
     }
 
@@ -800,7 +822,7 @@ mod tests {
             .map(|i| ((i * 5) % 7) as f32 - 3.0)
             .collect();
         let mut got = vec![f32::NAN; 11 * p.dense_plane()];
-        assert!(run(&p, &x, &w, None, &mut got));
+        assert!(run(&p, &x, &w, None, None, &mut got));
         let wide = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
         let mut want = vec![0.0f64; got.len()];
         crate::reference::scatter(&p, &wide(&x), &wide(&w), None, &mut want);
@@ -856,14 +878,16 @@ mod tests {
         }
     }
 
-    /// `f64` declines and writes nothing (the caller takes another path).
+    /// `f64` declines, writes nothing and keeps no form (the caller takes another path).
     #[test]
     fn f64_declines() {
         let axis = plain_axis(6, 3, 2, 1);
         let p = one_image(4, 8, [AxisMap::UNIT, axis, axis]);
         let (x, w) = (vec![1.0f64; 4 * 36], vec![1.0f64; 4 * 8 * 9]);
         let mut y = vec![f64::NAN; 8 * p.dense_plane()];
-        assert!(!run(&p, &x, &w, None, &mut y));
+        let layer = Prepared::<f64>::new();
+        assert!(!run(&p, &x, &w, Some(&layer), None, &mut y));
         assert!(y.iter().all(|v| v.is_nan()));
+        assert_eq!(layer.held(), 0, "a form made for nothing");
     }
 }

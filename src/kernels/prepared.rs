@@ -25,6 +25,8 @@ pub(crate) struct Prepared<T> {
     transposed: OnceLock<Vec<T>>,
     /// The stride-1 path's flipped kernel, `[C_out][C_in/g][taps reversed]`.
     flipped: OnceLock<Vec<T>>,
+    /// The direct tiles' weight, `[g][channel block][kh][kw][C_in/g][co]` ([`super::direct`]).
+    direct: OnceLock<Vec<T>>,
 }
 
 impl<T: Element> Prepared<T> {
@@ -34,6 +36,7 @@ impl<T: Element> Prepared<T> {
             panels: OnceLock::new(),
             transposed: OnceLock::new(),
             flipped: OnceLock::new(),
+            direct: OnceLock::new(),
         }
     }
 
@@ -53,10 +56,16 @@ impl<T: Element> Prepared<T> {
         self.flipped.get_or_init(make)
     }
 
+    /// The direct tiles' weight, made by `make` on first use.
+    pub(crate) fn direct(&self, make: impl FnOnce() -> Vec<T>) -> &[T] {
+        self.direct.get_or_init(make)
+    }
+
     /// Elements held in all forms made so far.
     pub(crate) fn held(&self) -> usize {
         self.panels.get().map_or(0, Panels::len)
             + self.transposed.get().map_or(0, Vec::len)
             + self.flipped.get().map_or(0, Vec::len)
+            + self.direct.get().map_or(0, Vec::len)
     }
 }
