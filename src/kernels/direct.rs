@@ -407,7 +407,7 @@ pub(super) fn run<T: Element>(
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (p, x, w, b, y);
+        let _ = (p, x, w, prepared, b, y);
         false
     }
 }
