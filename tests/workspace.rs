@@ -147,7 +147,7 @@ fn conv<T: Element>(name: &str, (x, cout, k, s, pad, g): Case) {
 }
 
 fn all_for<T: Element>() {
-    let deconvs: [(&str, Case); 28] = [
+    let deconvs: [(&str, Case); 32] = [
         ("dcgan", ([8, 256, 16, 16], 128, 4, 2, 1, 1)),
         ("unet", ([1, 512, 32, 32], 256, 2, 2, 0, 1)),
         ("fcn", ([1, 21, 32, 32], 21, 16, 8, 4, 1)),
@@ -188,7 +188,28 @@ fn all_for<T: Element>() {
         ),
         // a shallow layer whose 96x96 kernel makes a 36 MiB weight: too large to copy
         ("shallow, huge kernel", ([1, 32, 4, 4], 32, 96, 32, 0, 1)),
+        // many 1x2 inputs cropped to 1x3 outputs through the direct tiles (tasks that each
+        // listed their 32 output planes took more memory than the output itself)
+        (
+            "direct tiles, 65536 tiny images",
+            ([65536, 8, 1, 2], 32, 3, 2, 1, 1),
+        ),
         ("one channel, row bands", ([1, 56, 128, 128], 1, 9, 2, 4, 1)),
+        // hundreds of thousands of tiny planes: tasks that listed a slice per output plane
+        // took more memory than the outputs (GEMM + col2im 69.8 MiB against 48, the tiled
+        // head 20 MiB against 16); whole planes now go as one run per image or per task
+        (
+            "GEMM + col2im, 65536 tiny images",
+            ([65536, 40, 1, 2], 64, 3, 2, 1, 1),
+        ),
+        (
+            "tiled head, 262144 tiny images",
+            ([262144, 4, 1, 2], 2, 2, 2, 0, 1),
+        ),
+        (
+            "stride 1, 65536 tiny images",
+            ([65536, 40, 1, 2], 64, 3, 1, 1, 1),
+        ),
         ("depthwise long rows", ([2, 8, 6, 6000], 8, 4, 2, 1, 8)),
         // 1x1 layers: few outputs (pointwise), and more on a 256x256 plane whose input is
         // copied into padded rows

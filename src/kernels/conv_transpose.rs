@@ -1204,7 +1204,25 @@ fn gemm_col2im<T: Element>(
         }
     }
     let y_len = y.len();
-    for (plane_index, plane) in y.chunks_mut(q.max(1)).enumerate() {
+    let (whole, per_plane): (&mut [T], &mut [T]) = if bands == 1 {
+        (y, &mut [])
+    } else {
+        (&mut [], y)
+    };
+    // whole planes: one run of each image's block of planes (split into planes inside the
+    // task), so that many tiny planes list no slice per plane for the whole call
+    for (ng, planes) in whole.chunks_mut(cg * q).enumerate() {
+        let (n, g) = (ng / p.groups, ng % p.groups);
+        let mut rest: &mut [T] = planes;
+        for c in 0..blocks {
+            let (head, tail) = rest.split_at_mut(block.min(cg - c * block) * q);
+            rest = tail;
+            tasks[((n / imgs) * p.groups + g) * blocks + c]
+                .planes
+                .push(vec![head]);
+        }
+    }
+    for (plane_index, plane) in per_plane.chunks_mut(q.max(1)).enumerate() {
         // plane_index = (n * groups + g) * C_out/g + channel
         let (ng, ch) = (plane_index / cg, plane_index % cg);
         let (n, g) = (ng / p.groups, ng % p.groups);
@@ -1279,8 +1297,17 @@ fn gemm_col2im<T: Element>(
             first_channel: co0,
             first_image: n0,
             out_rows,
-            mut planes,
+            planes,
         } = task;
+        // (whole planes came as one run per image)
+        let mut planes: Vec<Vec<&mut [T]>> = if bands == 1 {
+            planes
+                .into_iter()
+                .map(|runs| runs.into_iter().flat_map(|r| r.chunks_mut(q)).collect())
+                .collect()
+        } else {
+            planes
+        };
         let cbk = planes[0].len();
         let gco = g * cg + co0;
         let bias: Vec<T> = (0..cbk)

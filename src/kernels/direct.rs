@@ -343,38 +343,12 @@ pub(super) fn run<T: Element>(
         // a one-row problem's windows: `span` output columns each (2-D maps: one window)
         let span = p.axes[2].stride * geometry.window * LANES;
         let windows = w_out.div_ceil(span);
-        // tasks: (image x group, output rows r0..r1, window, those rows' window columns of
-        // each of the group's planes)
-        let mut tasks: Vec<Task<'_>> = Vec::new();
-        for ng in 0..p.batch * p.groups {
-            for k in 0..bands {
-                let r0 = k * rows;
-                for m in 0..windows {
-                    let cols = if windows == 1 {
-                        (0, w_out)
-                    } else {
-                        (m * span, ((m + 1) * span).min(w_out))
-                    };
-                    tasks.push(Task {
-                        image_group: ng,
-                        rows: (r0, (r0 + rows).min(h_out)),
-                        window: m * geometry.window * LANES,
-                        cols,
-                        planes: Vec::with_capacity(cg),
-                    });
-                }
-            }
-        }
-        let per_plane = bands * windows;
-        for (plane_index, plane) in y.chunks_mut(q).enumerate() {
-            let mut rest = plane;
-            for task in &mut tasks[(plane_index / cg) * per_plane..][..per_plane] {
-                let len = (task.rows.1 - task.rows.0) * (task.cols.1 - task.cols.0);
-                let (piece, tail) = rest.split_at_mut(len);
-                rest = tail;
-                task.planes.push(piece);
-            }
-        }
+        let tasks = tasks(
+            p,
+            y,
+            (rows, bands),
+            (geometry.window * LANES, span, windows),
+        );
         let work = (rows * w_out.min(span) * cg * p.strided_channels) as u64
             * p.kernel_volume() as u64
             / (p.axes[1].stride * p.axes[2].stride) as u64;
@@ -382,25 +356,44 @@ pub(super) fn run<T: Element>(
         // (a layer's kept weight is not this call's: it counts before the call)
         let at_once = super::max_concurrent(scratch, held, y_len, 4);
         let geometry = &geometry;
-        for_each_task(tasks, work, at_once, |mut task| {
+        for_each_task(tasks, work, at_once, |task| {
             with_scratch(|buf: &mut Vec<T>, _: &mut Vec<T>| {
                 let Some(buf) = T::as_f32_mut(sized(buf, scratch)) else {
                     return;
                 };
-                simd.vectorize(avx2::Band {
-                    simd,
-                    p,
-                    geometry,
-                    x,
-                    weight,
-                    bias,
-                    image_group: task.image_group,
-                    rows: task.rows,
-                    window: task.window,
-                    cols: task.cols,
-                    out: &mut task.planes,
-                    scratch: buf,
-                });
+                let band = |ng, rows, window, cols, out: &mut [&mut [f32]], buf: &mut [f32]| {
+                    simd.vectorize(avx2::Band {
+                        simd,
+                        p,
+                        geometry,
+                        x,
+                        weight,
+                        bias,
+                        image_group: ng,
+                        rows,
+                        window,
+                        cols,
+                        out,
+                        scratch: buf,
+                    })
+                };
+                match task {
+                    Task::Part {
+                        image_group,
+                        rows,
+                        window,
+                        cols,
+                        mut planes,
+                    } => band(image_group, rows, window, cols, &mut planes, buf),
+                    Task::Whole { first, out } => {
+                        // each image x group's planes, whole
+                        let whole = (0, p.axes[1].dense);
+                        for (i, planes) in out.chunks_mut(cg * q).enumerate() {
+                            let mut planes: Vec<&mut [f32]> = planes.chunks_mut(q).collect();
+                            band(first + i, whole, 0, (0, w_out), &mut planes, buf);
+                        }
+                    }
+                }
             })
         });
         true
@@ -412,15 +405,92 @@ pub(super) fn run<T: Element>(
     }
 }
 
-/// One task of [`run`]: output rows `rows` of image x group `image_group`, columns `cols`
-/// of them (phase outputs from `window` on), in each of the group's planes.
+/// One task of [`run`].
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-struct Task<'a> {
-    image_group: usize,
-    rows: (usize, usize),
-    window: usize,
-    cols: (usize, usize),
-    planes: Vec<&'a mut [f32]>,
+enum Task<'a> {
+    /// Output rows `rows` of image x group `image_group`, columns `cols` of them (phase
+    /// outputs from `window` on), in each of the group's planes.
+    Part {
+        image_group: usize,
+        rows: (usize, usize),
+        window: usize,
+        cols: (usize, usize),
+        planes: Vec<&'a mut [f32]>,
+    },
+    /// Whole image x group pairs from `first` on, their planes one run of `out`: a problem
+    /// of many small planes lists no plane per task.
+    Whole { first: usize, out: &'a mut [f32] },
+}
+
+/// Output elements a task of whole planes covers at least (when there are enough).
+const MIN_TASK_OUTPUT: usize = 1 << 12;
+
+/// The tasks of `p` over `y`: with bands of `rows` output rows (`bands` per plane) or
+/// windows of `window` phase outputs (`span` output columns, `windows` per row), each band
+/// or window of each image x group is a task; otherwise runs of whole image x group pairs
+/// of at least [`MIN_TASK_OUTPUT`] outputs. Fixed by the problem alone.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn tasks<'a>(
+    p: &Problem,
+    y: &'a mut [f32],
+    (rows, bands): (usize, usize),
+    (window, span, windows): (usize, usize, usize),
+) -> Vec<Task<'a>> {
+    let (cg, h_out, w_out, q) = (
+        p.dense_channels,
+        p.axes[1].dense,
+        p.axes[2].dense,
+        p.dense_plane(),
+    );
+    let planes = p.batch * p.groups;
+    if bands == 1 && windows == 1 {
+        let run = MIN_TASK_OUTPUT
+            .div_ceil(cg * q)
+            .clamp(1, planes.div_ceil(MIN_TASKS).max(1));
+        return y
+            .chunks_mut(run * cg * q)
+            .enumerate()
+            .map(|(i, out)| Task::Whole {
+                first: i * run,
+                out,
+            })
+            .collect();
+    }
+    let mut tasks: Vec<Task<'a>> = Vec::new();
+    for ng in 0..planes {
+        for k in 0..bands {
+            let r0 = k * rows;
+            for m in 0..windows {
+                let cols = if windows == 1 {
+                    (0, w_out)
+                } else {
+                    (m * span, ((m + 1) * span).min(w_out))
+                };
+                tasks.push(Task::Part {
+                    image_group: ng,
+                    rows: (r0, (r0 + rows).min(h_out)),
+                    window: m * window,
+                    cols,
+                    planes: Vec::with_capacity(cg),
+                });
+            }
+        }
+    }
+    let per_plane = bands * windows;
+    for (plane_index, plane) in y.chunks_mut(q).enumerate() {
+        let mut rest = plane;
+        for task in &mut tasks[(plane_index / cg) * per_plane..][..per_plane] {
+            if let Task::Part {
+                rows, cols, planes, ..
+            } = task
+            {
+                let (piece, tail) = rest.split_at_mut((rows.1 - rows.0) * (cols.1 - cols.0));
+                rest = tail;
+                planes.push(piece);
+            }
+        }
+    }
+    tasks
 }
 
 /// The weight (`[C_in][C_out/g][kh][kw]`) as `[group][channel block][kh][kw][C_in/g][co]`

@@ -62,47 +62,80 @@ pub(super) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
     if y.is_empty() || q == 0 {
         return;
     }
-    // tasks: (image, group, band of input rows), owning that band's output rows in each of
-    // the group's output planes (so the band's input is read once, for every channel)
+    // tasks: (image x group, band of input rows), owning that band's output rows in each of
+    // the group's output planes (so the band's input is read once, for every channel); an
+    // image of one band is whole planes, and runs of such images share a task that lists
+    // no slice per plane (many tiny images would otherwise list more than their outputs)
     let cg = p.dense_channels;
     let bands = h_in.div_ceil(ROWS_PER_TASK);
+    let planes_total = p.batch * p.groups;
     let mut tasks: Vec<(usize, usize, usize, Vec<&mut [T]>)> = Vec::new();
-    for ng in 0..p.batch * p.groups {
-        for k in 0..bands {
-            let r0 = k * ROWS_PER_TASK;
-            tasks.push((
-                ng,
-                r0,
-                (r0 + ROWS_PER_TASK).min(h_in),
-                Vec::with_capacity(cg),
-            ));
+    if bands == 1 {
+        let run = MIN_TASK_OUTPUT
+            .div_ceil(cg * q)
+            .clamp(1, planes_total.div_ceil(8).max(1));
+        for (i, out) in y.chunks_mut(run * cg * q).enumerate() {
+            tasks.push((i * run, 0, h_in, vec![out]));
         }
-    }
-    for (plane_index, plane) in y.chunks_mut(q).enumerate() {
-        let mut rest = plane;
-        for task in &mut tasks[(plane_index / cg) * bands..][..bands] {
-            let (band, tail) = rest.split_at_mut((task.2 - task.1) * s_h * w_out);
-            rest = tail;
-            task.3.push(band);
+    } else {
+        for ng in 0..planes_total {
+            for k in 0..bands {
+                let r0 = k * ROWS_PER_TASK;
+                tasks.push((
+                    ng,
+                    r0,
+                    (r0 + ROWS_PER_TASK).min(h_in),
+                    Vec::with_capacity(cg),
+                ));
+            }
+        }
+        for (plane_index, plane) in y.chunks_mut(q).enumerate() {
+            let mut rest = plane;
+            for task in &mut tasks[(plane_index / cg) * bands..][..bands] {
+                let (band, tail) = rest.split_at_mut((task.2 - task.1) * s_h * w_out);
+                rest = tail;
+                task.3.push(band);
+            }
         }
     }
     let work = (ROWS_PER_TASK * w_in * p.strided_channels * p.kernel_volume() * cg) as u64;
     let scratch = workspace(p);
-    for_each_task(tasks, work, usize::MAX, |(ng, r0, r1, mut planes)| {
+    for_each_task(tasks, work, usize::MAX, |(first, r0, r1, mut planes)| {
         with_scratch(|buf: &mut Vec<T>, _: &mut Vec<T>| {
-            vectorized(Band {
-                p,
-                x,
-                w,
-                b,
-                image_group: ng,
-                rows: (r0, r1),
-                out: &mut planes,
-                phases: sized(buf, scratch),
-            })
+            let phases = sized(buf, scratch);
+            if bands == 1 {
+                // a run of whole images x groups: each one's planes in turn
+                for (i, out) in planes[0].chunks_mut(cg * q).enumerate() {
+                    let mut out: Vec<&mut [T]> = out.chunks_mut(q).collect();
+                    vectorized(Band {
+                        p,
+                        x,
+                        w,
+                        b,
+                        image_group: first + i,
+                        rows: (r0, r1),
+                        out: &mut out,
+                        phases: &mut *phases,
+                    });
+                }
+            } else {
+                vectorized(Band {
+                    p,
+                    x,
+                    w,
+                    b,
+                    image_group: first,
+                    rows: (r0, r1),
+                    out: &mut planes,
+                    phases,
+                })
+            }
         })
     });
 }
+
+/// Output elements a task of whole images covers at least (when there are enough).
+const MIN_TASK_OUTPUT: usize = 1 << 12;
 
 /// Input rows `rows` of image x group `image_group`, into the band's rows of each output
 /// plane of the group (`out[co]`).
