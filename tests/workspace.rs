@@ -147,7 +147,7 @@ fn conv<T: Element>(name: &str, (x, cout, k, s, pad, g): Case) {
 }
 
 fn all_for<T: Element>() {
-    let deconvs: [(&str, Case); 32] = [
+    let deconvs: [(&str, Case); 35] = [
         ("dcgan", ([8, 256, 16, 16], 128, 4, 2, 1, 1)),
         ("unet", ([1, 512, 32, 32], 256, 2, 2, 0, 1)),
         ("fcn", ([1, 21, 32, 32], 21, 16, 8, 4, 1)),
@@ -210,6 +210,20 @@ fn all_for<T: Element>() {
             "stride 1, 65536 tiny images",
             ([65536, 40, 1, 2], 64, 3, 1, 1, 1),
         ),
+        // (the pointwise loop 18 MiB against 16, the flipped 1x1 layer's forward convolution
+        // 71.5 MiB against 32, before the same fix)
+        (
+            "pointwise, 262144 tiny images",
+            ([262144, 8, 1, 2], 2, 1, 1, 0, 1),
+        ),
+        (
+            "1x1 to 64 channels, 65536 tiny images",
+            ([65536, 16, 1, 2], 64, 1, 1, 0, 1),
+        ),
+        (
+            "projection, 262144 1x1 inputs",
+            ([262144, 16, 1, 1], 8, 4, 1, 0, 1),
+        ),
         ("depthwise long rows", ([2, 8, 6, 6000], 8, 4, 2, 1, 8)),
         // 1x1 layers: few outputs (pointwise), and more on a 256x256 plane whose input is
         // copied into padded rows
@@ -226,7 +240,7 @@ fn all_for<T: Element>() {
     for (name, case) in deconvs {
         deconv2d::<T>(&format!("conv_transpose2d {name} {}", T::NAME), case);
     }
-    let convs: [(&str, Case); 6] = [
+    let convs: [(&str, Case); 7] = [
         ("3x3, 512 channels", ([1, 512, 48, 48], 512, 3, 1, 1, 1)),
         ("pointwise head", ([2, 512, 128, 128], 8, 1, 1, 0, 1)),
         (
@@ -236,6 +250,10 @@ fn all_for<T: Element>() {
         ("strided 4x4", ([2, 128, 64, 64], 256, 4, 2, 1, 1)),
         ("large weight", ([1, 1024, 6, 6], 1024, 3, 1, 1, 1)),
         ("winograd 3x3", ([2, 128, 128, 128], 128, 3, 1, 1, 1)),
+        (
+            "3x3 on 65536 3x3 images",
+            ([65536, 16, 3, 3], 64, 3, 1, 1, 1),
+        ),
     ];
     for (name, case) in convs {
         conv::<T>(&format!("conv2d {name} {}", T::NAME), case);

@@ -633,6 +633,28 @@ pub(super) fn band_tasks<'a, T>(
     tasks
 }
 
+/// Output elements a run of whole (image, group) blocks covers at least (when there are
+/// enough blocks for about eight runs).
+const MIN_RUN_OUTPUT: usize = 1 << 12;
+
+/// `y` (blocks of `block` elements, one per image x group) cut into runs of whole blocks:
+/// `(first block, run)`, at least [`MIN_RUN_OUTPUT`] elements each while there are eight
+/// runs or more. Fixed by the problem alone.
+pub(super) fn whole_runs<'a, T>(
+    p: &Problem,
+    y: &'a mut [T],
+    block: usize,
+) -> Vec<(usize, &'a mut [T])> {
+    let blocks = p.batch * p.groups;
+    let per_run = MIN_RUN_OUTPUT
+        .div_ceil(block.max(1))
+        .clamp(1, blocks.div_ceil(8).max(1));
+    y.chunks_mut((per_run * block).max(1))
+        .enumerate()
+        .map(|(i, run)| (i * per_run, run))
+        .collect()
+}
+
 /// Fewest multiply-adds of a lone band task that [`conv_tasks`] splits.
 const LONE_SPLIT_WORK: u64 = 1 << 20;
 
@@ -751,15 +773,15 @@ pub(super) fn run_after_copies<T: Element>(
 
     let y_len = y.len();
     let win = window_for(p, lowering);
-    let tasks = conv_tasks(p, band_tasks(p, y, (band_rows, rows), w_out), win);
-    let work = p.multiply_adds() / tasks.len().max(1) as u64;
+    // one band per (image, group), no windows, more than one task
+    let whole_planes = band_rows >= rows && win >= w_out && p.batch * p.groups > 1;
     let at_once = super::max_concurrent(
         workspace(p),
         held + copies(p),
         y_len,
         std::mem::size_of::<T>(),
     );
-    for_each_task(tasks, work, at_once, |task| {
+    let body = |task: ConvTask<'_, T>| {
         let ConvTask {
             image: n,
             group: g,
@@ -818,7 +840,32 @@ pub(super) fn run_after_copies<T: Element>(
                     .for_each(|(d, &v)| *d = v + bias);
             }
         })
-    });
+    };
+    if whole_planes {
+        // (image, group) blocks of whole planes in runs, each block's channel segments split
+        // off inside its task (a task per block listing a segment per channel outgrew tiny
+        // outputs: 65536 images of 1x2 took 71.5 MiB against a 32 MiB output)
+        let block = cout_g * rows * w_out;
+        let runs = whole_runs(p, y, block);
+        let work = p.multiply_adds() / runs.len().max(1) as u64;
+        for_each_task(runs, work, at_once, |(first, out)| {
+            for (i, out) in out.chunks_mut(block).enumerate() {
+                let ng = first + i;
+                body(ConvTask {
+                    image: ng / p.groups,
+                    group: ng % p.groups,
+                    first_row: 0,
+                    channel: 0,
+                    columns: (0, w_out),
+                    segments: out.chunks_mut(rows * w_out).collect(),
+                });
+            }
+        });
+        return;
+    }
+    let tasks = conv_tasks(p, band_tasks(p, y, (band_rows, rows), w_out), win);
+    let work = p.multiply_adds() / tasks.len().max(1) as u64;
+    for_each_task(tasks, work, at_once, body);
 }
 
 #[cfg(test)]

@@ -149,8 +149,44 @@ pub(super) fn run<T: Element>(
         .min(plane);
     let runs = plane.div_ceil(widest);
     let task_cols = plane.div_ceil(runs);
+    let work = (rows as u64)
+        .saturating_mul(depth as u64)
+        .saturating_mul(task_cols as u64);
+    let y = &mut y[..batch * groups * rows * plane];
+    let block = |ng: usize, p0: usize, out: &mut [&mut [T]]| {
+        let g = ng % groups;
+        vectorized(Block {
+            x: &x[ng * depth * plane..][..depth * plane],
+            plane,
+            p0,
+            w: &w[g * rows * depth..][..rows * depth],
+            layout,
+            bias: b.map(|b| &b[g * rows..][..rows]),
+            out,
+        })
+    };
+    if runs == 1 {
+        // whole planes: runs of images x groups per task, each one's planes split off inside
+        // the task (a slice per plane listed up front outgrew tiny outputs)
+        let images = batch * groups;
+        let per_task = MIN_TASK_OUTPUT
+            .div_ceil(rows * plane)
+            .clamp(1, images.div_ceil(8).max(1));
+        let tasks: Vec<(usize, &mut [T])> = y
+            .chunks_mut(per_task * rows * plane)
+            .enumerate()
+            .map(|(i, out)| (i * per_task, out))
+            .collect();
+        for_each_task(tasks, work, usize::MAX, |(first, out)| {
+            for (i, image) in out.chunks_mut(rows * plane).enumerate() {
+                let mut planes: Vec<&mut [T]> = image.chunks_mut(plane).collect();
+                block(first + i, 0, &mut planes);
+            }
+        });
+        return;
+    }
     let mut tasks: Vec<(usize, usize, Vec<&mut [T]>)> = Vec::new();
-    let mut planes = y[..batch * groups * rows * plane].chunks_exact_mut(plane);
+    let mut planes = y.chunks_exact_mut(plane);
     for ng in 0..batch * groups {
         let first = tasks.len();
         for k in 0..runs {
@@ -167,23 +203,13 @@ pub(super) fn run<T: Element>(
             }
         }
     }
-    let work = (rows as u64)
-        .saturating_mul(depth as u64)
-        .saturating_mul(task_cols as u64);
     for_each_task(tasks, work, usize::MAX, |(ng, p0, mut out)| {
-        let g = ng % groups;
-        let block = Block {
-            x: &x[ng * depth * plane..][..depth * plane],
-            plane,
-            p0,
-            w: &w[g * rows * depth..][..rows * depth],
-            layout,
-            bias: b.map(|b| &b[g * rows..][..rows]),
-            out: &mut out,
-        };
-        vectorized(block)
+        block(ng, p0, &mut out)
     });
 }
+
+/// Output elements a task of whole planes covers at least (when there are enough).
+const MIN_TASK_OUTPUT: usize = 1 << 12;
 
 /// One task: positions `p0..p0 + out[r].len()` of every output channel `r` of one image and
 /// group; `x` is that image and group's input (`depth` rows of `plane`).

@@ -172,11 +172,9 @@ pub(super) fn run<T: Element>(
     let band = band_rows(p);
 
     let y_len = y.len();
-    let tasks = super::conv::band_tasks(p, y, (band, h_out), w_out);
-    let work = (p.multiply_adds() / 2) / tasks.len().max(1) as u64;
     let at_once = super::max_concurrent(workspace(p), held + copies(p), y_len, size_of::<T>());
     let per_group = points(p) * cout * cin;
-    for_each_task(tasks, work, at_once, |(n, g, r0, mut segments)| {
+    let body = |(n, g, r0, mut segments): super::conv::BandTask<'_, T>| {
         let r1 = (r0 + band).min(h_out);
         let xg = &x[(n * p.groups + g) * cin * pin..][..cin * pin];
         let ug = &u[g * per_group..][..per_group];
@@ -184,7 +182,25 @@ pub(super) fn run<T: Element>(
             let bias = |co: usize| b.map_or(T::zero(), |b| b[g * cout + co]);
             band_product(p, ug, xg, (r0, r1), scratch, &mut segments, bias);
         });
-    });
+    };
+    if band >= h_out && p.batch * p.groups > 1 {
+        // whole planes: runs of (image, group) blocks, split into channels inside the task
+        // (see `conv::whole_runs`)
+        let block = cout * h_out * w_out;
+        let runs = super::conv::whole_runs(p, y, block);
+        let work = (p.multiply_adds() / 2) / runs.len().max(1) as u64;
+        for_each_task(runs, work, at_once, |(first, out)| {
+            for (i, out) in out.chunks_mut(block).enumerate() {
+                let ng = first + i;
+                let segments = out.chunks_mut(h_out * w_out).collect();
+                body((ng / p.groups, ng % p.groups, 0, segments));
+            }
+        });
+        return;
+    }
+    let tasks = super::conv::band_tasks(p, y, (band, h_out), w_out);
+    let work = (p.multiply_adds() / 2) / tasks.len().max(1) as u64;
+    for_each_task(tasks, work, at_once, body);
 }
 
 /// Output rows `r0..r1` of one image and group: `dst[co]` (rows `r0..r1` of output channel
