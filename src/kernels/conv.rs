@@ -633,28 +633,6 @@ pub(super) fn band_tasks<'a, T>(
     tasks
 }
 
-/// Output elements a run of whole (image, group) blocks covers at least (when there are
-/// enough blocks for about eight runs).
-const MIN_RUN_OUTPUT: usize = 1 << 12;
-
-/// `y` (blocks of `block` elements, one per image x group) cut into runs of whole blocks:
-/// `(first block, run)`, at least [`MIN_RUN_OUTPUT`] elements each while there are eight
-/// runs or more. Fixed by the problem alone.
-pub(super) fn whole_runs<'a, T>(
-    p: &Problem,
-    y: &'a mut [T],
-    block: usize,
-) -> Vec<(usize, &'a mut [T])> {
-    let blocks = p.batch * p.groups;
-    let per_run = MIN_RUN_OUTPUT
-        .div_ceil(block.max(1))
-        .clamp(1, blocks.div_ceil(8).max(1));
-    y.chunks_mut((per_run * block).max(1))
-        .enumerate()
-        .map(|(i, run)| (i * per_run, run))
-        .collect()
-}
-
 /// Fewest multiply-adds of a lone band task that [`conv_tasks`] splits.
 const LONE_SPLIT_WORK: u64 = 1 << 20;
 
@@ -846,7 +824,7 @@ pub(super) fn run_after_copies<T: Element>(
         // off inside its task (a task per block listing a segment per channel outgrew tiny
         // outputs: 65536 images of 1x2 took 71.5 MiB against a 32 MiB output)
         let block = cout_g * rows * w_out;
-        let runs = whole_runs(p, y, block);
+        let runs = super::whole_runs(p.batch * p.groups, y, block);
         let work = p.multiply_adds() / runs.len().max(1) as u64;
         for_each_task(runs, work, at_once, |(first, out)| {
             for (i, out) in out.chunks_mut(block).enumerate() {

@@ -422,13 +422,10 @@ enum Task<'a> {
     Whole { first: usize, out: &'a mut [f32] },
 }
 
-/// Output elements a task of whole planes covers at least (when there are enough).
-const MIN_TASK_OUTPUT: usize = 1 << 12;
-
 /// The tasks of `p` over `y`: with bands of `rows` output rows (`bands` per plane) or
 /// windows of `window` phase outputs (`span` output columns, `windows` per row), each band
 /// or window of each image x group is a task; otherwise runs of whole image x group pairs
-/// of at least [`MIN_TASK_OUTPUT`] outputs. Fixed by the problem alone.
+/// (see [`super::whole_runs`]). Fixed by the problem alone.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 fn tasks<'a>(
     p: &Problem,
@@ -444,16 +441,9 @@ fn tasks<'a>(
     );
     let planes = p.batch * p.groups;
     if bands == 1 && windows == 1 {
-        let run = MIN_TASK_OUTPUT
-            .div_ceil(cg * q)
-            .clamp(1, planes.div_ceil(MIN_TASKS).max(1));
-        return y
-            .chunks_mut(run * cg * q)
-            .enumerate()
-            .map(|(i, out)| Task::Whole {
-                first: i * run,
-                out,
-            })
+        return super::whole_runs(planes, y, cg * q)
+            .into_iter()
+            .map(|(first, out)| Task::Whole { first, out })
             .collect();
     }
     let mut tasks: Vec<Task<'a>> = Vec::new();

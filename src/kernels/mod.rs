@@ -103,6 +103,26 @@ pub(crate) fn max_concurrent(
     (budget.saturating_sub(copies) / per_task.max(1)).max(1)
 }
 
+/// Output elements a run of whole (image, group) blocks covers at least, when there are
+/// enough blocks for eight runs.
+const MIN_RUN_OUTPUT: usize = 1 << 12;
+
+/// `y`, `blocks` consecutive blocks of `block` elements (one per image x group, all of its
+/// output planes), cut into runs of whole blocks for tasks: `(first block, run)`, at least
+/// [`MIN_RUN_OUTPUT`] elements each while that leaves eight runs or more. A task that listed
+/// a slice per output plane instead would, for hundreds of thousands of tiny planes, hold
+/// more than the outputs (each kernel splits its runs into planes inside the task). Fixed
+/// by the problem alone, never by the thread count.
+pub(crate) fn whole_runs<T>(blocks: usize, y: &mut [T], block: usize) -> Vec<(usize, &mut [T])> {
+    let per_run = MIN_RUN_OUTPUT
+        .div_ceil(block.max(1))
+        .clamp(1, blocks.div_ceil(8).max(1));
+    y.chunks_mut((per_run * block).max(1))
+        .enumerate()
+        .map(|(i, run)| (i * per_run, run))
+        .collect()
+}
+
 /// For each tap of `axis`, the strided positions `lo..hi` that land inside the dense side.
 pub(crate) fn tap_ranges(axis: &AxisMap) -> Vec<(usize, usize)> {
     (0..axis.kernel).map(|k| axis.tap_range(k)).collect()

@@ -168,15 +168,7 @@ pub(super) fn run<T: Element>(
     if runs == 1 {
         // whole planes: runs of images x groups per task, each one's planes split off inside
         // the task (a slice per plane listed up front outgrew tiny outputs)
-        let images = batch * groups;
-        let per_task = MIN_TASK_OUTPUT
-            .div_ceil(rows * plane)
-            .clamp(1, images.div_ceil(8).max(1));
-        let tasks: Vec<(usize, &mut [T])> = y
-            .chunks_mut(per_task * rows * plane)
-            .enumerate()
-            .map(|(i, out)| (i * per_task, out))
-            .collect();
+        let tasks = super::whole_runs(batch * groups, y, rows * plane);
         for_each_task(tasks, work, usize::MAX, |(first, out)| {
             for (i, image) in out.chunks_mut(rows * plane).enumerate() {
                 let mut planes: Vec<&mut [T]> = image.chunks_mut(plane).collect();
@@ -207,9 +199,6 @@ pub(super) fn run<T: Element>(
         block(ng, p0, &mut out)
     });
 }
-
-/// Output elements a task of whole planes covers at least (when there are enough).
-const MIN_TASK_OUTPUT: usize = 1 << 12;
 
 /// One task: positions `p0..p0 + out[r].len()` of every output channel `r` of one image and
 /// group; `x` is that image and group's input (`depth` rows of `plane`).

@@ -71,11 +71,8 @@ pub(super) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
     let planes_total = p.batch * p.groups;
     let mut tasks: Vec<(usize, usize, usize, Vec<&mut [T]>)> = Vec::new();
     if bands == 1 {
-        let run = MIN_TASK_OUTPUT
-            .div_ceil(cg * q)
-            .clamp(1, planes_total.div_ceil(8).max(1));
-        for (i, out) in y.chunks_mut(run * cg * q).enumerate() {
-            tasks.push((i * run, 0, h_in, vec![out]));
+        for (first, out) in super::whole_runs(planes_total, y, cg * q) {
+            tasks.push((first, 0, h_in, vec![out]));
         }
     } else {
         for ng in 0..planes_total {
@@ -133,9 +130,6 @@ pub(super) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
         })
     });
 }
-
-/// Output elements a task of whole images covers at least (when there are enough).
-const MIN_TASK_OUTPUT: usize = 1 << 12;
 
 /// Input rows `rows` of image x group `image_group`, into the band's rows of each output
 /// plane of the group (`out[co]`).

@@ -185,9 +185,9 @@ pub(super) fn run<T: Element>(
     };
     if band >= h_out && p.batch * p.groups > 1 {
         // whole planes: runs of (image, group) blocks, split into channels inside the task
-        // (see `conv::whole_runs`)
+        // (see `super::whole_runs`)
         let block = cout * h_out * w_out;
-        let runs = super::conv::whole_runs(p, y, block);
+        let runs = super::whole_runs(p.batch * p.groups, y, block);
         let work = (p.multiply_adds() / 2) / runs.len().max(1) as u64;
         for_each_task(runs, work, at_once, |(first, out)| {
             for (i, out) in out.chunks_mut(block).enumerate() {
