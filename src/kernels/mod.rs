@@ -14,7 +14,7 @@ mod pointwise;
 mod prepared;
 pub(crate) use prepared::Prepared;
 mod scratch;
-mod simd;
+pub(crate) mod simd;
 mod skinny;
 mod subpixel;
 mod tiled;

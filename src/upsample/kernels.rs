@@ -11,15 +11,18 @@
 //! where `R_{k+1}` is the resize of the remaining (inner) axes. `R_{k+1}` of an input slice is
 //! computed once into a small ring of cached rows / planes and reused by every output that
 //! needs it, so each output element is written exactly once and no full-size intermediate
-//! exists. The innermost axis is a gather along a contiguous row; the outer axes combine
+//! exists. The innermost axis is a gather along a contiguous row (for an integer upscale,
+//! the run of the row where the table repeats period after period reads shifted runs of the
+//! input instead, see [`PeriodicRow`]); the outer axes combine
 //! whole contiguous rows with scalar weights, which the compiler vectorises. Nearest tables
 //! copy rows (and re-copy the previous output row when the source repeats).
 //!
 //! The operation order is exactly the nested sum of [`super::reference`] (inner axis first,
 //! taps left to right), so results are bit-identical to it and independent of threading.
 
-use super::tables::AxisTable;
+use super::tables::{AxisTable, Periodic};
 use crate::element::Element;
+use crate::kernels::simd::{vectorized, Kernel};
 
 /// Per-level constants of one call.
 struct LevelInfo<'a, T> {
@@ -35,6 +38,8 @@ struct LevelInfo<'a, T> {
     repeat: Option<usize>,
     /// Every output has this many taps.
     fixed_taps: Option<usize>,
+    /// The table's periodic run (innermost axis only, see [`AxisTable::periodic`]).
+    periodic: Option<Periodic<T>>,
     /// Ring size for cached inner results.
     ring: usize,
 }
@@ -87,6 +92,9 @@ pub(crate) fn resize_contiguous<T: Element>(
             deeper_identity: effective[k + 1..].iter().all(Option::is_none),
             repeat: table.and_then(AxisTable::integer_repeat),
             fixed_taps: table.and_then(AxisTable::fixed_taps),
+            periodic: table
+                .filter(|_| k + 1 == rank)
+                .and_then(AxisTable::periodic),
             ring: table.map_or(1, AxisTable::max_span),
         });
     }
@@ -330,6 +338,22 @@ fn row<T: Element>(tab: &AxisTable<T>, info: &LevelInfo<'_, T>, inp: &[T], out: 
                 }
             }
         }
+    } else if let Some(per) = info
+        .periodic
+        .as_ref()
+        .filter(|per| periodic_row(per, inp, &mut *out))
+    {
+        // outputs before and after the periodic run, one by one
+        let (a, b) = (per.period * per.lo, per.period * per.hi);
+        let k = per.taps;
+        for o in (0..a).chain(b..tab.out_len) {
+            let (ix, w) = (&tab.idx[o * k..][..k], &tab.w[o * k..][..k]);
+            let mut acc = w[0] * inp[ix[0]];
+            for t in 1..k {
+                acc = acc + w[t] * inp[ix[t]];
+            }
+            out[o] = acc;
+        }
     } else {
         match info.fixed_taps {
             Some(2) => {
@@ -369,6 +393,76 @@ fn row<T: Element>(tab: &AxisTable<T>, info: &LevelInfo<'_, T>, inp: &[T], out: 
         for (d, &o) in out.iter_mut().zip(&tab.outside) {
             if o {
                 *d = ext;
+            }
+        }
+    }
+}
+
+/// Runs the periodic run of `per` (outputs `period*lo..period*hi` of the row) through
+/// [`PeriodicRow`] compiled for the best instruction set, and returns `true`; `false`, having
+/// written nothing, for a period and tap count it has no kernel for.
+fn periodic_row<T: Element>(per: &Periodic<T>, inp: &[T], out: &mut [T]) -> bool {
+    fn go<T: Element, const S: usize, const K: usize>(
+        per: &Periodic<T>,
+        inp: &[T],
+        out: &mut [T],
+    ) -> bool {
+        let n = per.hi - per.lo;
+        // src[p][t][j - lo] = inp[j + off]: every index was one of the table's, so each
+        // shifted run lies inside the row
+        let src: [[&[T]; K]; S] = std::array::from_fn(|p| {
+            std::array::from_fn(|t| {
+                let first = (per.lo as isize + per.off[p * K + t]) as usize;
+                &inp[first..first + n]
+            })
+        });
+        let w: [[T; K]; S] = std::array::from_fn(|p| std::array::from_fn(|t| per.w[p * K + t]));
+        vectorized(PeriodicRow {
+            src,
+            w,
+            out: &mut out[S * per.lo..S * per.hi],
+        });
+        true
+    }
+    match (per.period, per.taps) {
+        (2, 2) => go::<T, 2, 2>(per, inp, out),
+        (3, 2) => go::<T, 3, 2>(per, inp, out),
+        (4, 2) => go::<T, 4, 2>(per, inp, out),
+        (8, 2) => go::<T, 8, 2>(per, inp, out),
+        (2, 4) => go::<T, 2, 4>(per, inp, out),
+        (3, 4) => go::<T, 3, 4>(per, inp, out),
+        (4, 4) => go::<T, 4, 4>(per, inp, out),
+        _ => false,
+    }
+}
+
+/// `out[S*j + p] = sum_t w[p][t] * src[p][t][j]`, taps left to right (the table's order, so
+/// the same bits as [`row`]'s general loop): contiguous reads of shifted runs of the input
+/// row instead of a gather per output.
+struct PeriodicRow<'a, T, const S: usize, const K: usize> {
+    src: [[&'a [T]; K]; S],
+    w: [[T; K]; S],
+    out: &'a mut [T],
+}
+
+impl<T: Element, const S: usize, const K: usize> Kernel for PeriodicRow<'_, T, S, K> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let PeriodicRow { src, w, out } = self;
+        let n = out.len() / S;
+        assert!(
+            src.iter().flatten().all(|s| s.len() == n),
+            "runs of the row"
+        );
+        for (j, o) in out.chunks_exact_mut(S).enumerate() {
+            for p in 0..S {
+                let mut acc = w[p][0] * src[p][0][j];
+                for t in 1..K {
+                    acc = acc + w[p][t] * src[p][t][j];
+                }
+                o[p] = acc;
             }
         }
     }

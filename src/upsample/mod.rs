@@ -360,6 +360,61 @@ mod tests {
         }
     }
 
+    /// Integer upscales of rows of 24 inputs or more take the periodic row kernel (see
+    /// `AxisTable::periodic`): the same bits as the reference, in `f32` and `f64`, linear and
+    /// cubic, half-pixel and align-corners (whose weights are not periodic: the general loop),
+    /// for 1-D to 3-D; and the kernel does run for the half-pixel tables.
+    #[test]
+    fn periodic_rows_equal_reference() {
+        fn check<T: Element>(x: &Array<T, ndarray::IxDyn>, scale: usize, mode: Mode, ac: bool) {
+            fn plan<T: Element, const D: usize>(
+                x: &[usize],
+                scale: usize,
+                mode: Mode,
+                ac: bool,
+            ) -> tables::Plan<T> {
+                let mut cfg = Upsample::<D>::scale([scale as f64; D]).mode(mode);
+                if ac {
+                    cfg = cfg.coordinates(CoordinateMode::AlignCorners);
+                }
+                cfg.tables::<T>(x).unwrap()
+            }
+            let (shape, tabs) = match x.ndim() {
+                3 => plan::<T, 1>(x.shape(), scale, mode, ac),
+                4 => plan::<T, 2>(x.shape(), scale, mode, ac),
+                _ => plan::<T, 3>(x.shape(), scale, mode, ac),
+            };
+            let mut fast = Array::<T, _>::zeros(ndarray::IxDyn(&shape));
+            execute(x, &tabs, &shape, T::zero(), &mut fast).unwrap();
+            let slow = reference::resize_reference(&x.view(), &tabs, T::zero());
+            assert_eq!(fast, slow, "{mode:?} x{scale} ac {ac} {:?}", x.shape());
+            let inner = tabs.last().and_then(Option::as_ref).expect("resized");
+            let periodic = inner.periodic();
+            if !ac && scale != 3 {
+                let per = periodic.expect("a periodic run");
+                assert_eq!(per.period, scale);
+                assert!(per.hi - per.lo >= inner.in_len - 4, "{per:?}");
+            }
+        }
+        for (seed, dims) in [
+            (3, vec![2, 3, 40]),
+            (4, vec![1, 2, 5, 29]),
+            (5, vec![1, 1, 3, 4, 37]),
+            (6, vec![2, 1, 7, 64]),
+        ] {
+            let x = ramp(ndarray::IxDyn(&dims), seed);
+            let x32 = x.mapv(|v| v as f32);
+            for scale in [2, 3, 4, 8] {
+                for mode in [Mode::Linear, Mode::Cubic] {
+                    for ac in [false, true] {
+                        check(&x, scale, mode, ac);
+                        check(&x32, scale, mode, ac);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn non_contiguous_in_and_out() {
         let x = ramp(ndarray::Ix4(3, 2, 4, 5), 2);

@@ -14,6 +14,22 @@ use crate::element::Element;
 /// Output shape plus one optional table per tensor axis (`None`: axis unchanged).
 pub(crate) type Plan<T> = (Vec<usize>, Vec<Option<AxisTable<T>>>);
 
+/// Shortest input row [`AxisTable::periodic`] looks at: on rows of 14 inputs its kernel's
+/// setup cost more than it saved (a 14x14 map x4, 1.1x the time).
+const MIN_PERIODIC_INPUT: usize = 24;
+
+/// See [`AxisTable::periodic`]: outputs `period*j + p`, `j` in `lo..hi`, are
+/// `sum_t w[p*taps + t] * x[j + off[p*taps + t]]`.
+#[derive(Clone, Debug)]
+pub(crate) struct Periodic<T> {
+    pub period: usize,
+    pub taps: usize,
+    pub off: Vec<isize>,
+    pub w: Vec<T>,
+    pub lo: usize,
+    pub hi: usize,
+}
+
 /// Taps of every output position along one axis.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct AxisTable<T> {
@@ -124,6 +140,56 @@ impl<T: Element> AxisTable<T> {
             .enumerate()
             .all(|(o, &i)| i == o / s)
             .then_some(s)
+    }
+
+    /// The run of outputs where the table repeats with period `S = out_len / in_len` (an
+    /// integer upscale of 2-8 with `K` = 2 or 4 taps per output): outputs `S*j + p` for `j` in
+    /// `lo..hi` read inputs `j + off[p][t]` with weights `w[p][t]`, the very indices and
+    /// weights of the table (compared exactly, so a table whose weights round differently
+    /// from one period to the next is periodic only where they agree). `None` when no such
+    /// run covers at least half of the input.
+    pub(crate) fn periodic(&self) -> Option<Periodic<T>> {
+        let k = self.fixed_taps()?;
+        if self.is_nearest()
+            || !self.outside.is_empty()
+            || !(k == 2 || k == 4)
+            || self.in_len < MIN_PERIODIC_INPUT
+            || self.out_len % self.in_len != 0
+        {
+            return None;
+        }
+        let s = self.out_len / self.in_len;
+        if !(2..=8).contains(&s) {
+            return None;
+        }
+        // the pattern of the middle period, then as far as it holds on either side
+        let mid = self.in_len / 2;
+        let mut off = Vec::with_capacity(s * k);
+        for t in 0..s * k {
+            off.push(self.idx[s * mid * k + t] as isize - mid as isize);
+        }
+        let w = self.w[s * mid * k..][..s * k].to_vec();
+        let holds = |j: usize| {
+            let at = s * j * k;
+            (0..s * k)
+                .all(|t| self.idx[at + t] as isize == j as isize + off[t] && self.w[at + t] == w[t])
+        };
+        let mut lo = mid;
+        while lo > 0 && holds(lo - 1) {
+            lo -= 1;
+        }
+        let mut hi = mid + 1;
+        while hi < self.in_len && holds(hi) {
+            hi += 1;
+        }
+        (2 * (hi - lo) >= self.in_len).then_some(Periodic {
+            period: s,
+            taps: k,
+            off,
+            w,
+            lo,
+            hi,
+        })
     }
 
     /// Widest index span `max - min + 1` used by one output (the ring size the fused kernels
