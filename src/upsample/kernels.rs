@@ -219,6 +219,17 @@ fn level<T: Element>(
         row(tab, info, inp, out, ctx.extrapolation);
         return;
     }
+    // a nearest integer upscale of whole planes (outer axis here, the row innermost): one
+    // kernel per plane instead of a call per row
+    if k + 2 == ctx.levels.len() && tab.outside.is_empty() {
+        let inner = &ctx.levels[k + 1];
+        let inner_plain = inner.table.is_some_and(|t| t.outside.is_empty());
+        if let (Some(rh), Some(rw), true) = (info.repeat, inner.repeat, inner_plain) {
+            if nearest_plane(inp, out, si, rh, rw) {
+                return;
+            }
+        }
+    }
     let outside = |o: usize| tab.outside.get(o).copied().unwrap_or(false);
     if tab.is_nearest() {
         for o in 0..tab.out_len {
@@ -480,6 +491,53 @@ impl<T: Element, const S: usize> Kernel for Repeat<'_, T, S> {
     fn run(self) {
         for (d, &v) in self.out.chunks_exact_mut(S).zip(self.inp) {
             *<&mut [T; S]>::try_from(d).expect("S outputs") = [v; S];
+        }
+    }
+}
+
+/// A plane upscaled by integer factors `rh` (rows) and `rw` (along each row, 2, 3, 4 or 8)
+/// by nearest: each input row repeated `rw` times along the row into the first of its `rh`
+/// output rows, then that row copied into the others, all in one [`NearestPlane`] kernel.
+/// Returns `false`, having written nothing, for a factor it has no kernel for.
+fn nearest_plane<T: Element>(inp: &[T], out: &mut [T], w_in: usize, rh: usize, rw: usize) -> bool {
+    fn go<T: Element, const S: usize>(inp: &[T], out: &mut [T], w_in: usize, rh: usize) -> bool {
+        vectorized(NearestPlane::<T, S> { inp, out, w_in, rh });
+        true
+    }
+    match rw {
+        2 => go::<T, 2>(inp, out, w_in, rh),
+        3 => go::<T, 3>(inp, out, w_in, rh),
+        4 => go::<T, 4>(inp, out, w_in, rh),
+        8 => go::<T, 8>(inp, out, w_in, rh),
+        _ => false,
+    }
+}
+
+/// See [`nearest_plane`].
+struct NearestPlane<'a, T, const S: usize> {
+    inp: &'a [T],
+    out: &'a mut [T],
+    w_in: usize,
+    rh: usize,
+}
+
+impl<T: Element, const S: usize> Kernel for NearestPlane<'_, T, S> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let NearestPlane { inp, out, w_in, rh } = self;
+        let w_out = S * w_in;
+        for (src, rows) in inp.chunks_exact(w_in).zip(out.chunks_exact_mut(w_out * rh)) {
+            let (first, rest) = rows.split_at_mut(w_out);
+            for (d, &v) in first.chunks_exact_mut(S).zip(src) {
+                *<&mut [T; S]>::try_from(d).expect("S outputs") = [v; S];
+            }
+            for row in rest.chunks_exact_mut(w_out) {
+                for (d, &v) in row.iter_mut().zip(&*first) {
+                    *d = v;
+                }
+            }
         }
     }
 }

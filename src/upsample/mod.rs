@@ -364,7 +364,8 @@ mod tests {
     /// `AxisTable::periodic`): the same bits as the reference, in `f32` and `f64`, linear and
     /// cubic, half-pixel and align-corners (whose weights are not periodic: the general loop),
     /// for 1-D to 3-D; and the kernel does run for the half-pixel tables. Nearest and
-    /// nearest-exact (the repeat kernels for x2, x3, x4, x8, the plain loop for x5) likewise.
+    /// nearest-exact (the repeat kernels for x2, x3, x4, x8, whole planes for 2-D and 3-D, the
+    /// plain loop for x5) likewise.
     #[test]
     fn periodic_rows_equal_reference() {
         fn check<T: Element>(x: &Array<T, ndarray::IxDyn>, scale: usize, mode: Mode, ac: bool) {
