@@ -173,6 +173,31 @@ def torch_cases():
                           align_corners=False, antialias=False, size=size, scale=None,
                           recompute=False, input_shape=list(shape), input=flat(x),
                           output_shape=list(y.shape), output=flat(y)))
+    # rows of 24+ inputs at integer scales (session 17): upconv computes the periodic run of
+    # such rows from shifted runs of the input, and nearest upscales as whole planes; these
+    # reach those kernels and their borders (its own generator: the cases above keep their data)
+    rng_p = np.random.default_rng(2468)
+    for mode, ac, shape, sf, dtype in [
+        ("bilinear", False, (1, 2, 3, 26), [2.0, 2.0], np.float32),
+        ("bicubic", False, (1, 1, 3, 25), [4.0, 4.0], np.float32),
+        ("linear", False, (2, 1, 30), [8.0], np.float64),
+        ("bicubic", False, (1, 1, 2, 27), [2.0, 3.0], np.float64),
+        ("trilinear", False, (1, 1, 2, 2, 24), [2.0, 2.0, 4.0], np.float32),
+        ("bilinear", True, (1, 1, 2, 28), [2.0, 2.0], np.float32),
+        ("nearest", False, (1, 2, 3, 26), [2.0, 4.0], np.float32),
+        ("nearest-exact", False, (1, 1, 3, 24), [3.0, 8.0], np.float32),
+    ]:
+        x = rand(shape, dtype, rng_p)
+        kw = dict(mode=mode, scale_factor=tuple(sf))
+        if mode in ("linear", "bilinear", "bicubic", "trilinear"):
+            kw["align_corners"] = ac
+        y = F.interpolate(torch.from_numpy(x), **kw).numpy()
+        cases.append(dict(
+            name=f"periodic_{mode}_ac{ac}_x{sf}_{list(shape)}_{np.dtype(dtype).name}",
+            dims=len(shape) - 2, dtype=np.dtype(dtype).name, mode=mode, align_corners=ac,
+            antialias=False, size=None, scale=sf, recompute=False,
+            input_shape=list(shape), input=flat(x),
+            output_shape=list(y.shape), output=flat(y)))
     return cases
 
 
