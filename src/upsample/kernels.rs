@@ -284,9 +284,20 @@ fn level<T: Element>(
     }
 }
 
-/// `dst = Σ_t w[t] * src(t)`, taps left to right, each element written once.
+/// Rows whose length is a multiple of this many elements go through [`Combine`] (AVX2). On
+/// rows of other lengths (393 and 518: every other 32-byte access crosses a cache line) it was
+/// 1.25-1.4x the time of the plain loop, which stays for them.
+const COMBINE_ROW_MULTIPLE: usize = 8;
+
+/// `dst = Σ_t w[t] * src(t)`, taps left to right, each element written once (one to four
+/// taps on rows of a multiple of [`COMBINE_ROW_MULTIPLE`] through [`Combine`]: paired A/B,
+/// 15 rounds, 0.75-0.92x the time on eight resizes, the others level).
 #[inline]
 fn combine<'s, T: Element>(dst: &mut [T], w: &[T], src: impl Fn(usize) -> &'s [T]) {
+    if (1..=4).contains(&w.len()) && dst.len() % COMBINE_ROW_MULTIPLE == 0 {
+        let srcs: [&[T]; 4] = std::array::from_fn(|t| src(t.min(w.len() - 1)));
+        return vectorized(Combine { dst, w, srcs });
+    }
     match w.len() {
         0 => dst.fill(T::zero()),
         1 => {
@@ -538,6 +549,51 @@ impl<T: Element, const S: usize> Kernel for NearestPlane<'_, T, S> {
                     *d = v;
                 }
             }
+        }
+    }
+}
+
+/// [`combine`] of one to four taps, compiled for the best instruction set (the same
+/// operations in the same order on every one).
+struct Combine<'a, 's, T> {
+    dst: &'a mut [T],
+    w: &'a [T],
+    /// The taps' rows (unused ones repeat the last).
+    srcs: [&'s [T]; 4],
+}
+
+impl<T: Element> Kernel for Combine<'_, '_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let Combine {
+            dst,
+            w,
+            srcs: [a, b, c, e],
+        } = self;
+        match *w {
+            [w0] => {
+                for (d, &a) in dst.iter_mut().zip(a) {
+                    *d = w0 * a;
+                }
+            }
+            [w0, w1] => {
+                for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
+                    *d = w0 * a + w1 * b;
+                }
+            }
+            [w0, w1, w2] => {
+                for (((d, &a), &b), &c) in dst.iter_mut().zip(a).zip(b).zip(c) {
+                    *d = w0 * a + w1 * b + w2 * c;
+                }
+            }
+            [w0, w1, w2, w3] => {
+                for ((((d, &a), &b), &c), &e) in dst.iter_mut().zip(a).zip(b).zip(c).zip(e) {
+                    *d = w0 * a + w1 * b + w2 * c + w3 * e;
+                }
+            }
+            _ => unreachable!("one to four taps"),
         }
     }
 }
