@@ -294,47 +294,52 @@ const COMBINE_ROW_MULTIPLE: usize = 8;
 /// 15 rounds, 0.75-0.92x the time on eight resizes, the others level).
 #[inline]
 fn combine<'s, T: Element>(dst: &mut [T], w: &[T], src: impl Fn(usize) -> &'s [T]) {
-    if (1..=4).contains(&w.len()) && dst.len() % COMBINE_ROW_MULTIPLE == 0 {
-        let srcs: [&[T]; 4] = std::array::from_fn(|t| src(t.min(w.len() - 1)));
-        return vectorized(Combine { dst, w, srcs });
-    }
     match w.len() {
         0 => dst.fill(T::zero()),
-        1 => {
-            let w0 = w[0];
-            for (d, &a) in dst.iter_mut().zip(src(0)) {
-                *d = w0 * a;
-            }
-        }
-        2 => {
-            let (w0, w1) = (w[0], w[1]);
-            for ((d, &a), &b) in dst.iter_mut().zip(src(0)).zip(src(1)) {
-                *d = w0 * a + w1 * b;
-            }
-        }
-        3 => {
-            let (w0, w1, w2) = (w[0], w[1], w[2]);
-            for (((d, &a), &b), &c) in dst.iter_mut().zip(src(0)).zip(src(1)).zip(src(2)) {
-                *d = w0 * a + w1 * b + w2 * c;
+        1..=4 => {
+            let srcs: [&[T]; 4] = std::array::from_fn(|t| src(t.min(w.len() - 1)));
+            if dst.len() % COMBINE_ROW_MULTIPLE == 0 {
+                vectorized(Combine { dst, w, srcs });
+            } else {
+                combine_few(dst, w, srcs);
             }
         }
         n => {
-            let (w0, w1, w2, w3) = (w[0], w[1], w[2], w[3]);
-            for ((((d, &a), &b), &c), &e) in dst
-                .iter_mut()
-                .zip(src(0))
-                .zip(src(1))
-                .zip(src(2))
-                .zip(src(3))
-            {
-                *d = w0 * a + w1 * b + w2 * c + w3 * e;
-            }
+            combine_few(dst, &w[..4], std::array::from_fn(&src));
             for (t, &wt) in w.iter().enumerate().take(n).skip(4) {
                 for (d, &a) in dst.iter_mut().zip(src(t)) {
                     *d = *d + wt * a;
                 }
             }
         }
+    }
+}
+
+/// `dst = Σ_t w[t] * srcs[t]` for one to four taps (`srcs` past the taps unused).
+#[inline(always)]
+fn combine_few<T: Element>(dst: &mut [T], w: &[T], [a, b, c, e]: [&[T]; 4]) {
+    match *w {
+        [w0] => {
+            for (d, &a) in dst.iter_mut().zip(a) {
+                *d = w0 * a;
+            }
+        }
+        [w0, w1] => {
+            for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
+                *d = w0 * a + w1 * b;
+            }
+        }
+        [w0, w1, w2] => {
+            for (((d, &a), &b), &c) in dst.iter_mut().zip(a).zip(b).zip(c) {
+                *d = w0 * a + w1 * b + w2 * c;
+            }
+        }
+        [w0, w1, w2, w3] => {
+            for ((((d, &a), &b), &c), &e) in dst.iter_mut().zip(a).zip(b).zip(c).zip(e) {
+                *d = w0 * a + w1 * b + w2 * c + w3 * e;
+            }
+        }
+        _ => unreachable!("one to four taps"),
     }
 }
 
@@ -558,7 +563,7 @@ impl<T: Element, const S: usize> Kernel for NearestPlane<'_, T, S> {
 struct Combine<'a, 's, T> {
     dst: &'a mut [T],
     w: &'a [T],
-    /// The taps' rows (unused ones repeat the last).
+    /// The taps' rows (past the taps unused: they repeat the last).
     srcs: [&'s [T]; 4],
 }
 
@@ -567,33 +572,6 @@ impl<T: Element> Kernel for Combine<'_, '_, T> {
 
     #[inline(always)]
     fn run(self) {
-        let Combine {
-            dst,
-            w,
-            srcs: [a, b, c, e],
-        } = self;
-        match *w {
-            [w0] => {
-                for (d, &a) in dst.iter_mut().zip(a) {
-                    *d = w0 * a;
-                }
-            }
-            [w0, w1] => {
-                for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
-                    *d = w0 * a + w1 * b;
-                }
-            }
-            [w0, w1, w2] => {
-                for (((d, &a), &b), &c) in dst.iter_mut().zip(a).zip(b).zip(c) {
-                    *d = w0 * a + w1 * b + w2 * c;
-                }
-            }
-            [w0, w1, w2, w3] => {
-                for ((((d, &a), &b), &c), &e) in dst.iter_mut().zip(a).zip(b).zip(c).zip(e) {
-                    *d = w0 * a + w1 * b + w2 * c + w3 * e;
-                }
-            }
-            _ => unreachable!("one to four taps"),
-        }
+        combine_few(self.dst, self.w, self.srcs);
     }
 }
