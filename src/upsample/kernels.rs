@@ -505,9 +505,15 @@ impl<T: Element, const S: usize> Kernel for Repeat<'_, T, S> {
 
     #[inline(always)]
     fn run(self) {
-        for (d, &v) in self.out.chunks_exact_mut(S).zip(self.inp) {
-            *<&mut [T; S]>::try_from(d).expect("S outputs") = [v; S];
-        }
+        repeat_row::<T, S>(self.inp, self.out);
+    }
+}
+
+/// Every input of `inp` `S` times into `out`.
+#[inline(always)]
+fn repeat_row<T: Element, const S: usize>(inp: &[T], out: &mut [T]) {
+    for (d, &v) in out.chunks_exact_mut(S).zip(inp) {
+        *<&mut [T; S]>::try_from(d).expect("S outputs") = [v; S];
     }
 }
 
@@ -546,9 +552,7 @@ impl<T: Element, const S: usize> Kernel for NearestPlane<'_, T, S> {
         let w_out = S * w_in;
         for (src, rows) in inp.chunks_exact(w_in).zip(out.chunks_exact_mut(w_out * rh)) {
             let (first, rest) = rows.split_at_mut(w_out);
-            for (d, &v) in first.chunks_exact_mut(S).zip(src) {
-                *<&mut [T; S]>::try_from(d).expect("S outputs") = [v; S];
-            }
+            repeat_row::<T, S>(src, first);
             for row in rest.chunks_exact_mut(w_out) {
                 for (d, &v) in row.iter_mut().zip(&*first) {
                     *d = v;
