@@ -392,7 +392,7 @@ fn band_product_of<T: Element>(
         Lowering::Pointwise | Lowering::WidthShift => cin,
         Lowering::Im2col => cin * p.kernel_volume(),
     };
-    let spare = spare.filter(|_| few_rows_pay(cout, cols, depth));
+    let spare = spare.filter(|_| few_rows_pay::<T>(cout, cols, depth));
     let mut dst = match spare {
         Some(s) => Dst::ColMajor(&mut s[..cout * cols], tile),
         None => Dst::RowMajor(tile),
@@ -926,7 +926,7 @@ mod tests {
                 Lowering::Pointwise | Lowering::WidthShift => cin,
                 Lowering::Im2col => cin * k * k,
             };
-            assert!(few_rows_pay(cout, cols, depth), "{p:?}");
+            assert!(few_rows_pay::<f64>(cout, cols, depth), "{p:?}");
             assert_equals_definition(&p);
         }
     }

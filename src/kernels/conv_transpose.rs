@@ -1685,7 +1685,7 @@ fn product_into_col<T: Element>(
         skinny_product(col, lhs, rhs, spare);
         return;
     }
-    if !col_major_pays(m, nominal, lhs.cols) && !few_rows_pay(m, nominal, lhs.cols) {
+    if !col_major_pays(m, nominal, lhs.cols) && !few_rows_pay::<T>(m, nominal, lhs.cols) {
         matmul(col, n, lhs, rhs, false);
         return;
     }
@@ -2168,7 +2168,7 @@ mod tests {
             };
             assert_eq!(path(&p), Path::Col2im, "{p:?}");
             let m = cout * kernel * kernel;
-            assert!(few_rows_pay(m, p.strided_plane(), cin), "{p:?}");
+            assert!(few_rows_pay::<f64>(m, p.strided_plane(), cin), "{p:?}");
             assert_runs_the_definition(&p, 3);
         }
     }

@@ -62,6 +62,9 @@ pub(crate) fn matmul<T: Element>(
 ) {
     let n = rhs.cols;
     assert!(lhs.rows <= 1 || dst_row_stride >= n, "output rows overlap");
+    if super::few_rows::product_into(dst, dst_row_stride, lhs, rhs, accumulate) {
+        return;
+    }
     product(dst, (dst_row_stride, 1), lhs, rhs, accumulate);
 }
 
@@ -98,7 +101,15 @@ pub(crate) fn matmul_col_major<T: Element>(
 /// GFLOP/s against 23-37 column-major with the transpose (one thread, input from memory),
 /// and a 256 -> 8 2x2/2 layer on a 128x128 map, which also drops its input copy then (see
 /// `copies_input` in `conv_transpose.rs`), 0.69x the time (randomized A/B, 9 rounds).
-pub(crate) fn few_rows_pay(m: usize, n: usize, depth: usize) -> bool {
+///
+/// Where our own few-row tiles run ([`super::few_rows`], `f32` with AVX2), they take the
+/// products of 8-12 rows instead (microbenchmark, one thread: 64-76 GFLOP/s against 35-61
+/// column-major with the transpose); from 13 rows the column-major orientation stays (16
+/// rows, 256 deep: 84-89 against 72-75).
+pub(crate) fn few_rows_pay<T: Element>(m: usize, n: usize, depth: usize) -> bool {
+    if super::few_rows::available::<T>() && m < 13 {
+        return false;
+    }
     may_have_few_rows(m, n) && depth >= FEW_ROWS_DEPTH
 }
 
@@ -314,10 +325,12 @@ mod tests {
                 row_stride: cols,
                 col_stride: 1,
             };
+            // through the library itself (`matmul` would take some of these products through
+            // our own few-row tiles, which add in another order)
             let mut whole = vec![T::nan(); rows * cols];
-            matmul(
+            product(
                 &mut whole,
-                cols,
+                (cols, 1),
                 mat(&lhs, rows, depth),
                 mat(&rhs, depth, cols),
                 false,
@@ -325,9 +338,9 @@ mod tests {
             let mut by_16 = vec![T::nan(); rows * cols];
             for r0 in (0..rows).step_by(16) {
                 let r1 = (r0 + 16).min(rows);
-                matmul(
+                product(
                     &mut by_16[r0 * cols..],
-                    cols,
+                    (cols, 1),
                     mat(&lhs[r0 * depth..], r1 - r0, depth),
                     mat(&rhs, depth, cols),
                     false,

@@ -4,6 +4,7 @@ mod conv;
 mod conv_transpose;
 mod depthwise;
 mod direct;
+mod few_rows;
 mod gather;
 mod gemm;
 pub(crate) mod io;
