@@ -211,7 +211,7 @@ mod avx2 {
         pub(super) dst: &'a mut [f32],
         pub(super) dst_row_stride: usize,
         pub(super) accumulate: bool,
-        /// [`A_BLOCK`] + [`B_PANEL`] elements.
+        /// [`A_BLOCK`] + `B_PANEL` elements.
         pub(super) scratch: &'a mut [f32],
     }
 
