@@ -39,29 +39,31 @@ use crate::Element;
 /// rows, 192 deep, rows 4096 apart: 62-69 GFLOP/s against 39-60).
 const FEW_ROWS: usize = 16;
 
-/// Most rows of `A` this module takes when `B`'s rows are [`GEMM_ALIASED`] apart. With more
-/// rows, or 17-48 rows elsewhere, the GEMM library's 16-row kernels fill their lanes and its
-/// packing is shared by enough rows (24-48 rows, 160 deep, rows 1280-1296 apart: 82-89
-/// GFLOP/s here against 85-95 there).
-pub(crate) const MAX_ROWS: usize = 48;
+/// Most rows of `A` this module takes when `B`'s rows are [`GEMM_ALIASED`] apart. With 17 rows
+/// or more elsewhere, the GEMM library's 16-row kernels fill their lanes and its packing is
+/// shared by enough rows (24-48 rows, 160 deep, rows 1280-1296 apart: 82-89 GFLOP/s here
+/// against 85-95 there). In layers (paired A/B, 15-21 rounds), taking products of 72 rows on
+/// 4 KiB strides here rather than stopping at 48 rows ran 0.89-0.91x the time on two layers,
+/// 1.04x (within the noise) on a third.
+pub(crate) const MAX_ROWS: usize = 128;
 
-/// Row strides of `B` (elements) at which the GEMM library slows down on products of 17-48
-/// rows: 1024 `f32`s, 4 KiB (24-48 rows, 64-256 deep, rows 1024 apart: 55-76 GFLOP/s there,
-/// 83-98 here).
+/// Row strides of `B` (elements) at which the GEMM library slows down on products of 17 rows
+/// or more: 1024 `f32`s, 4 KiB (24-48 rows, 64-256 deep, rows 1024 apart: 55-76 GFLOP/s
+/// there, 83-98 here; 64-96 rows, 80-93 there, 95-102 here).
 const GEMM_ALIASED: usize = 1024;
 
 /// Most rows per group: six rows of two vectors are twelve accumulators of AVX2's sixteen
 /// registers, next to the two loaded vectors of `B` and one broadcast of `A`.
 const GROUP_ROWS: usize = 6;
 
-/// Steps of the inner dimension per block: the copy of `A` (at most 24 KiB) and a panel of
+/// Steps of the inner dimension per block: the copy of `A` (at most 64 KiB) and a panel of
 /// `B` (24 KiB) per block. Deeper blocks write the destination back less often; with 256 the
 /// panel no longer stays in the L1 cache (microbenchmark, one thread, 8-96 rows 256 deep:
 /// blocks of 128 steps and panels of 48 columns ran 92-98 GFLOP/s against 83-86 for 64 and 96).
 const DEPTH_BLOCK: usize = 128;
 
 /// Columns of `B` per panel: every group of rows reads a panel of a depth block before the
-/// next panel, so it stays in the L1 cache between them. A multiple of 8, 16 and 48 (the tile
+/// next panel, so it stays in the L1 cache between them. A multiple of 16, 24 and 48 (the tile
 /// widths).
 const PANEL: usize = 48;
 
@@ -193,7 +195,7 @@ pub(crate) fn product_into<T: Element>(
 #[cfg(target_arch = "x86_64")]
 thread_local! {
     /// Each thread's copy of `A`'s depth block and `B`'s panel ([`A_BLOCK`] + [`B_PANEL`]
-    /// elements, 48 KiB), allocated on its first product and reused.
+    /// elements, 88 KiB), allocated on its first product and reused.
     static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -438,7 +440,7 @@ mod tests {
         }
         let mut checked = 0;
         let mut seed = 1;
-        for &m in &[2, 3, 6, 7, 9, 12, 13, 16, 17, 27, 48] {
+        for &m in &[2, 3, 6, 7, 9, 12, 13, 16, 17, 27, 48, 98, 128] {
             for &k in &[1, 5, 128, 129, 300] {
                 for &n in &[8, 13, 48, 57, 100] {
                     for &stride in &[n, n + 5, 1024, 2048 + 256] {
@@ -501,11 +503,11 @@ mod tests {
         assert!(checked > 500, "{checked}");
     }
 
-    /// The products left to the GEMM library: 1, 4, 5 or over 16 rows (over 48, or on rows not
-    /// 4 KiB apart), fewer than 8 columns, strided columns, `f64`; nothing is written.
+    /// The products left to the GEMM library: 1, 4, 5 or over 16 rows (over 128, or on rows
+    /// not 4 KiB apart), fewer than 8 columns, strided columns, `f64`; nothing is written.
     #[test]
     fn declines_what_it_does_not_take() {
-        let a = values(64 * 8, 1);
+        let a = values(160 * 8, 1);
         let b = values(8 * 2048, 2);
         let mat = |data, rows, cols, row_stride, col_stride| Mat {
             data,
@@ -520,7 +522,7 @@ mod tests {
             (5, 64, 64, 1),
             (17, 64, 64, 1),
             (24, 64, 1040, 1),
-            (49, 64, 1024, 1),
+            (129, 64, 1024, 1),
             (9, 7, 64, 1),
             (9, 32, 64, 2),
         ] {
