@@ -459,20 +459,8 @@ mod tests {
                         let b = values((k - 1) * stride + n, seed + 1000);
                         let ld = n + 3;
                         let before = values(m * ld, seed + 2000);
-                        let lhs = Mat {
-                            data: &a,
-                            rows: m,
-                            cols: k,
-                            row_stride: lhs_rs,
-                            col_stride: lhs_cs,
-                        };
-                        let rhs = Mat {
-                            data: &b,
-                            rows: k,
-                            cols: n,
-                            row_stride: stride,
-                            col_stride: 1,
-                        };
+                        let lhs = mat(&a, m, k, lhs_rs, lhs_cs);
+                        let rhs = mat(&b, k, n, stride, 1);
                         let mut dst = before.clone();
                         assert!(product_into(&mut dst, ld, lhs, rhs, accumulate));
                         for i in 0..m {
@@ -503,19 +491,29 @@ mod tests {
         assert!(checked > 500, "{checked}");
     }
 
+    /// `Mat { data, rows, cols, row_stride, col_stride }`.
+    fn mat<T>(
+        data: &[T],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Mat<'_, T> {
+        Mat {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        }
+    }
+
     /// The products left to the GEMM library: 1, 4, 5 or over 16 rows (over 128, or on rows
     /// not 4 KiB apart), fewer than 8 columns, strided columns, `f64`; nothing is written.
     #[test]
     fn declines_what_it_does_not_take() {
         let a = values(160 * 8, 1);
         let b = values(8 * 2048, 2);
-        let mat = |data, rows, cols, row_stride, col_stride| Mat {
-            data,
-            rows,
-            cols,
-            row_stride,
-            col_stride,
-        };
         for (m, n, stride, col_stride) in [
             (1, 64, 64, 1),
             (4, 64, 64, 1),
@@ -535,20 +533,8 @@ mod tests {
         let a64 = vec![1.0f64; 9 * 8];
         let b64 = vec![1.0f64; 8 * 64];
         let mut dst = vec![7.0f64; 9 * 64];
-        let lhs = Mat {
-            data: &a64[..],
-            rows: 9,
-            cols: 8,
-            row_stride: 8,
-            col_stride: 1,
-        };
-        let rhs = Mat {
-            data: &b64[..],
-            rows: 8,
-            cols: 64,
-            row_stride: 64,
-            col_stride: 1,
-        };
+        let lhs = mat(&a64[..], 9, 8, 8, 1);
+        let rhs = mat(&b64[..], 8, 64, 64, 1);
         assert!(!product_into(&mut dst, 64, lhs, rhs, false));
         assert!(dst.iter().all(|&v| v == 7.0));
         // and what it takes, where it runs
