@@ -12,7 +12,7 @@
 //! Here the columns are the vector lanes: a tile is `R` rows of `A` times `V` vectors of eight
 //! consecutive columns of `B`. For each step `c` of the inner dimension the tile loads `V`
 //! vectors of row `c` of `B` and adds each, times `A[r, c]` (broadcast), into the accumulators
-//! of row `r`: `R * V` chains of fused multiply-adds (9-12, enough to keep both FMA pipes busy
+//! of row `r`: `R * V` chains of fused multiply-adds (8-12, enough to keep both FMA pipes busy
 //! through their latency), `V + R` loads per `R * V` of them, and the loaded vectors or the
 //! broadcasts (the fewer) held in registers through the step, so that nothing spills. Rows go
 //! in groups of at most [`GROUP_ROWS`], of sizes as equal as may be. The work is cut into
