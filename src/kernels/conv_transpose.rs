@@ -497,13 +497,27 @@ fn block_channels_for(p: &Problem, tasks: usize) -> usize {
     by_threads.min(by_memory).max(1)
 }
 
-/// Channels per block when a lone image's output channels are split for the threads: about
-/// a quarter of them, at least 64 GEMM rows.
+/// Channels per block when a lone image's output channels are split for the threads:
+/// [`split_share`], or the largest divisor of the channels not below half of it, so that the
+/// blocks are equal. A 3-channel 7x7 head had blocks of 2 + 1 channels, and one thread twice
+/// the other's work: as three blocks of one, 256 -> 3 7x7 on 32x32 ran 0.77-0.84x the time
+/// (paired A/B, 11-15 rounds); the only other such layer of the benchmark sets (21 -> 21
+/// 4x4/2 on 64x64: blocks of 3, not 6 + 6 + 6 + 3) was level.
 fn split_block(p: &Problem) -> usize {
+    let (cg, share) = (p.dense_channels, split_share(p));
+    (share.div_ceil(2)..=share)
+        .rev()
+        .find(|b| cg % b == 0)
+        .unwrap_or(share)
+}
+
+/// About a quarter of a lone image's output channels, at least 64 GEMM rows (at least one).
+fn split_share(p: &Problem) -> usize {
     p.dense_channels
         .div_ceil(4)
         .max(64usize.div_ceil(p.kernel_volume()))
         .min(p.dense_channels)
+        .max(1)
 }
 
 /// Channel blocks of fewer GEMM rows than this give way to bands of output rows where
@@ -516,7 +530,7 @@ const SPLIT_ROWS_FOR_BANDS: usize = 256;
 /// Whether a lone image's output goes in bands of rows instead of channel blocks (see
 /// [`bands_split_freely`] and [`SPLIT_ROWS_FOR_BANDS`]).
 fn splits_into_bands(p: &Problem) -> bool {
-    split_block(p) * p.kernel_volume() < SPLIT_ROWS_FOR_BANDS && bands_split_freely(p)
+    split_share(p) * p.kernel_volume() < SPLIT_ROWS_FOR_BANDS && bands_split_freely(p)
 }
 
 /// Whether a lone image (fewer than four images and groups) splits into bands of output rows
@@ -1891,6 +1905,36 @@ mod tests {
     fn assert_runs_the_definition(p: &Problem, seed: usize) {
         let bad = mismatch(p, seed, true, 1e-12, |x, w, b, y| run(p, x, w, None, b, y));
         assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+    }
+
+    /// A lone image's channel blocks are equal where a divisor of the channels allows (not
+    /// below half the share): a 3-channel 7x7 head in three blocks of one, 21 channels of a
+    /// 4x4 kernel in blocks of 3; 97 channels (prime) keep their share of 64. The head runs the
+    /// definition.
+    #[test]
+    fn channel_blocks_are_equal_where_a_divisor_allows() {
+        let same = |side: usize, k: usize| AxisMap {
+            strided: side,
+            dense: side + k - 1 - 2 * (k / 2),
+            kernel: k,
+            stride: 1,
+            dilation: 1,
+            pad_begin: (k / 2) as i64,
+        };
+        let lone = |cin: usize, cout: usize, side: usize, k: usize| Problem {
+            batch: 1,
+            groups: 1,
+            strided_channels: cin,
+            dense_channels: cout,
+            axes: [AxisMap::UNIT, same(side, k), same(side, k)],
+        };
+        let head = lone(40, 3, 12, 7);
+        assert_eq!((split_share(&head), split_block(&head)), (2, 1));
+        let fcn = lone(21, 21, 16, 4);
+        assert_eq!((split_share(&fcn), split_block(&fcn)), (6, 3));
+        let prime = lone(8, 97, 8, 1);
+        assert_eq!((split_share(&prime), split_block(&prime)), (64, 64));
+        assert_runs_the_definition(&head, 5);
     }
 
     /// [`gemm_col2im`] of `p` through one prepared layer, called twice on seeded data: the
