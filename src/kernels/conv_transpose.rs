@@ -500,9 +500,11 @@ fn block_channels_for(p: &Problem, tasks: usize) -> usize {
 /// Channels per block when a lone image's output channels are split for the threads:
 /// [`split_share`], or the largest divisor of the channels not below half of it, so that the
 /// blocks are equal. A 3-channel 7x7 head had blocks of 2 + 1 channels, and one thread twice
-/// the other's work: as three blocks of one, 256 -> 3 7x7 on 32x32 ran 0.77-0.84x the time
-/// (paired A/B, 11-15 rounds); the only other such layer of the benchmark sets (21 -> 21
-/// 4x4/2 on 64x64: blocks of 3, not 6 + 6 + 6 + 3) was level.
+/// the other's work: as three blocks of one, 256 -> 3 7x7 on 32x32 ran 0.77-0.84x the time in
+/// paired in-process A/Bs (11-21 rounds), but level in ten alternating runs of the two builds
+/// (medians 0.73 and 0.72 ms, the new build's runs bimodal: 0.55-0.57 or 0.72-0.86); the only
+/// other such layer of the benchmark sets (21 -> 21 4x4/2 on 64x64: blocks of 3, not
+/// 6 + 6 + 6 + 3) was level.
 fn split_block(p: &Problem) -> usize {
     let (cg, share) = (p.dense_channels, split_share(p));
     (share.div_ceil(2)..=share)
