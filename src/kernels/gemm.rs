@@ -107,11 +107,14 @@ pub(crate) fn matmul_col_major<T: Element>(
 /// column-major with the transpose); from 13 rows the column-major orientation stays (16
 /// rows, 256 deep: 84-89 against 72-75).
 pub(crate) fn few_rows_pay<T: Element>(m: usize, n: usize, depth: usize) -> bool {
-    if super::few_rows::available::<T>() && m < 13 {
+    if super::few_rows::available::<T>() && m <= TILED_FEW_ROWS {
         return false;
     }
     may_have_few_rows(m, n) && depth >= FEW_ROWS_DEPTH
 }
+
+/// Most rows of a product [`few_rows_pay`] leaves to our own few-row tiles where they run.
+const TILED_FEW_ROWS: usize = 12;
 
 /// [`few_rows_pay`] for some depth.
 pub(crate) fn may_have_few_rows(m: usize, n: usize) -> bool {
