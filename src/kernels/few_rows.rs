@@ -82,11 +82,11 @@ const B_PANEL: usize = DEPTH_BLOCK * PANEL;
 
 /// Whether [`product_into`] takes an `m`-row product whose right operand is `rhs`, for `T` on
 /// this CPU: 2-3 or 6-16 rows, or up to [`MAX_ROWS`] when `rhs`'s rows are a multiple of
-/// [`GEMM_ALIASED`] apart.
+/// [`GEMM_ALIASED`] apart; at least one step deep (an empty product is the GEMM library's).
 pub(crate) fn takes<T: Element>(m: usize, rhs: &Mat<'_, T>) -> bool {
     let rows = matches!(m, 2..=3 | 6..=FEW_ROWS)
         || ((FEW_ROWS..=MAX_ROWS).contains(&m) && rhs.row_stride % GEMM_ALIASED == 0);
-    rows && rhs.col_stride == 1 && rhs.cols >= 8 && available::<T>()
+    rows && rhs.rows > 0 && rhs.col_stride == 1 && rhs.cols >= 8 && available::<T>()
 }
 
 /// Whether the tiles run for `T` on this CPU (`f32`, AVX2 and FMA).
@@ -135,33 +135,9 @@ pub(crate) fn product_into<T: Element>(
             (m - 1) * dst_row_stride + n <= dst.len(),
             "output does not fit"
         );
-        if k == 0 {
-            if !accumulate {
-                for row in dst.chunks_mut(dst_row_stride.max(1)).take(m) {
-                    row[..n].fill(0.0);
-                }
-            }
-            return true;
-        }
-        assert!(
-            (m - 1) * lhs.row_stride + (k - 1) * lhs.col_stride < a.len(),
-            "lhs does not fit"
-        );
-        assert!((k - 1) * rhs.row_stride + n <= b.len(), "rhs does not fit");
-        let a = Mat {
-            data: a,
-            rows: m,
-            cols: k,
-            row_stride: lhs.row_stride,
-            col_stride: lhs.col_stride,
-        };
-        let b = Mat {
-            data: b,
-            rows: k,
-            cols: n,
-            row_stride: rhs.row_stride,
-            col_stride: 1,
-        };
+        assert!(lhs.extent() <= a.len(), "lhs does not fit");
+        assert!(rhs.extent() <= b.len(), "rhs does not fit");
+        let (a, b) = (lhs.with_data(a), rhs.with_data(b));
         SCRATCH.with(|cell| {
             let mut fresh = Vec::new();
             // this thread's copy, unless it is in use further up the stack (it never is)

@@ -18,11 +18,22 @@ pub(crate) struct Mat<'a, T> {
 
 impl<T> Mat<'_, T> {
     /// One past the largest index the matrix touches (0 when it is empty).
-    fn extent(&self) -> usize {
+    pub(crate) fn extent(&self) -> usize {
         if self.rows == 0 || self.cols == 0 {
             return 0;
         }
         (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride + 1
+    }
+
+    /// The same shape and strides over `data` (the same elements seen as another type).
+    pub(crate) fn with_data<'b, U>(&self, data: &'b [U]) -> Mat<'b, U> {
+        Mat {
+            data,
+            rows: self.rows,
+            cols: self.cols,
+            row_stride: self.row_stride,
+            col_stride: self.col_stride,
+        }
     }
 }
 
