@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! deconv <name> out=[N,C,H,W] <median ms> ms <GFLOP/s> GFLOP/s
-//! up <name> out=[N,C,H,W] <median ms> ms <GB/s> GB/s
+//! up <name> out=[N,C,...] <median ms> ms <GB/s> GB/s
 //! gemm <name> mnk=[m,n,k] <median ms> ms <GFLOP/s> GFLOP/s   (GEMM ceiling, same FLOP count)
 //! copy <name> bytes=B <median ms> ms <GB/s> GB/s             (bandwidth ceiling, same bytes)
 //! ```
@@ -40,11 +40,12 @@
 use std::error::Error;
 use std::time::Instant;
 
-use ndarray::{Array4, ArrayRef4};
+use ndarray::{Array4, ArrayD, Ix3, Ix4, Ix5, IxDyn};
 use serde_json::Value;
 use upconv::{
-    conv_transpose2d, conv_transpose2d_into, pixel_shuffle, pixel_shuffle_into, upsample2d,
-    upsample2d_into, ConvTranspose2d, ConvTranspose2dLayer, CoordinateMode, Mode, Upsample2d,
+    conv_transpose2d, conv_transpose2d_into, pixel_shuffle, pixel_shuffle_into, upsample1d,
+    upsample1d_into, upsample2d, upsample2d_into, upsample3d, upsample3d_into, ConvTranspose2d,
+    ConvTranspose2dLayer, CoordinateMode, Mode, Upsample, Upsample1d, Upsample2d, Upsample3d,
 };
 
 type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
@@ -145,6 +146,17 @@ fn random(shape: [usize; 4], seed: u64) -> Array4<f32> {
     })
 }
 
+/// [`random`] of any shape.
+fn random_d(shape: &[usize], seed: u64) -> ArrayD<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    ArrayD::from_shape_simple_fn(IxDyn(shape), || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    })
+}
+
 fn get_usize(v: &Value, key: &str, default: Option<usize>) -> Res<usize> {
     match v.get(key) {
         Some(x) => Ok(x.as_u64().ok_or_else(|| format!("{key}: not an integer"))? as usize),
@@ -162,6 +174,16 @@ fn get_pair(v: &Value, key: &str, default: Option<usize>) -> Res<[usize; 2]> {
         Some(_) => Ok([get_usize(v, key, None)?; 2]),
         None => Ok([default.ok_or_else(|| format!("missing key {key}"))?; 2]),
     }
+}
+
+/// `x`: the input's shape, any number of axes.
+fn get_shape(v: &Value) -> Res<Vec<usize>> {
+    v.get("x")
+        .and_then(Value::as_array)
+        .ok_or("missing x")?
+        .iter()
+        .map(|d| Ok(d.as_u64().ok_or("x: not an integer")? as usize))
+        .collect()
 }
 
 fn get_shape4(v: &Value) -> Res<[usize; 4]> {
@@ -199,44 +221,73 @@ fn deconv_cfg(wl: &Value, x: [usize; 4]) -> Res<(ConvTranspose2d, [usize; 4])> {
     Ok((cfg, [x[1], cout / groups, k[0], k[1]]))
 }
 
+/// A resize over one to three spatial axes, or a pixel shuffle.
 enum UpOp {
-    Resize(Upsample2d),
+    Resize1(Upsample1d),
+    Resize2(Upsample2d),
+    Resize3(Upsample3d),
     PixelShuffle(usize),
 }
 
-fn up_op(wl: &Value) -> Res<UpOp> {
+/// `scale` (a number, or one per spatial axis) as `D` factors.
+fn scales<const D: usize>(wl: &Value) -> Res<[f64; D]> {
+    let v: Vec<f64> = match wl.get("scale") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|s| s.as_f64().ok_or("scale: not a number"))
+            .collect::<Result<_, _>>()?,
+        Some(s) => vec![s.as_f64().ok_or("scale: not a number")?; D],
+        None => return Err("missing scale".into()),
+    };
+    Ok(v.try_into()
+        .map_err(|_| format!("scale: {D} factors expected"))?)
+}
+
+/// The workload's resize over `D` spatial axes: `mode`, `scale`, `align_corners`, `antialias`.
+fn resize_cfg<const D: usize>(wl: &Value, mode: Mode) -> Res<Upsample<D>> {
+    let mut cfg = Upsample::<D>::scale(scales::<D>(wl)?).mode(mode);
+    if wl.get("align_corners").and_then(Value::as_bool) == Some(true) {
+        cfg = cfg.coordinates(CoordinateMode::AlignCorners);
+    }
+    if wl.get("antialias").and_then(Value::as_bool) == Some(true) {
+        cfg = cfg.antialias(true);
+    }
+    Ok(cfg)
+}
+
+/// The workload's operation for an input of `rank` axes (`[N, C, spatial...]`). Modes:
+/// `nearest`, `nearest-exact`, `linear` (also spelled `bilinear` / `trilinear`), `bicubic`,
+/// `area`, `pixel_shuffle` (4-D only).
+fn up_op(wl: &Value, rank: usize) -> Res<UpOp> {
     let mode = wl
         .get("mode")
         .and_then(Value::as_str)
         .ok_or("missing mode")?;
-    let scale: [f64; 2] = match wl.get("scale") {
-        Some(Value::Array(a)) if a.len() == 2 => [
-            a[0].as_f64().ok_or("scale: not a number")?,
-            a[1].as_f64().ok_or("scale: not a number")?,
-        ],
-        Some(s) => [s.as_f64().ok_or("scale: not a number")?; 2],
-        None => return Err("missing scale".into()),
-    };
     let mode = match mode {
         "nearest" => Mode::Nearest,
         "nearest-exact" | "nearest_exact" => Mode::NearestExact,
-        "linear" | "bilinear" => Mode::Linear,
+        "linear" | "bilinear" | "trilinear" => Mode::Linear,
         "cubic" | "bicubic" => Mode::Cubic,
         "area" => Mode::Area,
-        "pixel_shuffle" => return Ok(UpOp::PixelShuffle(scale[0] as usize)),
-        m => return Err(format!("unknown mode {m}").into()),
+        "pixel_shuffle" if rank == 4 => {
+            return Ok(UpOp::PixelShuffle(scales::<2>(wl)?[0] as usize))
+        }
+        m => return Err(format!("unknown mode {m} for a {rank}-D input").into()),
     };
-    let mut cfg = Upsample2d::scale(scale).mode(mode);
-    if wl.get("align_corners").and_then(Value::as_bool) == Some(true) {
-        cfg = cfg.coordinates(CoordinateMode::AlignCorners);
-    }
-    Ok(UpOp::Resize(cfg))
+    Ok(match rank {
+        3 => UpOp::Resize1(resize_cfg(wl, mode)?),
+        4 => UpOp::Resize2(resize_cfg(wl, mode)?),
+        5 => UpOp::Resize3(resize_cfg(wl, mode)?),
+        _ => return Err(format!("x must have 3 to 5 axes, not {rank}").into()),
+    })
 }
 
 impl UpOp {
     fn output_dims(&self, x: &[usize]) -> Res<Vec<usize>> {
         match self {
-            UpOp::Resize(c) => Ok(c.output_dims(x)?),
+            UpOp::Resize1(c) => Ok(c.output_dims(x)?),
+            UpOp::Resize2(c) => Ok(c.output_dims(x)?),
+            UpOp::Resize3(c) => Ok(c.output_dims(x)?),
             UpOp::PixelShuffle(r) => {
                 let r2 = r * r;
                 if *r == 0 || x[1] % r2 != 0 {
@@ -250,22 +301,46 @@ impl UpOp {
     /// The cost model's bytes (pixel shuffle moves what nearest-x1 would: input and output).
     fn bytes(&self, x: &[usize]) -> Res<u64> {
         match self {
-            UpOp::Resize(c) => Ok(c.cost(x, 4)?.bytes_moved()),
+            UpOp::Resize1(c) => Ok(c.cost(x, 4)?.bytes_moved()),
+            UpOp::Resize2(c) => Ok(c.cost(x, 4)?.bytes_moved()),
+            UpOp::Resize3(c) => Ok(c.cost(x, 4)?.bytes_moved()),
             UpOp::PixelShuffle(_) => Ok(2 * 4 * x.iter().product::<usize>() as u64),
         }
     }
 
-    fn run(&self, x: &ArrayRef4<f32>) -> Res<Array4<f32>> {
+    fn run(&self, x: &ArrayD<f32>) -> Res<ArrayD<f32>> {
         Ok(match self {
-            UpOp::Resize(c) => upsample2d(x, c)?,
-            UpOp::PixelShuffle(r) => pixel_shuffle(x, *r)?,
+            UpOp::Resize1(c) => upsample1d(&x.view().into_dimensionality::<Ix3>()?, c)?.into_dyn(),
+            UpOp::Resize2(c) => upsample2d(&x.view().into_dimensionality::<Ix4>()?, c)?.into_dyn(),
+            UpOp::Resize3(c) => upsample3d(&x.view().into_dimensionality::<Ix5>()?, c)?.into_dyn(),
+            UpOp::PixelShuffle(r) => {
+                pixel_shuffle(&x.view().into_dimensionality::<Ix4>()?, *r)?.into_dyn()
+            }
         })
     }
 
-    fn run_into(&self, x: &ArrayRef4<f32>, y: &mut ArrayRef4<f32>) -> Res<()> {
+    fn run_into(&self, x: &ArrayD<f32>, y: &mut ArrayD<f32>) -> Res<()> {
         match self {
-            UpOp::Resize(c) => upsample2d_into(x, c, y)?,
-            UpOp::PixelShuffle(r) => pixel_shuffle_into(x, *r, y)?,
+            UpOp::Resize1(c) => upsample1d_into(
+                &x.view().into_dimensionality::<Ix3>()?,
+                c,
+                &mut y.view_mut().into_dimensionality::<Ix3>()?,
+            )?,
+            UpOp::Resize2(c) => upsample2d_into(
+                &x.view().into_dimensionality::<Ix4>()?,
+                c,
+                &mut y.view_mut().into_dimensionality::<Ix4>()?,
+            )?,
+            UpOp::Resize3(c) => upsample3d_into(
+                &x.view().into_dimensionality::<Ix5>()?,
+                c,
+                &mut y.view_mut().into_dimensionality::<Ix5>()?,
+            )?,
+            UpOp::PixelShuffle(r) => pixel_shuffle_into(
+                &x.view().into_dimensionality::<Ix4>()?,
+                *r,
+                &mut y.view_mut().into_dimensionality::<Ix4>()?,
+            )?,
         }
         Ok(())
     }
@@ -360,14 +435,14 @@ fn paired_share(o: &Opts, name: &str, flops: f64, call: &mut impl FnMut() -> Res
 
 fn run_up(o: &Opts, wl: &Value) -> Res<()> {
     let name = wl.get("name").and_then(Value::as_str).unwrap_or("?");
-    let xs = get_shape4(wl)?;
-    let op = up_op(wl)?;
-    let x = random(xs, 3);
+    let xs = get_shape(wl)?;
+    let op = up_op(wl, xs.len())?;
+    let x = random_d(&xs, 3);
     let out = op.output_dims(&xs)?;
     let bytes = op.bytes(&xs)?;
     println!("# cost {name} bytes_moved={bytes}");
     let ms = if o.into {
-        let mut y = Array4::<f32>::zeros(shape4(&out)?);
+        let mut y = ArrayD::<f32>::zeros(out.clone());
         time_ms(o.reps, o.warmup, || op.run_into(&x, &mut y))?
     } else {
         time_ms(o.reps, o.warmup, || {

@@ -82,13 +82,20 @@ def deconv_cost(wl):
     return macs, 4 * (x + wgt + cout + y)
 
 
+def up_scales(wl):
+    """The scale factors, one per spatial axis (a number applies to all)."""
+    spatial = len(wl["x"]) - 2
+    sc = wl["scale"]
+    return [float(v) for v in sc] if isinstance(sc, (list, tuple)) else [float(sc)] * spatial
+
+
 def up_out(wl):
-    n, c, h, w = wl["x"]
-    s = pair(wl["scale"])
+    n, c, *sp = wl["x"]
+    s = up_scales(wl)
     if wl["mode"] == "pixel_shuffle":
         r = int(s[0])
-        return [n, c // (r * r), h * r, w * r]
-    return [n, c, int(math.floor(h * s[0])), int(math.floor(w * s[1]))]
+        return [n, c // (r * r)] + [v * r for v in sp]
+    return [n, c] + [int(math.floor(v * f)) for v, f in zip(sp, s)]
 
 
 def up_bytes(wl):
@@ -152,28 +159,42 @@ class Torch:
         torch, F = self.torch, self.F
         xt = torch.from_numpy(x)
         mode, ac = wl["mode"], bool(wl.get("align_corners", False))
-        s = [float(v) for v in pair(wl["scale"])]
+        aa = bool(wl.get("antialias", False))
+        s = up_scales(wl)
         out = up_out(wl)
+        rank = len(out) - 2
         if mode == "pixel_shuffle":
             r = int(s[0])
             if self.into:
                 y = torch.empty(out)
                 return lambda: torch.ops.aten.pixel_shuffle.out(xt, r, out=y)
             return lambda: F.pixel_shuffle(xt, r)
-        kw = {"align_corners": ac} if mode in ("bilinear", "bicubic", "linear") else {}
+        if mode in ("linear", "bilinear", "trilinear"):
+            mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[rank]
+        kw = {"align_corners": ac} if mode in ("bilinear", "bicubic", "linear", "trilinear") else {}
+        if aa:
+            kw["antialias"] = True
         if not self.into:
             return lambda: F.interpolate(xt, scale_factor=s, mode=mode, **kw)
+        # the aten kernels F.interpolate calls, with a preallocated output
         y = torch.empty(out)
         sz = out[2:]
         aten = torch.ops.aten
+        d = f"{rank}d"
         if mode == "nearest":
-            return lambda: aten.upsample_nearest2d.out(xt, sz, s[0], s[1], out=y)
+            op = getattr(aten, "upsample_nearest" + d)
+            return lambda: op.out(xt, sz, *s, out=y)
         if mode == "nearest-exact":
-            return lambda: aten._upsample_nearest_exact2d.out(xt, sz, s[0], s[1], out=y)
-        if mode == "bilinear":
-            return lambda: aten.upsample_bilinear2d.out(xt, sz, ac, s[0], s[1], out=y)
-        if mode == "bicubic":
-            return lambda: aten.upsample_bicubic2d.out(xt, sz, ac, s[0], s[1], out=y)
+            op = getattr(aten, "_upsample_nearest_exact" + d)
+            return lambda: op.out(xt, sz, *s, out=y)
+        if mode in ("linear", "bilinear", "trilinear", "bicubic"):
+            name = {"linear": "upsample_linear1d", "bilinear": "upsample_bilinear2d",
+                    "trilinear": "upsample_trilinear3d", "bicubic": "upsample_bicubic2d"}[mode]
+            op = getattr(aten, "_" + name + "_aa" if aa else name)
+            return lambda: op.out(xt, sz, ac, *s, out=y)
+        if mode == "area" and rank > 1:
+            op = getattr(aten, "adaptive_avg_pool" + d)
+            return lambda: op.out(xt, sz, out=y)
         return lambda: F.interpolate(xt, scale_factor=s, mode=mode, **kw)
 
     def result(self, fn):
@@ -238,13 +259,16 @@ class Ort:
         return self.runner(sess, x, out)
 
     def up(self, wl, x):
+        """None where ONNX has no such resize (area)."""
         mode, ac = wl["mode"], bool(wl.get("align_corners", False))
-        s = pair(wl["scale"])
+        s = up_scales(wl)
         out = up_out(wl)
         h = self.helper
         if mode == "pixel_shuffle":
             node = h.make_node("DepthToSpace", ["X"], ["Y"], blocksize=int(s[0]), mode="CRD")
             inits = []
+        elif mode == "area":
+            return None
         else:
             # PyTorch's semantics in ONNX terms (upconv's src/upsample/mod.rs table)
             attrs = {
@@ -252,15 +276,23 @@ class Ort:
                                 nearest_mode="floor"),
                 "nearest-exact": dict(mode="nearest", coordinate_transformation_mode="half_pixel",
                                       nearest_mode="round_prefer_ceil"),
+                "linear": dict(mode="linear"),
                 "bilinear": dict(mode="linear"),
+                "trilinear": dict(mode="linear"),
                 "bicubic": dict(mode="cubic", cubic_coeff_a=-0.75),
             }[mode]
-            if mode in ("bilinear", "bicubic"):
+            if mode not in ("nearest", "nearest-exact"):
                 attrs["coordinate_transformation_mode"] = "align_corners" if ac else "pytorch_half_pixel"
-            scales = np.array([1, 1, s[0], s[1]], dtype=np.float32)
+            if wl.get("antialias", False):
+                attrs["antialias"] = 1
+            scales = np.array([1, 1] + s, dtype=np.float32)
             node = h.make_node("Resize", ["X", "", "scales"], ["Y"], **attrs)
             inits = [self.nh.from_array(scales, "scales")]
-        sess = self.session(node, inits, list(x.shape), out, 19)
+        try:
+            sess = self.session(node, inits, list(x.shape), out, 19)
+        except Exception as e:  # an ONNX Runtime build without this resize
+            print(f"# ort cannot run {wl['name']}: {str(e).splitlines()[0][:120]}")
+            return None
         return self.runner(sess, x, out)
 
     def result(self, fn):
@@ -315,6 +347,8 @@ def main():
         results = {}
         for b in backends:
             fn = b.up(wl, x)
+            if fn is None:
+                continue
             ms = median_ms(fn, a.reps, a.warmup)
             line(b.name, "up", wl, up_out(wl), ms, nbytes / (ms * 1e6), "GB/s")
             if a.check:

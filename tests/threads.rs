@@ -6,8 +6,9 @@ mod common;
 use common::{in_pool, ramp, same_bits};
 use ndarray::{Array4, Array5};
 use upconv::{
-    conv1d, conv2d, conv_transpose2d, conv_transpose3d, upsample2d, Conv1d, Conv2d,
-    ConvTranspose2d, ConvTranspose3d, Mode, Upsample2d,
+    conv1d, conv2d, conv_transpose2d, conv_transpose3d, resize, upsample2d, upsample3d, Conv1d,
+    Conv2d, ConvTranspose2d, ConvTranspose3d, CoordinateTransform, Mode, Resize, ResizeMode,
+    Upsample2d, Upsample3d,
 };
 
 #[test]
@@ -137,4 +138,47 @@ fn conv_and_upsample_are_thread_count_independent() {
         let two = in_pool(2, || upsample2d(&x, &up).unwrap());
         assert!(same_bits(&one, &two), "{mode:?}");
     }
+}
+
+/// Resizes of fewer planes than the threads have tasks (an RGB image, one volume) are cut
+/// into bands of output rows; antialiased and area downsampling (batches of rows through the
+/// innermost axis) count their input, which is larger than their output, toward going
+/// parallel.
+#[test]
+fn resizes_of_few_planes_are_thread_count_independent() {
+    let image = ramp(ndarray::Ix4(1, 3, 300, 410));
+    for (mode, size, antialias) in [
+        (Mode::Linear, [75, 100], true),
+        (Mode::Cubic, [150, 205], true),
+        (Mode::Area, [90, 123], false),
+        (Mode::Linear, [600, 820], false),
+        (Mode::Nearest, [600, 820], false),
+    ] {
+        let up = Upsample2d::size(size).mode(mode).antialias(antialias);
+        let one = in_pool(1, || upsample2d(&image, &up).unwrap());
+        let two = in_pool(2, || upsample2d(&image, &up).unwrap());
+        assert!(same_bits(&one, &two), "{mode:?} {size:?}");
+    }
+    let volume = ramp(ndarray::Ix5(1, 1, 40, 64, 64));
+    let up = Upsample3d::scale([2.0, 2.0, 2.0]).mode(Mode::Linear);
+    let one = in_pool(1, || upsample3d(&volume, &up).unwrap());
+    let two = in_pool(2, || upsample3d(&volume, &up).unwrap());
+    assert!(same_bits(&one, &two));
+}
+
+/// ONNX `tf_crop_and_resize` with an extrapolation value: outputs outside the crop are that
+/// value exactly, also when the resize runs in parallel tasks.
+#[test]
+fn extrapolated_resizes_are_thread_count_independent() {
+    let x = ramp(ndarray::Ix4(4, 8, 100, 100)).into_dyn();
+    let cfg = Resize::new()
+        .mode(ResizeMode::Linear)
+        .coordinate_transformation_mode(CoordinateTransform::TfCropAndResize)
+        .roi(vec![0.0, 0.0, -0.3, -0.2, 1.0, 1.0, 1.4, 1.1])
+        .sizes(vec![4, 8, 130, 170])
+        .extrapolation_value(0.3);
+    let one = in_pool(1, || resize(&x, &cfg).unwrap());
+    let two = in_pool(2, || resize(&x, &cfg).unwrap());
+    assert!(same_bits(&one, &two));
+    assert!(one.iter().any(|&v| v == 0.3));
 }

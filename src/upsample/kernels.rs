@@ -15,7 +15,13 @@
 //! the run of the row where the table repeats period after period reads shifted runs of the
 //! input instead, see [`PeriodicRow`]); the outer axes combine
 //! whole contiguous rows with scalar weights, which the compiler vectorises. Nearest tables
-//! copy rows (and re-copy the previous output row when the source repeats).
+//! copy rows (and re-copy the previous output row when the source repeats). Where the
+//! innermost table has any number of taps per output (antialiased or area resizes), the
+//! level above fills its ring eight input rows at a time (see [`rows_together`]).
+//!
+//! Planes are independent tasks for the threads; when there are fewer than four per thread
+//! (an RGB image, one volume), each plane is cut into bands of the outermost resized axis's
+//! outputs, every band with a ring of its own.
 //!
 //! The operation order is exactly the nested sum of [`super::reference`] (inner axis first,
 //! taps left to right), so results are bit-identical to it and independent of threading.
@@ -42,12 +48,18 @@ struct LevelInfo<'a, T> {
     periodic: Option<Periodic<T>>,
     /// Ring size for cached inner results.
     ring: usize,
+    /// Input slices this level resizes together through the next level when one is missing
+    /// from the ring: [`ROW_BATCH`] where the next level is the innermost axis with a table
+    /// [`batches_rows`] takes, otherwise 1.
+    row_batch: usize,
 }
 
 /// Scratch of one level: a ring of inner results keyed by input index.
 struct LevelScratch<T> {
     cache: Vec<T>,
     keys: Vec<usize>,
+    /// `row_batch` results of the next level, before they go into the ring.
+    batch: Vec<T>,
 }
 
 struct Ctx<'a, T> {
@@ -85,6 +97,13 @@ pub(crate) fn resize_contiguous<T: Element>(
     let mut levels = Vec::with_capacity(rank - first);
     for k in first..rank {
         let table = effective[k];
+        let row_batch = if k + 2 == rank && table.is_some_and(|t| !t.is_nearest()) {
+            effective[k + 1]
+                .filter(|t| batches_rows(t))
+                .map_or(1, |_| ROW_BATCH)
+        } else {
+            1
+        };
         levels.push(LevelInfo {
             table,
             sub_in: in_shape[k + 1..].iter().product(),
@@ -95,7 +114,9 @@ pub(crate) fn resize_contiguous<T: Element>(
             periodic: table
                 .filter(|_| k + 1 == rank)
                 .and_then(AxisTable::periodic),
-            ring: table.map_or(1, AxisTable::max_span),
+            // (a batch of rows ahead of the current output's window must not evict it)
+            ring: table.map_or(1, AxisTable::max_span) + row_batch - 1,
+            row_batch,
         });
     }
     let ctx = Ctx {
@@ -113,21 +134,64 @@ pub(crate) fn resize_contiguous<T: Element>(
     {
         const PAR_BYTES: usize = 1 << 20;
         let threads = rayon::current_num_threads();
-        if threads > 1 && batch > 1 && std::mem::size_of_val(out) >= PAR_BYTES {
+        // (the input counts too: a downsampling reads far more than it writes)
+        let bytes = std::mem::size_of_val(out).max(std::mem::size_of_val(input));
+        if threads > 1 && bytes >= PAR_BYTES {
             use rayon::prelude::*;
-            let per_task = batch.div_ceil(threads * 4).max(1);
-            out.par_chunks_mut(plane_out * per_task)
-                .zip(input.par_chunks(plane_in * per_task))
-                .for_each(|(o, i)| run_planes(&ctx, i, o, plane_in, plane_out));
+            let first_len = ctx.levels[0].table.map_or(1, |t| t.out_len);
+            let row_level = ctx.levels.len() == 1;
+            if batch >= MIN_PLANE_TASKS * threads || row_level || first_len < 2 {
+                let per_task = batch.div_ceil(threads * 4).max(1);
+                out.par_chunks_mut(plane_out * per_task)
+                    .zip(input.par_chunks(plane_in * per_task))
+                    .for_each(|(o, i)| run_planes(&ctx, i, o, plane_in, plane_out));
+            } else {
+                // few planes (an RGB image, one volume): each plane in bands of the outer
+                // axis's outputs, every band with its own ring (a band recomputes the inner
+                // rows its first outputs share with the previous band's last)
+                let bands = (MIN_PLANE_TASKS * threads).div_ceil(batch).min(first_len);
+                let per_band = first_len.div_ceil(bands);
+                let so = ctx.levels[0].sub_out;
+                let tasks: Vec<(usize, usize, &mut [T])> = out
+                    .chunks_exact_mut(plane_out)
+                    .enumerate()
+                    .flat_map(|(n, plane)| {
+                        plane
+                            .chunks_mut(per_band * so)
+                            .enumerate()
+                            .map(move |(b, band)| (n, b * per_band, band))
+                    })
+                    .collect();
+                tasks.into_par_iter().for_each(|(n, o0, band)| {
+                    let mut scratch = level_scratch(&ctx);
+                    let plane = &input[n * plane_in..(n + 1) * plane_in];
+                    level(&ctx, 0, plane, band, o0, &mut scratch);
+                });
+            }
+            finish_outside(out, &out_shape, tables, extrapolation);
             return;
         }
     }
     let _ = batch;
     run_planes(&ctx, input, out, plane_in, plane_out);
+    finish_outside(out, &out_shape, tables, extrapolation);
+}
+
+/// Tasks per thread below which [`resize_contiguous`] cuts planes into bands.
+#[cfg(feature = "rayon")]
+const MIN_PLANE_TASKS: usize = 4;
+
+/// Marks the outputs outside on any axis (see [`mark_outside`]) when some table has any.
+fn finish_outside<T: Element>(
+    out: &mut [T],
+    out_shape: &[usize],
+    tables: &[Option<AxisTable<T>>],
+    extrapolation: T,
+) {
     if tables.iter().flatten().any(|t| !t.outside.is_empty()) {
         // an output outside on any axis is exactly the extrapolation value, even where an
         // outer axis interpolated between extrapolated inner rows
-        mark_outside(out, &out_shape, tables, extrapolation, false);
+        mark_outside(out, out_shape, tables, extrapolation, false);
     }
 }
 
@@ -166,8 +230,18 @@ fn run_planes<T: Element>(
     plane_in: usize,
     plane_out: usize,
 ) {
-    let mut scratch: Vec<LevelScratch<T>> = ctx
-        .levels
+    let mut scratch = level_scratch(ctx);
+    for (i, o) in input
+        .chunks_exact(plane_in)
+        .zip(out.chunks_exact_mut(plane_out))
+    {
+        level(ctx, 0, i, o, 0, &mut scratch);
+    }
+}
+
+/// Fresh scratch for every level of `ctx`.
+fn level_scratch<T: Element>(ctx: &Ctx<'_, T>) -> Vec<LevelScratch<T>> {
+    ctx.levels
         .iter()
         .map(|l| {
             let cached = l.table.is_some_and(|t| !t.is_nearest()) && !l.deeper_identity;
@@ -175,29 +249,35 @@ fn run_planes<T: Element>(
                 LevelScratch {
                     cache: vec![T::zero(); l.ring * l.sub_out],
                     keys: vec![usize::MAX; l.ring],
+                    batch: vec![
+                        T::zero();
+                        if l.row_batch > 1 {
+                            l.row_batch * l.sub_out
+                        } else {
+                            0
+                        }
+                    ],
                 }
             } else {
                 LevelScratch {
                     cache: Vec::new(),
                     keys: Vec::new(),
+                    batch: Vec::new(),
                 }
             }
         })
-        .collect();
-    for (i, o) in input
-        .chunks_exact(plane_in)
-        .zip(out.chunks_exact_mut(plane_out))
-    {
-        level(ctx, 0, i, o, &mut scratch);
-    }
+        .collect()
 }
 
-/// Resizes the block `inp` (axes `k..`) into `out`.
+/// Resizes the block `inp` (axes `k..`) into `out`, which holds this axis's outputs
+/// `first..` (all of them below the top level; a band of them in a task of a plane cut into
+/// bands).
 fn level<T: Element>(
     ctx: &Ctx<'_, T>,
     k: usize,
     inp: &[T],
     out: &mut [T],
+    first: usize,
     scratch: &mut [LevelScratch<T>],
 ) {
     let info = &ctx.levels[k];
@@ -210,18 +290,20 @@ fn level<T: Element>(
             out.copy_from_slice(inp);
         } else {
             for (i, o) in inp.chunks_exact(si).zip(out.chunks_exact_mut(so)) {
-                level(ctx, k + 1, i, o, rest);
+                level(ctx, k + 1, i, o, 0, rest);
             }
         }
         return;
     };
+    let outputs = first..first + out.len() / so.max(1);
     if k + 1 == ctx.levels.len() {
+        // (a row is never cut into bands)
         row(tab, info, inp, out, ctx.extrapolation);
         return;
     }
     // a nearest integer upscale of whole planes (outer axis here, the row innermost): one
     // kernel per plane instead of a call per row
-    if k + 2 == ctx.levels.len() && tab.outside.is_empty() {
+    if k + 2 == ctx.levels.len() && tab.outside.is_empty() && outputs == (0..tab.out_len) {
         let inner = &ctx.levels[k + 1];
         let inner_plain = inner.table.is_some_and(|t| t.outside.is_empty());
         if let (Some(rh), Some(rw), true) = (info.repeat, inner.repeat, inner_plain) {
@@ -232,22 +314,23 @@ fn level<T: Element>(
     }
     let outside = |o: usize| tab.outside.get(o).copied().unwrap_or(false);
     if tab.is_nearest() {
-        for o in 0..tab.out_len {
+        for o in outputs {
+            let at = (o - first) * so;
             if outside(o) {
-                out[o * so..(o + 1) * so].fill(ctx.extrapolation);
+                out[at..at + so].fill(ctx.extrapolation);
                 continue;
             }
             let i = tab.idx[o];
-            if o > 0 && tab.idx[o - 1] == i && !outside(o - 1) {
-                out.copy_within((o - 1) * so..o * so, o * so);
+            if o > first && tab.idx[o - 1] == i && !outside(o - 1) {
+                out.copy_within(at - so..at, at);
                 continue;
             }
             let src = &inp[i * si..(i + 1) * si];
-            let dst = &mut out[o * so..(o + 1) * so];
+            let dst = &mut out[at..at + so];
             if info.deeper_identity {
                 dst.copy_from_slice(src);
             } else {
-                level(ctx, k + 1, src, dst, rest);
+                level(ctx, k + 1, src, dst, 0, rest);
             }
         }
         return;
@@ -255,8 +338,8 @@ fn level<T: Element>(
     let ring = info.ring;
     // a new block: cached inner results of the previous block are stale
     lv.keys.fill(usize::MAX);
-    for o in 0..tab.out_len {
-        let dst = &mut out[o * so..(o + 1) * so];
+    for o in outputs {
+        let dst = &mut out[(o - first) * so..(o - first + 1) * so];
         if outside(o) {
             dst.fill(ctx.extrapolation);
             continue;
@@ -269,10 +352,21 @@ fn level<T: Element>(
         } else {
             for &i in idx {
                 let slot = i % ring;
-                if lv.keys[slot] != i {
+                if lv.keys[slot] != i && info.row_batch > 1 {
+                    // this row and the next ones (the later outputs want them) in one pass
+                    let next = ctx.levels[k + 1].table.expect("batched rows have a table");
+                    let b = info.row_batch.min(tab.in_len - i);
+                    let batch = &mut lv.batch[..b * so];
+                    rows_together(next, &inp[i * si..(i + b) * si], si, batch);
+                    for (j, r) in batch.chunks_exact(so).enumerate() {
+                        let slot = (i + j) % ring;
+                        lv.keys[slot] = i + j;
+                        lv.cache[slot * so..(slot + 1) * so].copy_from_slice(r);
+                    }
+                } else if lv.keys[slot] != i {
                     lv.keys[slot] = i;
                     let cached = &mut lv.cache[slot * so..(slot + 1) * so];
-                    level(ctx, k + 1, &inp[i * si..(i + 1) * si], cached, rest);
+                    level(ctx, k + 1, &inp[i * si..(i + 1) * si], cached, 0, rest);
                 }
             }
             let cache = &lv.cache;
@@ -403,16 +497,7 @@ fn row<T: Element>(tab: &AxisTable<T>, info: &LevelInfo<'_, T>, inp: &[T], out: 
                         + w[3] * inp[ix[3]];
                 }
             }
-            _ => {
-                for (o, d) in out.iter_mut().enumerate() {
-                    let r = tab.offs[o]..tab.offs[o + 1];
-                    let mut acc = T::zero();
-                    for (n, (&i, &w)) in tab.idx[r.clone()].iter().zip(&tab.w[r]).enumerate() {
-                        acc = if n == 0 { w * inp[i] } else { acc + w * inp[i] };
-                    }
-                    *d = acc;
-                }
-            }
+            _ => many_taps(tab, inp, out),
         }
     }
     if !tab.outside.is_empty() {
@@ -421,6 +506,61 @@ fn row<T: Element>(tab: &AxisTable<T>, info: &LevelInfo<'_, T>, inp: &[T], out: 
                 *d = ext;
             }
         }
+    }
+}
+
+/// Input rows [`rows_together`] resizes at once.
+const ROW_BATCH: usize = 8;
+
+/// Whether the innermost axis's `tab` goes through [`rows_together`]: an interpolating table
+/// without a periodic run (that has its own kernel) and with nothing outside.
+fn batches_rows<T: Element>(tab: &AxisTable<T>) -> bool {
+    !tab.is_nearest() && tab.outside.is_empty() && !matches!(tab.fixed_taps(), Some(2 | 4))
+}
+
+/// The innermost axis for `inp.len() / row_len` consecutive rows (at most [`ROW_BATCH`]) into
+/// `out`, row after row: `out[r][o] = Σ_t w[o, t] * inp[r][idx[o, t]]`, taps left to right as
+/// in [`row`]. The rows share the table, so each tap's index and weight are read once for all
+/// of them, and their sums are independent chains of adds (one row's chain alone waits on
+/// each add: antialiased downsampling, 5-9 taps per output, spent 88% of its time there).
+fn rows_together<T: Element>(tab: &AxisTable<T>, inp: &[T], row_len: usize, out: &mut [T]) {
+    const B: usize = ROW_BATCH;
+    let rows = inp.len() / row_len.max(1);
+    let out_len = tab.out_len;
+    if rows != B {
+        for (r, o) in inp.chunks_exact(row_len).zip(out.chunks_exact_mut(out_len)) {
+            many_taps(tab, r, o);
+        }
+        return;
+    }
+    let rows: [&[T]; B] = std::array::from_fn(|j| &inp[j * row_len..(j + 1) * row_len]);
+    for o in 0..out_len {
+        let r = tab.offs[o]..tab.offs[o + 1];
+        let (idx, w) = (&tab.idx[r.clone()], &tab.w[r]);
+        let mut acc = [T::zero(); B];
+        if let (Some((&i0, idx)), Some((&w0, w))) = (idx.split_first(), w.split_first()) {
+            acc = std::array::from_fn(|j| w0 * rows[j][i0]);
+            for (&i, &wt) in idx.iter().zip(w) {
+                for j in 0..B {
+                    acc[j] = acc[j] + wt * rows[j][i];
+                }
+            }
+        }
+        for (j, &v) in acc.iter().enumerate() {
+            out[j * out_len + o] = v;
+        }
+    }
+}
+
+/// One row through any table (the general case of [`row`]).
+fn many_taps<T: Element>(tab: &AxisTable<T>, inp: &[T], out: &mut [T]) {
+    for (o, d) in out.iter_mut().enumerate() {
+        let r = tab.offs[o]..tab.offs[o + 1];
+        let mut acc = T::zero();
+        for (n, (&i, &w)) in tab.idx[r.clone()].iter().zip(&tab.w[r]).enumerate() {
+            acc = if n == 0 { w * inp[i] } else { acc + w * inp[i] };
+        }
+        *d = acc;
     }
 }
 
