@@ -231,6 +231,30 @@ fn run_planes<T: Element>(
     plane_out: usize,
 ) {
     let mut scratch = level_scratch(ctx);
+    if let [LevelInfo {
+        table: Some(tab), ..
+    }] = ctx.levels[..]
+    {
+        if batches_rows(tab) {
+            // one resized axis: a plane is a row, and eight go together (1-D area and
+            // antialiased downsampling of 1024 rows: 0.43x and 0.55x the time)
+            let groups = input.len() / (plane_in * ROW_BATCH);
+            for (i, o) in input
+                .chunks_exact(plane_in * ROW_BATCH)
+                .zip(out.chunks_exact_mut(plane_out * ROW_BATCH))
+            {
+                rows_together(tab, i, plane_in, o);
+            }
+            let done = groups * ROW_BATCH;
+            for (i, o) in input[done * plane_in..]
+                .chunks_exact(plane_in)
+                .zip(out[done * plane_out..].chunks_exact_mut(plane_out))
+            {
+                level(ctx, 0, i, o, 0, &mut scratch);
+            }
+            return;
+        }
+    }
     for (i, o) in input
         .chunks_exact(plane_in)
         .zip(out.chunks_exact_mut(plane_out))
@@ -513,7 +537,8 @@ fn row<T: Element>(tab: &AxisTable<T>, info: &LevelInfo<'_, T>, inp: &[T], out: 
 const ROW_BATCH: usize = 8;
 
 /// Whether the innermost axis's `tab` goes through [`rows_together`]: an interpolating table
-/// without a periodic run (that has its own kernel) and with nothing outside.
+/// with nothing outside whose outputs do not all have 2 or 4 taps (those have loops of their
+/// own in [`row`]; batched, bilinear and bicubic resizes ran 1.1-1.5x the time).
 fn batches_rows<T: Element>(tab: &AxisTable<T>) -> bool {
     !tab.is_nearest() && tab.outside.is_empty() && !matches!(tab.fixed_taps(), Some(2 | 4))
 }

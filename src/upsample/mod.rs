@@ -422,7 +422,7 @@ mod tests {
 
     /// Tables with any number of taps per output on the innermost axis (antialiased and area
     /// resizes) go eight input rows at a time through `rows_together`, the last rows of an
-    /// axis fewer; the same bits as the reference, in `f32` and `f64`, 2-D and 3-D.
+    /// axis fewer; the same bits as the reference, in `f32` and `f64`, 1-D to 3-D.
     #[test]
     fn rows_together_equal_reference() {
         fn check<T: Element, const D: usize>(x: &Array<T, ndarray::IxDyn>, cfg: Upsample<D>) {
@@ -435,6 +435,13 @@ mod tests {
         let x = ramp(ndarray::IxDyn(&[1, 2, 37, 41]), 7);
         let x32 = x.mapv(|v| v as f32);
         let volume = ramp(ndarray::IxDyn(&[1, 1, 5, 19, 23]), 8);
+        // 1-D: rows are planes, eight at a time, then the last one alone
+        let signals = ramp(ndarray::IxDyn(&[3, 3, 50]), 9);
+        for (mode, len, antialias) in [(Mode::Area, 13, false), (Mode::Linear, 11, true)] {
+            let cfg = Upsample1d::size([len]).mode(mode).antialias(antialias);
+            check(&signals, cfg);
+            check(&signals.mapv(|v| v as f32), cfg);
+        }
         for (mode, size, antialias) in [
             (Mode::Linear, [9, 13], true),
             (Mode::Cubic, [17, 11], true),
