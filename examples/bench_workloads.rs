@@ -2,7 +2,7 @@
 //! workload, in the line format `scripts/compare.py` and the `peers/` crate also print:
 //!
 //! ```text
-//! deconv <name> out=[N,C,H,W] <median ms> ms <GFLOP/s> GFLOP/s
+//! deconv <name> out=[N,C,...] <median ms> ms <GFLOP/s> GFLOP/s
 //! up <name> out=[N,C,...] <median ms> ms <GB/s> GB/s
 //! gemm <name> mnk=[m,n,k] <median ms> ms <GFLOP/s> GFLOP/s   (GEMM ceiling, same FLOP count)
 //! copy <name> bytes=B <median ms> ms <GB/s> GB/s             (bandwidth ceiling, same bytes)
@@ -18,6 +18,9 @@
 //! ```
 //!
 //! * `WORKLOADS.json`: default `bench/workloads.json` (a copy of the project's standard set);
+//!   inputs `x` of 3 to 5 axes (`[N, C, spatial...]`), kernel sizes, strides and paddings a
+//!   number or one per spatial axis, upsampling `scale` likewise (`bench/nd_workloads.json`,
+//!   `bench/modes_workloads.json`);
 //! * `--threads N`: run inside a rayon pool of `N` threads (default: rayon's default, one per
 //!   core); without the `rayon` feature everything is single-threaded;
 //! * `--into`: reuse one preallocated output across iterations (`*_into` functions); by default
@@ -40,12 +43,14 @@
 use std::error::Error;
 use std::time::Instant;
 
-use ndarray::{Array4, ArrayD, Ix3, Ix4, Ix5, IxDyn};
+use ndarray::{ArrayD, Ix3, Ix4, Ix5, IxDyn};
 use serde_json::Value;
 use upconv::{
-    conv_transpose2d, conv_transpose2d_into, pixel_shuffle, pixel_shuffle_into, upsample1d,
-    upsample1d_into, upsample2d, upsample2d_into, upsample3d, upsample3d_into, ConvTranspose2d,
-    ConvTranspose2dLayer, CoordinateMode, Mode, Upsample, Upsample1d, Upsample2d, Upsample3d,
+    conv_transpose1d, conv_transpose1d_into, conv_transpose2d, conv_transpose2d_into,
+    conv_transpose3d, conv_transpose3d_into, pixel_shuffle, pixel_shuffle_into, upsample1d,
+    upsample1d_into, upsample2d, upsample2d_into, upsample3d, upsample3d_into, ConvTranspose,
+    ConvTranspose1dLayer, ConvTranspose2dLayer, ConvTranspose3dLayer, CoordinateMode, Mode,
+    Upsample, Upsample1d, Upsample2d, Upsample3d,
 };
 
 type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
@@ -135,18 +140,7 @@ fn time_ms(reps: Option<usize>, warmup: usize, mut f: impl FnMut() -> Res<()>) -
     })
 }
 
-/// Deterministic pseudo-random values in [-1, 1).
-fn random(shape: [usize; 4], seed: u64) -> Array4<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    Array4::from_shape_simple_fn(shape, || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-    })
-}
-
-/// [`random`] of any shape.
+/// Deterministic pseudo-random values in [-1, 1), of any shape.
 fn random_d(shape: &[usize], seed: u64) -> ArrayD<f32> {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     ArrayD::from_shape_simple_fn(IxDyn(shape), || {
@@ -164,18 +158,6 @@ fn get_usize(v: &Value, key: &str, default: Option<usize>) -> Res<usize> {
     }
 }
 
-/// An integer or a pair `[h, w]`.
-fn get_pair(v: &Value, key: &str, default: Option<usize>) -> Res<[usize; 2]> {
-    match v.get(key) {
-        Some(Value::Array(a)) if a.len() == 2 => {
-            let g = |i: usize| a[i].as_u64().map(|x| x as usize).ok_or("not an integer");
-            Ok([g(0)?, g(1)?])
-        }
-        Some(_) => Ok([get_usize(v, key, None)?; 2]),
-        None => Ok([default.ok_or_else(|| format!("missing key {key}"))?; 2]),
-    }
-}
-
 /// `x`: the input's shape, any number of axes.
 fn get_shape(v: &Value) -> Res<Vec<usize>> {
     v.get("x")
@@ -186,39 +168,9 @@ fn get_shape(v: &Value) -> Res<Vec<usize>> {
         .collect()
 }
 
-fn get_shape4(v: &Value) -> Res<[usize; 4]> {
-    let a = v
-        .get("x")
-        .and_then(Value::as_array)
-        .filter(|a| a.len() == 4)
-        .ok_or("x must be [N, C, H, W]")?;
-    let mut s = [0; 4];
-    for (d, x) in s.iter_mut().zip(a) {
-        *d = x.as_u64().ok_or("x: not an integer")? as usize;
-    }
-    Ok(s)
-}
-
 fn fmt_shape(s: &[usize]) -> String {
     let v: Vec<String> = s.iter().map(ToString::to_string).collect();
     format!("[{}]", v.join(","))
-}
-
-/// The deconv workload's configuration and weight shape.
-fn deconv_cfg(wl: &Value, x: [usize; 4]) -> Res<(ConvTranspose2d, [usize; 4])> {
-    let k = get_pair(wl, "k", None)?;
-    let groups = get_usize(wl, "groups", Some(1))?;
-    let cout = get_usize(wl, "cout", None)?;
-    let cfg = ConvTranspose2d::new()
-        .stride(get_pair(wl, "stride", Some(1))?)
-        .padding(get_pair(wl, "pad", Some(0))?)
-        .output_padding(get_pair(wl, "outpad", Some(0))?)
-        .dilation(get_pair(wl, "dilation", Some(1))?)
-        .groups(groups);
-    if groups == 0 || cout % groups != 0 {
-        return Err(format!("groups {groups} does not divide cout {cout}").into());
-    }
-    Ok((cfg, [x[1], cout / groups, k[0], k[1]]))
 }
 
 /// A resize over one to three spatial axes, or a pixel shuffle.
@@ -346,64 +298,137 @@ impl UpOp {
     }
 }
 
-fn shape4(v: &[usize]) -> Res<[usize; 4]> {
-    Ok(v.try_into().map_err(|_| "output is not 4-D")?)
-}
-
-fn run_deconv(o: &Opts, wl: &Value) -> Res<()> {
-    let name = wl.get("name").and_then(Value::as_str).unwrap_or("?");
-    let xs = get_shape4(wl)?;
-    let (cfg, ws) = deconv_cfg(wl, xs)?;
-    let x = random(xs, 1);
-    let w = random(ws, 2);
-    let cost = cfg.cost(&xs, &ws, 4)?;
-    let out = cfg.output_dims(&xs, &ws)?;
-    println!(
-        "# cost {name} multiply_adds={} bytes_moved={} workspace_bytes={}",
-        cost.multiply_adds,
-        cost.bytes_moved(),
-        cost.workspace_bytes
-    );
-    let layer = if o.layer {
-        Some(ConvTranspose2dLayer::new(&w, None, cfg)?)
-    } else {
-        None
-    };
-    let mut y = Array4::<f32>::zeros(shape4(&out)?);
-    // one call in the chosen form: layer or function, into `y` or allocating
-    let mut call = || -> Res<()> {
-        match (&layer, o.into) {
-            (Some(layer), true) => layer.forward_into(&x, &mut y)?,
-            (Some(layer), false) => {
-                std::hint::black_box(layer.forward(&x)?);
-            }
-            (None, true) => conv_transpose2d_into(&x, &w, None, &cfg, &mut y)?,
-            (None, false) => {
-                std::hint::black_box(conv_transpose2d(&x, &w, None, &cfg)?);
-            }
+/// An integer, or one per spatial axis (`D` of them).
+fn get_axes<const D: usize>(v: &Value, key: &str, default: usize) -> Res<[usize; D]> {
+    match v.get(key) {
+        Some(Value::Array(a)) => {
+            let g: Vec<usize> = a
+                .iter()
+                .map(|x| x.as_u64().map(|x| x as usize).ok_or("not an integer"))
+                .collect::<Result<_, _>>()?;
+            Ok(g.try_into()
+                .map_err(|_| format!("{key}: {D} values expected"))?)
         }
-        Ok(())
-    };
-    let ms = time_ms(o.reps, o.warmup, &mut call)?;
-    println!(
-        "deconv {name} out={} {ms:.3} ms {:.1} GFLOP/s",
-        fmt_shape(&out),
-        cost.flops() as f64 / (ms * 1e6)
-    );
-    if o.gemm {
-        gemm_line(o, name, cost.multiply_adds)?;
+        Some(_) => Ok([get_usize(v, key, None)?; D]),
+        None => Ok([default; D]),
     }
-    if o.copy {
-        copy_line(o, name, cost.bytes_moved())?;
-    }
-    if o.paired > 0 {
-        paired_share(o, name, cost.flops() as f64, &mut call)?;
-    }
-    Ok(())
 }
 
-/// `--paired`: the workload's rate over its GEMM ceiling's, round by round (see the module
-/// docs).
+/// The deconv workload over `D` spatial axes: its configuration and weight shape
+/// (`[C_in, C_out/groups, k...]`).
+fn deconv_cfg<const D: usize>(wl: &Value, x: &[usize]) -> Res<(ConvTranspose<D>, Vec<usize>)> {
+    let k = get_axes::<D>(wl, "k", 0)?;
+    if k.contains(&0) {
+        return Err("missing or zero kernel size k".into());
+    }
+    let groups = get_usize(wl, "groups", Some(1))?;
+    let cout = get_usize(wl, "cout", None)?;
+    let cfg = ConvTranspose::<D>::new()
+        .stride(get_axes::<D>(wl, "stride", 1)?)
+        .padding(get_axes::<D>(wl, "pad", 0)?)
+        .output_padding(get_axes::<D>(wl, "outpad", 0)?)
+        .dilation(get_axes::<D>(wl, "dilation", 1)?)
+        .groups(groups);
+    if groups == 0 || cout % groups != 0 {
+        return Err(format!("groups {groups} does not divide cout {cout}").into());
+    }
+    let mut ws = vec![x[1], cout / groups];
+    ws.extend_from_slice(&k);
+    Ok((cfg, ws))
+}
+
+/// A deconv workload: `x` of 3 to 5 axes (`[N, C, spatial...]`).
+fn run_deconv(o: &Opts, wl: &Value) -> Res<()> {
+    let xs = get_shape(wl)?;
+    match xs.len() {
+        3 => run_deconv1(o, wl, &xs),
+        4 => run_deconv2(o, wl, &xs),
+        5 => run_deconv3(o, wl, &xs),
+        r => Err(format!("x must have 3 to 5 axes, not {r}").into()),
+    }
+}
+
+/// `run_deconvD`: one deconv workload over `D` spatial axes.
+macro_rules! deconv_runner {
+    ($name:ident, $d:literal, $ix:ty, $layer:ident, $f:ident, $f_into:ident) => {
+        fn $name(o: &Opts, wl: &Value, xs: &[usize]) -> Res<()> {
+            let name = wl.get("name").and_then(Value::as_str).unwrap_or("?");
+            let (cfg, ws) = deconv_cfg::<$d>(wl, xs)?;
+            let x = random_d(xs, 1).into_dimensionality::<$ix>()?;
+            let w = random_d(&ws, 2).into_dimensionality::<$ix>()?;
+            let cost = cfg.cost(xs, &ws, 4)?;
+            let out = cfg.output_dims(xs, &ws)?;
+            println!(
+                "# cost {name} multiply_adds={} bytes_moved={} workspace_bytes={}",
+                cost.multiply_adds,
+                cost.bytes_moved(),
+                cost.workspace_bytes
+            );
+            let layer = if o.layer {
+                Some($layer::new(&w, None, cfg)?)
+            } else {
+                None
+            };
+            let mut y = ArrayD::<f32>::zeros(out.clone()).into_dimensionality::<$ix>()?;
+            // one call in the chosen form: layer or function, into `y` or allocating
+            let mut call = || -> Res<()> {
+                match (&layer, o.into) {
+                    (Some(layer), true) => layer.forward_into(&x, &mut y)?,
+                    (Some(layer), false) => {
+                        std::hint::black_box(layer.forward(&x)?);
+                    }
+                    (None, true) => $f_into(&x, &w, None, &cfg, &mut y)?,
+                    (None, false) => {
+                        std::hint::black_box($f(&x, &w, None, &cfg)?);
+                    }
+                }
+                Ok(())
+            };
+            let ms = time_ms(o.reps, o.warmup, &mut call)?;
+            println!(
+                "deconv {name} out={} {ms:.3} ms {:.1} GFLOP/s",
+                fmt_shape(&out),
+                cost.flops() as f64 / (ms * 1e6)
+            );
+            if o.gemm {
+                gemm_line(o, name, cost.multiply_adds)?;
+            }
+            if o.copy {
+                copy_line(o, name, cost.bytes_moved())?;
+            }
+            if o.paired > 0 {
+                paired_share(o, name, cost.flops() as f64, &mut call)?;
+            }
+            Ok(())
+        }
+    };
+}
+
+deconv_runner!(
+    run_deconv1,
+    1,
+    Ix3,
+    ConvTranspose1dLayer,
+    conv_transpose1d,
+    conv_transpose1d_into
+);
+deconv_runner!(
+    run_deconv2,
+    2,
+    Ix4,
+    ConvTranspose2dLayer,
+    conv_transpose2d,
+    conv_transpose2d_into
+);
+deconv_runner!(
+    run_deconv3,
+    3,
+    Ix5,
+    ConvTranspose3dLayer,
+    conv_transpose3d,
+    conv_transpose3d_into
+);
+
 fn paired_share(o: &Opts, name: &str, flops: f64, call: &mut impl FnMut() -> Res<()>) -> Res<()> {
     let mut ceiling = Ceiling::new(flops as u64 / 2);
     // calls per timing: about 50 ms worth, at least 3
@@ -526,8 +551,8 @@ impl Ceiling {
         let [m, n, k] = gemm_shape(macs);
         Ceiling {
             shape: [m, n, k],
-            a: random([1, 1, m, k], 4).into_raw_vec_and_offset().0,
-            b: random([1, 1, k, n], 5).into_raw_vec_and_offset().0,
+            a: random_d(&[m, k], 4).into_raw_vec_and_offset().0,
+            b: random_d(&[k, n], 5).into_raw_vec_and_offset().0,
             c: vec![0f32; m * n],
             flops: 2.0 * (m * n * k) as f64,
         }
@@ -570,7 +595,7 @@ fn gemm_line(o: &Opts, name: &str, macs: u64) -> Res<()> {
 /// threads each copies a contiguous share.
 fn copy_line(o: &Opts, name: &str, bytes: u64) -> Res<()> {
     let len = (bytes / 8).max(1) as usize;
-    let src = random([1, 1, 1, len], 6).into_raw_vec_and_offset().0;
+    let src = random_d(&[len], 6).into_raw_vec_and_offset().0;
     let mut dst = vec![0f32; len];
     let t = threads();
     let ms = time_ms(o.reps, o.warmup, || {

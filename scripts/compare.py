@@ -2,8 +2,8 @@
 """Times PyTorch and ONNX Runtime on a workload file, in the line format of
 `cargo run --release --example bench_workloads` (prefixed with the backend):
 
-    torch deconv <name> out=[N,C,H,W] <median ms> ms <GFLOP/s> GFLOP/s
-    ort up <name> out=[N,C,H,W] <median ms> ms <GB/s> GB/s
+    torch deconv <name> out=[N,C,...] <median ms> ms <GFLOP/s> GFLOP/s
+    ort up <name> out=[N,C,...] <median ms> ms <GB/s> GB/s
 
 Run from anywhere (paths default to the repository's files):
 
@@ -38,47 +38,50 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_WORKLOADS = os.path.join(HERE, "..", "bench", "workloads.json")
 
 
-def pair(v):
-    return list(v) if isinstance(v, (list, tuple)) else [v, v]
+def axes(wl, key, default):
+    """A number, or one per spatial axis, as a list of one per spatial axis."""
+    spatial = len(wl["x"]) - 2
+    v = wl.get(key, default)
+    return list(v) if isinstance(v, (list, tuple)) else [v] * spatial
 
 
 def deconv_params(wl):
-    n, cin, h, w = wl["x"]
+    n, cin, *sp = wl["x"]
     g = wl.get("groups", 1)
-    k = pair(wl["k"])
-    s = pair(wl.get("stride", 1))
-    p = pair(wl.get("pad", 0))
-    op = pair(wl.get("outpad", 0))
-    d = pair(wl.get("dilation", 1))
+    k = axes(wl, "k", None)
+    s = axes(wl, "stride", 1)
+    p = axes(wl, "pad", 0)
+    op = axes(wl, "outpad", 0)
+    d = axes(wl, "dilation", 1)
     cout = wl["cout"]
-    return n, cin, (h, w), cout, g, k, s, p, op, d
+    return n, cin, sp, cout, g, k, s, p, op, d
 
 
 def deconv_out(wl):
-    n, cin, hw, cout, g, k, s, p, op, d = deconv_params(wl)
-    sp = [(hw[i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 for i in range(2)]
-    return [n, cout, sp[0], sp[1]]
+    n, cin, sp, cout, g, k, s, p, op, d = deconv_params(wl)
+    o = [(sp[i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 for i in range(len(sp))]
+    return [n, cout] + o
 
 
 def deconv_cost(wl):
     """(multiply_adds, bytes_moved) as upconv's ConvTranspose::cost counts them: only taps
     landing inside the output count; bytes = input + weight + bias (always counted) + output,
     4 bytes each."""
-    n, cin, hw, cout, g, k, s, p, op, d = deconv_params(wl)
+    n, cin, sp, cout, g, k, s, p, op, d = deconv_params(wl)
     out = deconv_out(wl)
     taps = 1
-    for a in range(2):
+    for a in range(len(sp)):
         cnt = 0
-        for i in range(hw[a]):
+        for i in range(sp[a]):
             for j in range(k[a]):
                 o = i * s[a] - p[a] + j * d[a]
                 if 0 <= o < out[2 + a]:
                     cnt += 1
         taps *= cnt
     macs = n * cin * (cout // g) * taps
-    x = n * cin * hw[0] * hw[1]
-    wgt = cin * (cout // g) * k[0] * k[1]
-    y = out[0] * out[1] * out[2] * out[3]
+    x = math.prod(wl["x"])
+    wgt = cin * (cout // g) * math.prod(k)
+    y = math.prod(out)
     return macs, 4 * (x + wgt + cout + y)
 
 
@@ -151,9 +154,10 @@ class Torch:
         torch.set_grad_enabled(False)
 
     def deconv(self, wl, x, w):
-        _, _, _, _, g, _, s, p, op, d = deconv_params(wl)
+        _, _, sp, _, g, _, s, p, op, d = deconv_params(wl)
         F, xt, wt = self.F, self.torch.from_numpy(x), self.torch.from_numpy(w)
-        return lambda: F.conv_transpose2d(xt, wt, None, s, p, op, g, d)
+        f = [F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d][len(sp) - 1]
+        return lambda: f(xt, wt, None, s, p, op, g, d)
 
     def up(self, wl, x):
         torch, F = self.torch, self.F
@@ -254,7 +258,7 @@ class Ort:
         out = deconv_out(wl)
         node = self.helper.make_node(
             "ConvTranspose", ["X", "W"], ["Y"], kernel_shape=k, strides=s,
-            pads=[p[0], p[1], p[0], p[1]], output_padding=op, dilations=d, group=g)
+            pads=p + p, output_padding=op, dilations=d, group=g)
         sess = self.session(node, [self.nh.from_array(w, "W")], list(x.shape), out, 17)
         return self.runner(sess, x, out)
 
@@ -328,9 +332,9 @@ def main():
         return a.only is None or a.only in wl["name"]
 
     for wl in filter(wanted, doc.get("deconv", [])):
-        n, cin, hw, cout, g, k, *_ = deconv_params(wl)
+        n, cin, sp, cout, g, k, *_ = deconv_params(wl)
         x = random(wl["x"], 1)
-        w = random([cin, cout // g, k[0], k[1]], 2)
+        w = random([cin, cout // g] + k, 2)
         macs, _ = deconv_cost(wl)
         results = {}
         for b in backends:
