@@ -174,6 +174,25 @@ fn larger_inputs_match_the_definition() {
     }
 }
 
+/// Stride-1 3x3 and 2x2 layers on planes of 1024 outputs or more, which run Winograd on the
+/// flipped kernel: a layer keeps the transformed kernel from its first call (groups, bias,
+/// a cropping padding, odd sizes).
+#[test]
+fn winograd_layers_match_the_definition() {
+    let cases = [
+        ((1, 16, 32, 32), (16, 24, 3, 3), 1, 1),
+        ((2, 32, 40, 33), (32, 16, 2, 2), 1, 0),
+        ((1, 48, 40, 36), (48, 16, 3, 3), 2, 2),
+    ];
+    for (k, (xs, ws, groups, pad)) in cases.into_iter().enumerate() {
+        let x = ramp_from(90 + k as u32, ndarray::Dim(xs));
+        let w = ramp_from(95 + k as u32, ndarray::Dim(ws));
+        let b = Array1::from_shape_fn(ws.1 * groups, |i| i as f32 * 0.25 - 1.0);
+        let cfg = ConvTranspose2d::new().padding(pad).groups(groups);
+        checked_layer_2d(&x, &w, Some(&b), cfg, &format!("winograd case {k}"));
+    }
+}
+
 /// 1-D (vocoder upsampling layers on short signals) and 3-D layers through a layer.
 #[test]
 fn one_and_three_d_layers_match_the_definition() {

@@ -27,6 +27,8 @@ pub(crate) struct Prepared<T> {
     flipped: OnceLock<Vec<T>>,
     /// The direct tiles' weight, `[g][channel block][kh][kw][C_in/g][co]` ([`super::direct`]).
     direct: OnceLock<Vec<T>>,
+    /// The stride-1 path's Winograd-transformed flipped kernel ([`super::winograd`]).
+    winograd: OnceLock<Vec<T>>,
 }
 
 impl<T: Element> Prepared<T> {
@@ -37,6 +39,7 @@ impl<T: Element> Prepared<T> {
             transposed: OnceLock::new(),
             flipped: OnceLock::new(),
             direct: OnceLock::new(),
+            winograd: OnceLock::new(),
         }
     }
 
@@ -61,11 +64,17 @@ impl<T: Element> Prepared<T> {
         self.direct.get_or_init(make)
     }
 
+    /// The Winograd-transformed flipped kernel, made by `make` on first use.
+    pub(crate) fn winograd(&self, make: impl FnOnce() -> Vec<T>) -> &[T] {
+        self.winograd.get_or_init(make)
+    }
+
     /// Elements held in all forms made so far.
     pub(crate) fn held(&self) -> usize {
         self.panels.get().map_or(0, Panels::len)
             + self.transposed.get().map_or(0, Vec::len)
             + self.flipped.get().map_or(0, Vec::len)
             + self.direct.get().map_or(0, Vec::len)
+            + self.winograd.get().map_or(0, Vec::len)
     }
 }

@@ -165,14 +165,27 @@ pub(super) fn run<T: Element>(
     y: &mut [T],
     held: usize,
 ) {
+    let u = transformed_weight(p, w);
+    run_transformed(p, x, &u, b, y, held + u.len());
+}
+
+/// [`run`] with the transformed weight `u` ([`transformed_weight`]) at hand; `held`
+/// weight-copy elements (`u` among them) are held.
+pub(super) fn run_transformed<T: Element>(
+    p: &Problem,
+    x: &[T],
+    u: &[T],
+    b: Option<&[T]>,
+    y: &mut [T],
+    held: usize,
+) {
     let (cout, cin) = (p.strided_channels, p.dense_channels);
     let (h_out, w_out) = (p.axes[1].strided, p.axes[2].strided);
     let pin = p.axes[1].dense * p.axes[2].dense;
-    let u = transformed_weight(p, w);
     let band = band_rows(p);
 
     let y_len = y.len();
-    let at_once = super::max_concurrent(workspace(p), held + copies(p), y_len, size_of::<T>());
+    let at_once = super::max_concurrent(workspace(p), held, y_len, size_of::<T>());
     let per_group = points(p) * cout * cin;
     let body = |(n, g, r0, mut segments): super::conv::BandTask<'_, T>| {
         let r1 = (r0 + band).min(h_out);
