@@ -726,6 +726,20 @@ pub(super) fn run_after_copies<T: Element>(
     y: &mut [T],
     held: usize,
 ) {
+    run_with_row_shift(p, x, w, None, b, y, held)
+}
+
+/// [`run_after_copies`] with the row-shift weight (see [`lowered_weight`]) already made when
+/// `row_shift` is given (a layer's kept form), used if `p` takes that lowering.
+pub(super) fn run_with_row_shift<T: Element>(
+    p: &Problem,
+    x: &[T],
+    w: &[T],
+    row_shift: Option<&[T]>,
+    b: Option<&[T]>,
+    y: &mut [T],
+    held: usize,
+) {
     if takes_pointwise(p) {
         let shape = Pointwise {
             batch: p.batch,
@@ -746,7 +760,10 @@ pub(super) fn run_after_copies<T: Element>(
     let w_out = p.axes[2].strided;
     let (band_rows, rows) = band(p);
     let lowering = lowering(p);
-    let weight = lowered_weight(p, lowering, w);
+    let weight = match row_shift {
+        Some(kept) if lowering == Lowering::RowShift => Cow::Borrowed(kept),
+        _ => lowered_weight(p, lowering, w),
+    };
     let w_ranges = tap_ranges(&p.axes[2]);
 
     let y_len = y.len();

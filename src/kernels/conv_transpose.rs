@@ -1794,7 +1794,18 @@ fn as_forward_conv<T: Element>(
         let held = flipped.len() + u.len();
         return super::winograd::run_transformed(&conv, x, u, b, y, held);
     }
-    super::conv::run_after_copies(&conv, x, flipped, b, y, flipped.len());
+    // and the row-shift lowering's reordered kernel (a fresh copy per call cost its page
+    // faults as well)
+    let row_shift = prepared
+        .filter(|_| super::conv::lowering(&conv) == super::conv::Lowering::RowShift)
+        .map(|prepared| {
+            prepared.row_shift(|| {
+                let lowering = super::conv::Lowering::RowShift;
+                super::conv::lowered_weight(&conv, lowering, flipped).into_owned()
+            })
+        });
+    let held = flipped.len() + row_shift.map_or(0, <[T]>::len);
+    super::conv::run_with_row_shift(&conv, x, flipped, row_shift, b, y, held);
 }
 
 #[cfg(test)]

@@ -29,6 +29,9 @@ pub(crate) struct Prepared<T> {
     direct: OnceLock<Vec<T>>,
     /// The stride-1 path's Winograd-transformed flipped kernel ([`super::winograd`]).
     winograd: OnceLock<Vec<T>>,
+    /// The stride-1 path's flipped kernel reordered for the row-shift lowering
+    /// ([`super::conv::lowered_weight`]).
+    row_shift: OnceLock<Vec<T>>,
 }
 
 impl<T: Element> Prepared<T> {
@@ -40,6 +43,7 @@ impl<T: Element> Prepared<T> {
             flipped: OnceLock::new(),
             direct: OnceLock::new(),
             winograd: OnceLock::new(),
+            row_shift: OnceLock::new(),
         }
     }
 
@@ -69,6 +73,11 @@ impl<T: Element> Prepared<T> {
         self.winograd.get_or_init(make)
     }
 
+    /// The row-shift kernel, made by `make` on first use.
+    pub(crate) fn row_shift(&self, make: impl FnOnce() -> Vec<T>) -> &[T] {
+        self.row_shift.get_or_init(make)
+    }
+
     /// Elements held in all forms made so far.
     pub(crate) fn held(&self) -> usize {
         self.panels.get().map_or(0, Panels::len)
@@ -76,5 +85,6 @@ impl<T: Element> Prepared<T> {
             + self.flipped.get().map_or(0, Vec::len)
             + self.direct.get().map_or(0, Vec::len)
             + self.winograd.get().map_or(0, Vec::len)
+            + self.row_shift.get().map_or(0, Vec::len)
     }
 }
