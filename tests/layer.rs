@@ -193,6 +193,43 @@ fn winograd_layers_match_the_definition() {
     }
 }
 
+/// One layer called on inputs of several sizes, in both orders: the sub-pixel path keeps the
+/// phase weights its first call made (Winograd-transformed on a large map, lowered on a small
+/// one) and makes per call those a later size wants differently.
+#[test]
+fn layers_on_inputs_of_several_sizes_match_the_definition() {
+    for (k, (cin, cout, kernel, stride, pad, out_pad)) in [
+        (48, 40, 4, 2, 1, 0),
+        (32, 48, 3, 2, 1, 1),
+        (40, 32, 5, 3, 2, 2),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let cfg = ConvTranspose2d::new()
+            .stride(stride)
+            .padding(pad)
+            .output_padding(out_pad);
+        let w = ramp_from(110 + k as u32, ndarray::Dim((cin, cout, kernel, kernel)));
+        let b = Array1::from_shape_fn(cout, |i| i as f32 * 0.125);
+        for sizes in [[(72, 66), (9, 7), (40, 45)], [(9, 7), (72, 66), (40, 45)]] {
+            let layer = ConvTranspose2dLayer::new(&w, Some(&b), cfg).unwrap();
+            for (h, wd) in sizes {
+                let x = ramp_from(120 + h as u32, ndarray::Dim((1, cin, h, wd)));
+                let want = reference::conv_transpose(
+                    &x.mapv(f64::from),
+                    &w.mapv(f64::from),
+                    Some(&b.mapv(f64::from)),
+                    &cfg,
+                )
+                .unwrap();
+                let got = layer.forward(&x).unwrap();
+                assert_close(&got, &want, &format!("case {k}, {h}x{wd} after {sizes:?}"));
+            }
+        }
+    }
+}
+
 /// 1-D (vocoder upsampling layers on short signals) and 3-D layers through a layer.
 #[test]
 fn one_and_three_d_layers_match_the_definition() {

@@ -140,7 +140,7 @@ fn run_path<T: Element>(
         Path::Projection => projection(p, x, w, b, y),
         Path::Tiled => super::tiled::run(p, x, w, b, y),
         Path::Flipped => as_forward_conv(p, x, w, prepared, b, y),
-        Path::Subpixel => super::subpixel::run(p, x, w, b, y),
+        Path::Subpixel => super::subpixel::run(p, x, w, prepared, b, y),
         Path::Col2im => gemm_col2im(p, x, w, prepared, b, y),
     }
 }
@@ -2483,7 +2483,7 @@ mod tests {
             let mut via_col2im = vec![f64::NAN; n];
             gemm_col2im(&p, &x, &w, None, Some(&b), &mut via_col2im);
             let mut via_subpixel = vec![f64::NAN; n];
-            super::super::subpixel::run(&p, &x, &w, Some(&b), &mut via_subpixel);
+            super::super::subpixel::run(&p, &x, &w, None, Some(&b), &mut via_subpixel);
             for i in 0..n {
                 prop_assert!((via_col2im[i] - want[i]).abs() <= 1e-9 * (1.0 + want[i].abs()), "col2im at {i}: {} vs {}", via_col2im[i], want[i]);
                 prop_assert!((via_subpixel[i] - want[i]).abs() <= 1e-9 * (1.0 + want[i].abs()), "subpixel at {i}: {} vs {}", via_subpixel[i], want[i]);

@@ -14,6 +14,7 @@
 use std::sync::OnceLock;
 
 use super::panels::Panels;
+use super::subpixel::PhaseWeights;
 use crate::problem::Problem;
 use crate::Element;
 
@@ -32,6 +33,8 @@ pub(crate) struct Prepared<T> {
     /// The stride-1 path's flipped kernel reordered for the row-shift lowering
     /// ([`super::conv::lowered_weight`]).
     row_shift: OnceLock<Vec<T>>,
+    /// The sub-pixel path's phase weights ([`super::subpixel`]).
+    subpixel: OnceLock<PhaseWeights<T>>,
 }
 
 impl<T: Element> Prepared<T> {
@@ -44,6 +47,7 @@ impl<T: Element> Prepared<T> {
             direct: OnceLock::new(),
             winograd: OnceLock::new(),
             row_shift: OnceLock::new(),
+            subpixel: OnceLock::new(),
         }
     }
 
@@ -78,6 +82,11 @@ impl<T: Element> Prepared<T> {
         self.row_shift.get_or_init(make)
     }
 
+    /// The sub-pixel phase weights, made by `make` on first use.
+    pub(crate) fn subpixel(&self, make: impl FnOnce() -> PhaseWeights<T>) -> &PhaseWeights<T> {
+        self.subpixel.get_or_init(make)
+    }
+
     /// Elements held in all forms made so far.
     pub(crate) fn held(&self) -> usize {
         self.panels.get().map_or(0, Panels::len)
@@ -86,5 +95,9 @@ impl<T: Element> Prepared<T> {
             + self.direct.get().map_or(0, Vec::len)
             + self.winograd.get().map_or(0, Vec::len)
             + self.row_shift.get().map_or(0, Vec::len)
+            + self
+                .subpixel
+                .get()
+                .map_or(0, |phases| phases.iter().map(|(_, w)| w.len()).sum())
     }
 }

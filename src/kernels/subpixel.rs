@@ -18,22 +18,40 @@ use super::conv::{
 };
 use super::gemm::packing;
 use super::parallel::for_each_task;
+use super::prepared::Prepared;
 use super::scratch::{sized, with_scratch};
 use super::tap_ranges;
 use super::winograd;
 use crate::problem::{Phase, Problem};
 use crate::Element;
+use std::borrow::Cow;
 
 /// One phase: which output residues it covers and the forward convolution that computes it.
-struct PhasePlan<T> {
+struct PhasePlan<'a, T: Clone> {
     residue: [usize; 3],
     /// `strided` = this phase's outputs, `dense` = the transposed convolution's input.
     conv: Problem,
     lowering: Lowering,
     /// The sub-kernels, `[groups][C_out/groups][C_in/groups][sub-taps]` (the conv weight
     /// layout), lowered for `lowering`; or, for a Winograd phase, their Winograd transform
-    /// (see [`super::winograd::transformed_weight`]).
-    weight: Vec<T>,
+    /// (see [`super::winograd::transformed_weight`]); a layer's kept copy when it has one.
+    weight: Cow<'a, [T]>,
+    winograd: bool,
+}
+
+/// A layer's kept phase weights (made by its first call that takes this path): for each
+/// phase, what identifies its weight (see [`PhaseKey`]) and [`PhasePlan::weight`].
+pub(crate) type PhaseWeights<T> = Vec<(PhaseKey, Vec<T>)>;
+
+/// A phase's residues, sub-kernel sizes, lowering and whether it runs Winograd: for one
+/// layer (fixed kernel, stride, dilation and padding) these fix the phase's weight; the
+/// lowering and Winograd also depend on the input's size, so a later call with another size
+/// may want a weight the layer did not keep (it is then made for that call).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PhaseKey {
+    residue: [usize; 3],
+    kernel: [usize; 3],
+    lowering: Lowering,
     winograd: bool,
 }
 
@@ -199,31 +217,60 @@ fn first_at_or_after(pos: usize, residue: usize, stride: usize) -> usize {
 
 /// Runs the transposed convolution `p` phase by phase. `x` is the input (strided side), `y`
 /// the output (dense side).
-pub(crate) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
+///
+/// `prepared` is a layer's kept forms: the phase weights are made once and kept there.
+pub(crate) fn run<T: Element>(
+    p: &Problem,
+    x: &[T],
+    w: &[T],
+    prepared: Option<&Prepared<T>>,
+    b: Option<&[T]>,
+    y: &mut [T],
+) {
     let (cin_g, cg, q, pin) = (
         p.strided_channels,
         p.dense_channels,
         p.dense_plane(),
         p.strided_plane(),
     );
-    let plans: Vec<PhasePlan<T>> = phases(p)
-        .iter()
+    let specs: Vec<(PhaseKey, [Phase; 3], Problem)> = phases(p)
+        .into_iter()
         .map(|(residue, ph)| {
-            let conv = phase_problem(p, ph);
-            let lowering = lowering(&conv);
-            let weight = phase_weight(p, w, ph);
-            let winograd = winograd_pays(p) && winograd::applies(&conv);
-            let weight = if winograd {
-                winograd::transformed_weight(&conv, &weight)
-            } else {
-                lowered_weight(&conv, lowering, &weight).into_owned()
+            let conv = phase_problem(p, &ph);
+            let key = PhaseKey {
+                residue,
+                kernel: conv.axes.map(|a| a.kernel),
+                lowering: lowering(&conv),
+                winograd: winograd_pays(p) && winograd::applies(&conv),
+            };
+            (key, ph, conv)
+        })
+        .collect();
+    let make = |(key, ph, conv): &(PhaseKey, [Phase; 3], Problem)| -> Vec<T> {
+        let weight = phase_weight(p, w, ph);
+        if key.winograd {
+            winograd::transformed_weight(conv, &weight)
+        } else {
+            lowered_weight(conv, key.lowering, &weight).into_owned()
+        }
+    };
+    let kept: &[(PhaseKey, Vec<T>)] = match prepared {
+        Some(prepared) => prepared.subpixel(|| specs.iter().map(|s| (s.0, make(s))).collect()),
+        None => &[],
+    };
+    let plans: Vec<PhasePlan<'_, T>> = specs
+        .iter()
+        .map(|spec| {
+            let weight = match kept.iter().find(|(key, _)| *key == spec.0) {
+                Some((_, weight)) => Cow::Borrowed(&weight[..]),
+                None => Cow::Owned(make(spec)),
             };
             PhasePlan {
-                residue: *residue,
-                conv,
-                lowering,
+                residue: spec.0.residue,
+                conv: spec.2,
+                lowering: spec.0.lowering,
                 weight,
-                winograd,
+                winograd: spec.0.winograd,
             }
         })
         .collect();
