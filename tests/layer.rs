@@ -183,13 +183,22 @@ fn winograd_layers_match_the_definition() {
         ((1, 16, 32, 32), (16, 24, 3, 3), 1, 1),
         ((2, 32, 40, 33), (32, 16, 2, 2), 1, 0),
         ((1, 48, 40, 36), (48, 16, 3, 3), 2, 2),
+        // 80 input channels (the flipped convolution's depth): the transform in blocks of 64
+        ((1, 80, 32, 32), (80, 64, 3, 3), 1, 1),
     ];
     for (k, (xs, ws, groups, pad)) in cases.into_iter().enumerate() {
         let x = ramp_from(90 + k as u32, ndarray::Dim(xs));
         let w = ramp_from(95 + k as u32, ndarray::Dim(ws));
         let b = Array1::from_shape_fn(ws.1 * groups, |i| i as f32 * 0.25 - 1.0);
         let cfg = ConvTranspose2d::new().padding(pad).groups(groups);
-        checked_layer_2d(&x, &w, Some(&b), cfg, &format!("winograd case {k}"));
+        let what = format!("winograd case {k}");
+        let (_, first) = checked_layer_2d(&x, &w, Some(&b), cfg, &what);
+        // the function transforms the kernel per call
+        let call = upconv::conv_transpose2d(&x, &w, Some(&b), &cfg).unwrap();
+        assert!(
+            same_bits(&call, &first),
+            "{what}: function and layer differ"
+        );
     }
 }
 

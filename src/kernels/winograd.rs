@@ -129,25 +129,38 @@ pub(super) fn transformed_weight<T: Element>(p: &Problem, w: &[T]) -> Vec<T> {
             [k[0], k[0] + k[1], k[1], T::zero()]
         }
     };
+    // Each (co, ci) pair's values go to `np` slabs `C_out * C_in` apart; a block of `CI`
+    // input channels is transformed into `block` first and stored as `np` runs of `CI`
+    // (stored one by one, the `np` streams a power of two apart thrashed one L1 set: a
+    // fifth of a 128 -> 128 3x3 layer's time).
+    const CI: usize = 64;
     let mut u = vec![T::zero(); copies(p)];
+    let mut block = vec![T::zero(); np * CI];
     for g in 0..p.groups {
         for co in 0..cout {
-            for ci in 0..cin {
-                let k = &w[((g * cout + co) * cin + ci) * r * r..][..r * r];
-                let at = |row: usize, c: usize| if row < r { k[row * r + c] } else { T::zero() };
-                // G g: one column of r + 1 values per kernel column
-                let cols: [[T; 4]; 3] = std::array::from_fn(|c| {
-                    if c < r {
-                        g_of([at(0, c), at(1, c), at(2, c)])
-                    } else {
-                        [T::zero(); 4]
+            for c0 in (0..cin).step_by(CI) {
+                let n = CI.min(cin - c0);
+                for ci in c0..c0 + n {
+                    let k = &w[((g * cout + co) * cin + ci) * r * r..][..r * r];
+                    let at =
+                        |row: usize, c: usize| if row < r { k[row * r + c] } else { T::zero() };
+                    // G g: one column of r + 1 values per kernel column
+                    let cols: [[T; 4]; 3] = std::array::from_fn(|c| {
+                        if c < r {
+                            g_of([at(0, c), at(1, c), at(2, c)])
+                        } else {
+                            [T::zero(); 4]
+                        }
+                    });
+                    for i in 0..=r {
+                        let row = g_of([cols[0][i], cols[1][i], cols[2][i]]);
+                        for (j, &v) in row.iter().take(r + 1).enumerate() {
+                            block[(i * (r + 1) + j) * CI + ci - c0] = v;
+                        }
                     }
-                });
-                for i in 0..=r {
-                    let row = g_of([cols[0][i], cols[1][i], cols[2][i]]);
-                    for (j, &v) in row.iter().take(r + 1).enumerate() {
-                        u[((g * np + i * (r + 1) + j) * cout + co) * cin + ci] = v;
-                    }
+                }
+                for (xi, run) in block.chunks_exact(CI).enumerate() {
+                    u[((g * np + xi) * cout + co) * cin + c0..][..n].copy_from_slice(&run[..n]);
                 }
             }
         }
