@@ -129,6 +129,31 @@ def torch_cases():
             scale=t if kind == "scale" else None, recompute=False,
             input_shape=list(shape), input=flat(x),
             output_shape=list(y.shape), output=flat(y)))
+    # tables with any number of taps per output (antialiased and area resizes) on inputs of
+    # eight rows or more: upconv runs them eight input rows at a time (`rows_together`)
+    rng_many = np.random.default_rng(2468)
+    for mode, aa, ac, shape, kind, t, dtype in [
+        ("bilinear", True, False, (1, 2, 20, 19), "size", [5, 6], np.float32),
+        ("bicubic", True, False, (1, 2, 19, 23), "scale", [0.3, 0.45], np.float64),
+        ("bilinear", True, True, (2, 1, 17, 12), "size", [6, 4], np.float32),
+        ("area", False, None, (1, 2, 21, 18), "size", [6, 5], np.float32),
+        ("area", False, None, (1, 1, 12, 10), "size", [25, 21], np.float32),
+        ("area", False, None, (3, 3, 30), "size", [7], np.float32),
+        ("area", False, None, (1, 1, 6, 20, 18), "size", [2, 7, 5], np.float64),
+    ]:
+        x = rand(shape, dtype, rng_many)
+        kw = dict(mode=mode)
+        if mode != "area":
+            kw.update(align_corners=ac, antialias=aa)
+        kw["size" if kind == "size" else "scale_factor"] = tuple(t)
+        y = F.interpolate(torch.from_numpy(x), **kw).numpy()
+        cases.append(dict(
+            name=f"many_taps_{mode}_aa{aa}_ac{ac}_{kind}{t}_{np.dtype(dtype).name}",
+            dims=len(shape) - 2, dtype=np.dtype(dtype).name, mode=mode,
+            align_corners=bool(ac), antialias=aa, size=t if kind == "size" else None,
+            scale=t if kind == "scale" else None, recompute=False,
+            input_shape=list(shape), input=flat(x),
+            output_shape=list(y.shape), output=flat(y)))
     # empty results PyTorch returns instead of raising: area (adaptive average pooling) with a
     # zero-length output axis, and a batch of 0 in any mode
     for mode, shape, kind, t in [
