@@ -181,4 +181,18 @@ fn extrapolated_resizes_are_thread_count_independent() {
     let two = in_pool(2, || resize(&x, &cfg).unwrap());
     assert!(same_bits(&one, &two));
     assert!(one.iter().any(|&v| v == 0.3));
+    // two planes: cut into bands of rows, the crop's outside rows among them
+    let x = ramp(ndarray::Ix4(1, 2, 300, 300)).into_dyn();
+    for mode in [ResizeMode::Nearest, ResizeMode::Linear, ResizeMode::Cubic] {
+        let cfg = Resize::new()
+            .mode(mode)
+            .coordinate_transformation_mode(CoordinateTransform::TfCropAndResize)
+            .roi(vec![0.0, 0.0, -0.2, 0.1, 1.0, 1.0, 1.3, 0.9])
+            .sizes(vec![1, 2, 400, 420])
+            .extrapolation_value(0.3);
+        let one = in_pool(1, || resize(&x, &cfg).unwrap());
+        let two = in_pool(2, || resize(&x, &cfg).unwrap());
+        assert!(same_bits(&one, &two), "{mode:?}");
+        assert!(one.iter().any(|&v| v == 0.3), "{mode:?}");
+    }
 }
