@@ -117,6 +117,18 @@ pub(super) fn copies(p: &Problem) -> usize {
 /// `U[g][xi][co][ci] = (G g G^T)[xi]` for the kernel `g = w[g*C_out/g + co][ci]`, in the conv
 /// weight layout `[groups][C_out/g][C_in/g][r][r]`.
 pub(super) fn transformed_weight<T: Element>(p: &Problem, w: &[T]) -> Vec<T> {
+    transform_kernels(p, w, false)
+}
+
+/// [`transformed_weight`] of the flipped kernel of a stride-1 transposed convolution, read
+/// from that convolution's weight `[groups][C_in/g][C_out/g][r][r]` (`p` is the forward
+/// problem, so its `C_out` is the transposed convolution's): the flipped copy is never made.
+pub(super) fn transformed_from_transposed<T: Element>(p: &Problem, w: &[T]) -> Vec<T> {
+    transform_kernels(p, w, true)
+}
+
+/// [`transformed_weight`] (`transposed == false`) or [`transformed_from_transposed`].
+fn transform_kernels<T: Element>(p: &Problem, w: &[T], transposed: bool) -> Vec<T> {
     let (cout, cin) = (p.strided_channels, p.dense_channels);
     let (r, np) = (kernel_size(p).unwrap_or(3), points(p));
     let half = T::from_f64_lossy(0.5);
@@ -141,9 +153,23 @@ pub(super) fn transformed_weight<T: Element>(p: &Problem, w: &[T]) -> Vec<T> {
             for c0 in (0..cin).step_by(CI) {
                 let n = CI.min(cin - c0);
                 for ci in c0..c0 + n {
-                    let k = &w[((g * cout + co) * cin + ci) * r * r..][..r * r];
-                    let at =
-                        |row: usize, c: usize| if row < r { k[row * r + c] } else { T::zero() };
+                    // tap (row, c) of the kernel of (co, ci); in the transposed layout the
+                    // pair's taps are reversed (the flip reverses every axis at once)
+                    let (pair, last) = if transposed {
+                        (((g * cin + ci) * cout + co) * r * r, r * r - 1)
+                    } else {
+                        (((g * cout + co) * cin + ci) * r * r, 0)
+                    };
+                    let k = &w[pair..][..r * r];
+                    let at = |row: usize, c: usize| {
+                        if row >= r {
+                            T::zero()
+                        } else if transposed {
+                            k[last - (row * r + c)]
+                        } else {
+                            k[row * r + c]
+                        }
+                    };
                     // G g: one column of r + 1 values per kernel column
                     let cols: [[T; 4]; 3] = std::array::from_fn(|c| {
                         if c < r {
