@@ -97,6 +97,18 @@ fn conv_transpose_is_thread_count_independent() {
             ramp(ndarray::Ix4(96, 3, 8, 8)),
             ConvTranspose2d::new().padding(3),
         ),
+        // 4x4/2 and 6x6/3 on 32x32 maps (the phases stacked into one Winograd convolution:
+        // two channel blocks in bands of rows, and one block)
+        (
+            ramp(ndarray::Ix4(1, 32, 40, 40)),
+            ramp(ndarray::Ix4(32, 128, 4, 4)),
+            ConvTranspose2d::new().stride(2).padding(1),
+        ),
+        (
+            ramp(ndarray::Ix4(2, 16, 32, 32)),
+            ramp(ndarray::Ix4(16, 16, 6, 6)),
+            ConvTranspose2d::new().stride(3).padding(1),
+        ),
     ];
     for (x, w, cfg) in &cases {
         let one: Array4<f32> = in_pool(1, || conv_transpose2d(x, w, None, cfg).unwrap());

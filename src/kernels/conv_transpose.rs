@@ -8,6 +8,8 @@
 //!   roles swapped (see [`as_forward_conv`]), so no output receives overlapping adds, unless
 //!   its product has too few rows for the GEMM library (see
 //!   [`prefers_col2im_at_stride_one`]);
+//! * 2-D kernels 2 or 3 times the stride (4x4/2, 6x6/3, 8x8/4) on planes from about 32x32:
+//!   the stride phases stacked into one Winograd convolution (see [`super::phase_stack`]);
 //! * otherwise [`gemm_col2im`]: `col = W^T X` by GEMM for a band of input rows, then each
 //!   output row gathers the column rows that land on it (`i*stride + k*dilation - pad_begin`)
 //!   and is stored once, bias fused (see [`col2im`] and [`super::gather`]). When every output
@@ -50,6 +52,9 @@ enum Path {
     Direct,
     /// Stride 1: the forward convolution with the flipped kernel.
     Flipped,
+    /// Kernel 2 or 3 times the stride: the phases stacked into one Winograd convolution
+    /// (see [`super::phase_stack`]).
+    PhaseStack,
     Subpixel,
     Col2im,
 }
@@ -69,7 +74,6 @@ fn path(p: &Problem) -> Path {
 
 /// [`path`] without [`Path::Direct`].
 fn gemm_path(p: &Problem) -> Path {
-    let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
     if p.strided_channels == 1 && p.dense_channels == 1 {
         Path::Depthwise
     } else if projects(p) {
@@ -81,7 +85,17 @@ fn gemm_path(p: &Problem) -> Path {
         Path::Pointwise
     } else if super::tiled::applies(p) {
         Path::Tiled
-    } else if weight > WEIGHT_COPY_BUDGET {
+    } else if stacks_phases(p) {
+        Path::PhaseStack
+    } else {
+        unstacked_path(p)
+    }
+}
+
+/// [`gemm_path`] after the paths that take a layer whole, without [`Path::PhaseStack`].
+fn unstacked_path(p: &Problem) -> Path {
+    let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
+    if weight > WEIGHT_COPY_BUDGET {
         Path::Col2im
     } else if p.axes.iter().all(|a| a.stride == 1) {
         if prefers_col2im_at_stride_one(p) {
@@ -94,6 +108,18 @@ fn gemm_path(p: &Problem) -> Path {
     } else {
         Path::Col2im
     }
+}
+
+/// Whether a strided layer goes through [`super::phase_stack`]: where it applies (kernel 2 or
+/// 3 times the stride, 16+ channels, planes from about 32x32), with at most 16 phases. Paired
+/// in-process A/B (7-9 rounds, 2 threads) against the path taken before (GEMM + col2im, or
+/// sub-pixel Winograd phases from 64x64): 4x4/2 layers on 32x32 to 128x128 inputs 0.72-0.90x
+/// the time through layers (0.73-0.90x through the functions, which transform the weight per
+/// call), 6x6/2 and 6x6/3 0.55-0.81x, 8x8/4 on 32x32 0.78-0.86x, grouped 4x4/2 0.78x, none
+/// slower; FCN-style layers (21 channels, 8x8/4 to 16x16/8: 16 to 64 phases of 21 channels)
+/// were level, so those keep col2im.
+fn stacks_phases(p: &Problem) -> bool {
+    super::phase_stack::applies(p) && p.axes.iter().map(|a| a.stride).product::<usize>() <= 16
 }
 
 /// Picks the path for `p` and runs it. `x` is the strided side, `y` the dense side.
@@ -141,6 +167,11 @@ fn run_path<T: Element>(
         Path::Tiled => super::tiled::run(p, x, w, b, y),
         Path::Flipped => as_forward_conv(p, x, w, prepared, b, y),
         Path::Subpixel => super::subpixel::run(p, x, w, prepared, b, y),
+        // `f32` only: the transformed weight of `f64` would take the whole call's budget
+        Path::PhaseStack if T::as_f32(&[]).is_some() => {
+            super::phase_stack::run(p, x, w, prepared, b, y)
+        }
+        Path::PhaseStack => run_path(unstacked_path(p), p, x, w, prepared, b, y),
         Path::Col2im => gemm_col2im(p, x, w, prepared, b, y),
     }
 }
@@ -399,6 +430,9 @@ fn path_workspace(path: Path, p: &Problem) -> usize {
         ),
         Path::Flipped => super::conv::workspace(&flipped_problem(p)),
         Path::Subpixel => super::subpixel::workspace(p),
+        Path::PhaseStack => {
+            super::phase_stack::workspace(p).max(path_workspace(unstacked_path(p), p))
+        }
         Path::Col2im => {
             let imgs = images_per_gemm(p);
             let block = block_channels_for(p, p.batch.div_ceil(imgs) * p.groups);
@@ -456,6 +490,7 @@ fn path_copies(path: Path, p: &Problem) -> usize {
         Path::Depthwise | Path::Pointwise | Path::Projection | Path::Tiled => 0,
         Path::Flipped => weight + super::conv::copies(&flipped_problem(p)),
         Path::Subpixel => super::subpixel::copies(p),
+        Path::PhaseStack => super::phase_stack::copies(p).max(path_copies(unstacked_path(p), p)),
         Path::Col2im => {
             if col_weight_transposed(p) {
                 weight
@@ -2404,7 +2439,8 @@ mod tests {
     /// 1-D layers (a vocoder's upsampling: 128 -> 64 k4/s2 on 8192 samples, 32 -> 16 k7/s3
     /// with cropping) go through GEMM + col2im, never sub-pixel phases (when the direct tiles
     /// do not take them: the second in `f32` on AVX2); the same layer on a 2-D map of as many
-    /// positions takes the phases. Both equal the definition.
+    /// positions takes the phases (stacked into one Winograd convolution, see
+    /// [`super::super::phase_stack`]). Both equal the definition.
     #[test]
     fn one_d_layers_take_col2im() {
         for (cin, cout, k, s, pad, len, batch) in
@@ -2420,7 +2456,23 @@ mod tests {
         }
         let a = plain_axis(91, 4, 2, 1);
         let square = one_image(128, 64, [AxisMap::UNIT, a, a]);
-        assert_eq!(path(&square), Path::Subpixel);
+        assert_eq!(path(&square), Path::PhaseStack);
+    }
+
+    /// The stacked phases take 4x4/2 layers from 32x32 inputs, not on 16x16 (dcgan keeps GEMM +
+    /// col2im), nor FCN's 16x16/8 (64 phases), nor a weight over the copy budget (512 -> 256
+    /// 4x4).
+    #[test]
+    fn stacked_phases_take_large_enough_planes() {
+        let on = |side: usize, k: usize, s: usize, cin: usize, cout: usize| {
+            let a = plain_axis(side, k, s, (k - s) / 2);
+            path(&one_image(cin, cout, [AxisMap::UNIT, a, a]))
+        };
+        assert_eq!(on(32, 4, 2, 256, 128), Path::PhaseStack);
+        assert_eq!(on(32, 6, 3, 64, 32), Path::PhaseStack);
+        assert_eq!(on(16, 4, 2, 256, 128), Path::Col2im);
+        assert_ne!(on(32, 16, 8, 21, 21), Path::PhaseStack);
+        assert_eq!(on(32, 4, 2, 512, 256), Path::Col2im);
     }
 
     /// A lone image with few output channels (an RGB head on a small map) splits into blocks

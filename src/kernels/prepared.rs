@@ -28,7 +28,9 @@ pub(crate) struct Prepared<T> {
     flipped: OnceLock<Vec<T>>,
     /// The direct tiles' weight, `[g][channel block][kh][kw][C_in/g][co]` ([`super::direct`]).
     direct: OnceLock<Vec<T>>,
-    /// The stride-1 path's Winograd-transformed flipped kernel ([`super::winograd`]).
+    /// The Winograd-transformed kernel: the stride-1 path's flipped kernel
+    /// ([`super::winograd`]), or for a strided layer its stacked phases
+    /// ([`super::phase_stack`]); a layer's strides are fixed, so it only ever wants one.
     winograd: OnceLock<Vec<T>>,
     /// The stride-1 path's flipped kernel reordered for the row-shift lowering
     /// ([`super::conv::lowered_weight`]).
@@ -72,7 +74,7 @@ impl<T: Element> Prepared<T> {
         self.direct.get_or_init(make)
     }
 
-    /// The Winograd-transformed flipped kernel, made by `make` on first use.
+    /// The Winograd-transformed kernel (see the field), made by `make` on first use.
     pub(crate) fn winograd(&self, make: impl FnOnce() -> Vec<T>) -> &[T] {
         self.winograd.get_or_init(make)
     }

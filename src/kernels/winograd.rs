@@ -73,6 +73,12 @@ fn eligible(p: &Problem) -> bool {
         && per_tile_row(p) <= TILE_CAP
 }
 
+/// Whether [`band_product`] can compute `p` (a forward-convolution problem) within the
+/// scratch budget, whatever its channels and weight size.
+pub(super) fn fits(p: &Problem) -> bool {
+    kernel_size(p).is_some() && per_tile_row(p) <= TILE_CAP
+}
+
 /// Transformed values per tile: `(r + 1)^2`, the patch size squared.
 fn points(p: &Problem) -> usize {
     let r = kernel_size(p).unwrap_or(3);

@@ -1,0 +1,487 @@
+//! Strided 2-D transposed convolutions whose kernel is 2 or 3 times the stride (4x4 / 2, the
+//! DCGAN and pix2pix layer; 6x6 / 3, 6x6 / 2, 8x8 / 4) as one stride-1 Winograd convolution
+//! with the stride phases stacked as output channels, then an interleave.
+//!
+//! With `o + pad = s*t + r` (`0 <= r < s`), output `o` gets the taps `k = r + s*j` of the
+//! inputs `i = t - j`, `j = 0..R` (`R = K / s`):
+//!
+//! ```text
+//! y[c, o] = sum over ci, j of w[ci, c, r + s*j] * x[ci, t - j]
+//! ```
+//!
+//! For every residue `r` the input window of `t` is the same, `x[t-R+1 ..= t]`: the phases
+//! differ only in their sub-kernels. So all `s` phases (`s_h * s_w` in 2-D) are one forward
+//! convolution with `C_out/g * s_h * s_w` output channels (channel `c*S + r_h*s_w + r_w`, the
+//! pixel-shuffle order), an `R x R` kernel (the phase's taps reversed), stride 1, padding
+//! `R - 1 - t_lo` and `t` from `t_lo = pad / s` to `t_hi = (out - 1 + pad) / s`. That
+//! convolution runs through Winograd ([`super::winograd`]) with its input transform shared by
+//! all phases and products `S` times taller than a phase's; each band of its rows is then
+//! interleaved into the output (`y[c, s*t + r - pad] = tmp[c*S + r, t - t_lo]`), the bias
+//! added by the Winograd output transform.
+//!
+//! Against GEMM + col2im (which multiplies every tap of every input position, `R^2 S`
+//! products per channel pair and input position) Winograd F(2x2, 2x2) takes 9 products per
+//! 2x2 tile of `t` positions per phase, 2.25/4 of the direct count, on `ceil(T/2)^2` tiles
+//! (`T = t_hi - t_lo + 1`, one more than the input's length when the padding is not a
+//! multiple of the stride).
+
+use super::parallel::for_each_task;
+use super::prepared::Prepared;
+use super::scratch::{sized, with_scratch};
+use super::winograd;
+use super::WEIGHT_COPY_BUDGET;
+use crate::problem::{AxisMap, Problem};
+use crate::Element;
+
+/// Most weight elements copied ([`copies`]), a 256 -> 128 4x4 layer's 1.2 million (4.5 MiB)
+/// among them. `f32` only (see `conv_transpose::run_path`), so with the
+/// tasks' scratch a call stays within 16 MiB.
+const COPY_BUDGET: usize = 4 * WEIGHT_COPY_BUDGET;
+
+/// Fewest channels per group on each side (as [`super::winograd`]'s own rule).
+const MIN_CHANNELS: usize = 16;
+
+/// The sub-kernel size `R` when `p` (a transposed convolution) is 2-D with kernel `R * stride`
+/// on both axes, `R` 2 or 3 and the same on both, no dilation, padding not negative.
+fn sub_kernel(p: &Problem) -> Option<usize> {
+    let a = &p.axes;
+    let planar = a[0].strided == 1 && a[0].dense == 1 && a[0].kernel == 1 && a[0].pad_begin == 0;
+    let r = a[2].kernel / a[2].stride.max(1);
+    let fits = |x: &AxisMap| {
+        x.stride >= 1
+            && x.kernel == r * x.stride
+            && x.dilation == 1
+            && x.pad_begin >= 0
+            && x.strided >= 1
+            && x.dense >= 1
+    };
+    let strided = a[1].stride > 1 || a[2].stride > 1;
+    (planar && strided && (r == 2 || r == 3) && fits(&a[1]) && fits(&a[2])).then_some(r)
+}
+
+/// The stacked forward convolution of `p` (see the module docs): its "strided" side is its
+/// output (`T` positions per axis, `C_out/g * S` channels), its dense side `p`'s input.
+fn stacked(p: &Problem, r: usize) -> Problem {
+    let axis = |a: &AxisMap| {
+        let pad = a.pad_begin as usize;
+        let (t_lo, t_hi) = (pad / a.stride, (a.dense - 1 + pad) / a.stride);
+        AxisMap {
+            strided: t_hi - t_lo + 1,
+            dense: a.strided,
+            kernel: r,
+            stride: 1,
+            dilation: 1,
+            pad_begin: (r - 1) as i64 - t_lo as i64,
+        }
+    };
+    Problem {
+        batch: p.batch,
+        groups: p.groups,
+        strided_channels: p.dense_channels * phases(p),
+        dense_channels: p.strided_channels,
+        axes: [AxisMap::UNIT, axis(&p.axes[1]), axis(&p.axes[2])],
+    }
+}
+
+/// Phases per output channel, `s_h * s_w`.
+fn phases(p: &Problem) -> usize {
+    p.axes[1].stride * p.axes[2].stride
+}
+
+/// Output channels of `p` per block: a task's products cover one block of them (all their
+/// phases). Two blocks where the stacked channels number 512 or more, so an image is two
+/// tasks of products at least 256 rows tall.
+fn block_channels(p: &Problem) -> usize {
+    let cg = p.dense_channels;
+    if cg % 2 == 0 && cg * phases(p) >= 512 {
+        cg / 2
+    } else {
+        cg
+    }
+}
+
+/// The stacked convolution of one block of output channels.
+fn block_problem(p: &Problem, r: usize) -> Problem {
+    Problem {
+        strided_channels: block_channels(p) * phases(p),
+        ..stacked(p, r)
+    }
+}
+
+/// Fewest positions of the stacked convolution's plane (about a 32x32 input): on smaller
+/// planes the transforms and the narrow products cost what the multiply-adds save.
+const MIN_PLANE: usize = 1024;
+
+/// Whether this path runs `p`: [`fits`], on a plane of at least [`MIN_PLANE`] positions.
+pub(super) fn applies(p: &Problem) -> bool {
+    fits(p) && sub_kernel(p).is_some_and(|r| block_problem(p, r).strided_plane() >= MIN_PLANE)
+}
+
+/// Whether [`run`] can compute `p`: a sub-kernel of 2 or 3, enough channels, and the
+/// transformed weight and a band's scratch within their budgets.
+fn fits(p: &Problem) -> bool {
+    let Some(r) = sub_kernel(p) else {
+        return false;
+    };
+    let c = block_problem(p, r);
+    p.strided_channels >= MIN_CHANNELS
+        && p.dense_channels >= MIN_CHANNELS
+        && copies(p) <= COPY_BUDGET
+        && winograd::fits(&c)
+}
+
+/// Weight elements copied: the transformed stacked weight, `(R+1)^2 / R^2` times the weight.
+pub(super) fn copies(p: &Problem) -> usize {
+    let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
+    let r = sub_kernel(p).unwrap_or(3);
+    weight * (r + 1) * (r + 1) / (r * r)
+}
+
+/// Scratch elements of one task: the Winograd band's and the stacked output rows it
+/// interleaves.
+pub(super) fn workspace(p: &Problem) -> usize {
+    let Some(r) = sub_kernel(p) else {
+        return 0;
+    };
+    let c = block_problem(p, r);
+    let rows = winograd::band_rows(&c) * c.axes[2].strided;
+    winograd::workspace(&c) + c.strided_channels * rows
+}
+
+/// Output channels per task of [`transformed_weight`].
+const TRANSFORM_CHANNELS: usize = 8;
+
+/// Input channels transformed into a local block before they are stored (see
+/// `winograd::transform_kernels`: stores straight into the slabs, a power of two apart,
+/// thrash one cache set).
+const TRANSFORM_RUN: usize = 64;
+
+/// The Winograd transform of the stacked kernels, per (group, block) of output channels in
+/// the layout [`winograd::band_product`] reads, `[g][block][xi][k][ci]`: for stacked channel
+/// `k = c*S + r_h*s_w + r_w` of the block and input channel `ci`, `(G g G^T)[xi]` of the
+/// `R x R` kernel `g[a][b] = w[ci][c][r_h + s_h*(R-1-a)][r_w + s_w*(R-1-b)]` (the phase's
+/// taps, reversed: a forward convolution's kernel), read straight from the transposed
+/// convolution's weight. Tasks of [`TRANSFORM_CHANNELS`] output channels, in parallel when
+/// `parallel` (a layer's copy is made on one thread: see [`super::prepared`]).
+pub(super) fn transformed_weight<T: Element>(p: &Problem, w: &[T], parallel: bool) -> Vec<T> {
+    let r = sub_kernel(p).unwrap_or(2);
+    let np = (r + 1) * (r + 1);
+    let (cin, cg) = (p.strided_channels, p.dense_channels);
+    let (s_h, s_w, k_w) = (p.axes[1].stride, p.axes[2].stride, p.axes[2].kernel);
+    let kvol = p.kernel_volume();
+    let (s, cb) = (phases(p), block_channels(p));
+    let blocks = cg / cb;
+    let slab = cb * s * cin;
+    let mut u = vec![T::zero(); p.groups * blocks * np * slab];
+    // task (group-block gb, channels c0..c0+n of the block): the rows of its channels in
+    // each of the np slabs of gb
+    let mut tasks: Vec<(usize, usize, Vec<&mut [T]>)> = Vec::new();
+    for (gb, slabs) in u.chunks_mut(np * slab).enumerate() {
+        let first = tasks.len();
+        for c0 in (0..cb).step_by(TRANSFORM_CHANNELS) {
+            tasks.push((gb, c0, Vec::with_capacity(np)));
+        }
+        for slab_xi in slabs.chunks_mut(slab) {
+            let mut rest = slab_xi;
+            for task in &mut tasks[first..] {
+                let n = TRANSFORM_CHANNELS.min(cb - task.1);
+                let (head, tail) = rest.split_at_mut(n * s * cin);
+                task.2.push(head);
+                rest = tail;
+            }
+        }
+    }
+    let half = T::from_f64_lossy(0.5);
+    // G applied to the r values of one kernel column or row (as `winograd`'s transform)
+    let g_of = |k: [T; 3]| -> [T; 4] {
+        if r == 3 {
+            let (a, b, c) = (k[0], k[1], k[2]);
+            [a, (a + b + c) * half, (a - b + c) * half, c]
+        } else {
+            [k[0], k[0] + k[1], k[1], T::zero()]
+        }
+    };
+    let transform = |(gb, c0, mut slabs): (usize, usize, Vec<&mut [T]>)| {
+        let (g, blk) = (gb / blocks, gb % blocks);
+        let n = TRANSFORM_CHANNELS.min(cb - c0);
+        let mut run = vec![T::zero(); np * TRANSFORM_RUN];
+        for cl in 0..n {
+            let c = blk * cb + c0 + cl;
+            for r_h in 0..s_h {
+                for r_w in 0..s_w {
+                    let k = (cl * s_h + r_h) * s_w + r_w;
+                    for i0 in (0..cin).step_by(TRANSFORM_RUN) {
+                        let len = TRANSFORM_RUN.min(cin - i0);
+                        for ci in i0..i0 + len {
+                            let taps = &w[((g * cin + ci) * cg + c) * kvol..][..kvol];
+                            let at = |a: usize, b: usize| {
+                                taps[(r_h + s_h * (r - 1 - a)) * k_w + r_w + s_w * (r - 1 - b)]
+                            };
+                            let o = ci - i0;
+                            if r == 2 {
+                                // G g G^T with G = [1 0; 1 1; 0 1]: row i of G g is
+                                // (g0, g0 + g1, g1)[i] over the kernel's rows, then the same
+                                // along the columns (the sums in `g_of`'s order)
+                                let (g00, g01, g10, g11) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
+                                let (m0, m1) = (g00 + g10, g01 + g11);
+                                let rows = [[g00, g01], [m0, m1], [g10, g11]];
+                                for (i, [x0, x1]) in rows.into_iter().enumerate() {
+                                    run[(3 * i) * TRANSFORM_RUN + o] = x0;
+                                    run[(3 * i + 1) * TRANSFORM_RUN + o] = x0 + x1;
+                                    run[(3 * i + 2) * TRANSFORM_RUN + o] = x1;
+                                }
+                                continue;
+                            }
+                            // G g: one column of r + 1 values per kernel column
+                            let cols: [[T; 4]; 3] =
+                                std::array::from_fn(|b| g_of([at(0, b), at(1, b), at(2, b)]));
+                            for i in 0..=r {
+                                let row = g_of([cols[0][i], cols[1][i], cols[2][i]]);
+                                for (j, &v) in row.iter().take(r + 1).enumerate() {
+                                    run[(i * (r + 1) + j) * TRANSFORM_RUN + o] = v;
+                                }
+                            }
+                        }
+                        for (xi, slab) in slabs.iter_mut().enumerate() {
+                            slab[k * cin + i0..][..len]
+                                .copy_from_slice(&run[xi * TRANSFORM_RUN..][..len]);
+                        }
+                    }
+                }
+            }
+        }
+    };
+    if parallel {
+        let work = (TRANSFORM_CHANNELS * s * cin * np) as u64 * 16;
+        for_each_task(tasks, work, usize::MAX, transform);
+    } else {
+        tasks.into_iter().for_each(transform);
+    }
+    u
+}
+
+/// One task: an image, a group, a block of output channels and a band of the stacked
+/// convolution's rows, with the output rows `rows` of the block's channels that the band
+/// makes.
+struct Task<'a, T> {
+    image: usize,
+    group: usize,
+    block: usize,
+    band: (usize, usize),
+    rows: (usize, usize),
+    planes: Vec<&'a mut [T]>,
+}
+
+/// Runs `p` (for which [`applies`] holds).
+pub(super) fn run<T: Element>(
+    p: &Problem,
+    x: &[T],
+    w: &[T],
+    prepared: Option<&Prepared<T>>,
+    b: Option<&[T]>,
+    y: &mut [T],
+) {
+    if y.is_empty() {
+        return;
+    }
+    let r = sub_kernel(p).unwrap_or(2);
+    let c = block_problem(p, r);
+    let (cin_g, cg, pin) = (p.strided_channels, p.dense_channels, p.strided_plane());
+    let (h, wa) = (&p.axes[1], &p.axes[2]);
+    let (s_h, s_w) = (h.stride, wa.stride);
+    let (pad_h, pad_w) = (h.pad_begin as usize, wa.pad_begin as usize);
+    let (t_lo_h, t_lo_w) = (pad_h / s_h, pad_w / s_w);
+    let (rows_t, w_t) = (c.axes[1].strided, c.axes[2].strided);
+    let (out_h, out_w) = (h.dense, wa.dense);
+    let cb = block_channels(p);
+    let blocks = cg / cb;
+    let s = phases(p);
+
+    let u_of_call: Vec<T>;
+    let u: &[T] = match prepared {
+        Some(prepared) => prepared.winograd(|| transformed_weight(p, w, false)),
+        None => {
+            u_of_call = transformed_weight(p, w, true);
+            &u_of_call
+        }
+    };
+    let per_block = u.len() / (p.groups * blocks).max(1);
+
+    // band k of the stacked rows (t - t_lo) makes output rows from s*(t_lo + band start) - pad
+    let band = winograd::band_rows(&c).max(1);
+    let out_row = |tau: usize| (s_h * (t_lo_h + tau)).saturating_sub(pad_h).min(out_h);
+    let mut tasks: Vec<Task<'_, T>> = Vec::new();
+    let mut rest: &mut [T] = y;
+    for n in 0..p.batch {
+        for g in 0..p.groups {
+            for blk in 0..blocks {
+                let first = tasks.len();
+                for t0 in (0..rows_t).step_by(band) {
+                    let t1 = (t0 + band).min(rows_t);
+                    tasks.push(Task {
+                        image: n,
+                        group: g,
+                        block: blk,
+                        band: (t0, t1),
+                        rows: (out_row(t0), out_row(t1)),
+                        planes: Vec::with_capacity(cb),
+                    });
+                }
+                for _ in 0..cb {
+                    let (mut plane, tail) = rest.split_at_mut(out_h * out_w);
+                    rest = tail;
+                    for task in &mut tasks[first..] {
+                        let (seg, after) = plane.split_at_mut((task.rows.1 - task.rows.0) * out_w);
+                        task.planes.push(seg);
+                        plane = after;
+                    }
+                }
+            }
+        }
+    }
+    let y_len = p.batch * p.groups * cg * out_h * out_w;
+    let at_once = super::max_concurrent(workspace(p), copies(p), y_len, std::mem::size_of::<T>());
+    let work = p.multiply_adds() / tasks.len().max(1) as u64;
+    for_each_task(tasks, work, at_once, |task| {
+        let Task {
+            image: n,
+            group: g,
+            block: blk,
+            band: (t0, t1),
+            rows: (o0, o1),
+            mut planes,
+        } = task;
+        if o0 >= o1 {
+            return;
+        }
+        let xg = &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
+        let ub = &u[(g * blocks + blk) * per_block..][..per_block];
+        let c0 = g * cg + blk * cb;
+        let bias = |k: usize| b.map_or(T::zero(), |b| b[c0 + k / s]);
+        with_scratch(|scratch: &mut Vec<T>, tile: &mut Vec<T>| {
+            let cols = (t1 - t0) * w_t;
+            let tile = sized(tile, c.strided_channels * cols);
+            let mut dst: Vec<&mut [T]> = tile.chunks_mut(cols).collect();
+            winograd::band_product(&c, ub, xg, (t0, t1), scratch, &mut dst, bias);
+            // interleave: output row o of channel j is stacked row (o + pad)/s - t_lo of
+            // stacked channel j*S + ((o + pad) % s)*s_w + r_w, every s_w-th output from the
+            // first with residue r_w
+            for (j, plane) in planes.iter_mut().enumerate() {
+                for o in o0..o1 {
+                    let (t, r_h) = ((o + pad_h) / s_h, (o + pad_h) % s_h);
+                    let row = t - t_lo_h - t0;
+                    let dst_row = &mut plane[(o - o0) * out_w..][..out_w];
+                    for r_w in 0..s_w {
+                        // first output column with (col + pad) % s_w == r_w
+                        let first = (r_w + s_w - pad_w % s_w) % s_w;
+                        if first >= out_w {
+                            continue;
+                        }
+                        let tau = (first + pad_w) / s_w - t_lo_w;
+                        let k = (j * s + r_h * s_w + r_w) * cols + row * w_t + tau;
+                        let src = &tile[k..k + (out_w - first).div_ceil(s_w)];
+                        dst_row[first..]
+                            .iter_mut()
+                            .step_by(s_w)
+                            .zip(src)
+                            .for_each(|(d, &v)| *d = v);
+                    }
+                }
+            }
+        });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::testing::{mismatch, mismatch_f32};
+    use proptest::prelude::*;
+
+    /// A strided 2-D problem with kernel `r * stride` on both axes, any padding (not
+    /// negative) and any output length from the natural one down by `crop` to up by `extra`.
+    fn problem() -> impl Strategy<Value = Problem> {
+        let axis = |r: usize| {
+            (1usize..8, 1usize..4, 0usize..7, 0usize..4).prop_map(
+                move |(strided, stride, pad, extra)| {
+                    let kernel = r * stride;
+                    let pad = pad.min(kernel - 1);
+                    let natural = (strided - 1) * stride + kernel - pad;
+                    let dense = (natural + extra).saturating_sub(pad).max(1);
+                    AxisMap {
+                        strided,
+                        dense,
+                        kernel,
+                        stride,
+                        dilation: 1,
+                        pad_begin: pad as i64,
+                    }
+                },
+            )
+        };
+        (2usize..4)
+            .prop_flat_map(move |r| (axis(r), axis(r)))
+            .prop_filter("strided", |(h, w)| h.stride > 1 || w.stride > 1)
+            .prop_flat_map(|(h, w)| {
+                (1usize..3, 1usize..3, 16usize..19, 16usize..19).prop_map(
+                    move |(batch, groups, cin, cout)| Problem {
+                        batch,
+                        groups,
+                        strided_channels: cin,
+                        dense_channels: cout,
+                        axes: [AxisMap::UNIT, h, w],
+                    },
+                )
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Every problem the path takes runs the definition, in `f64` (to rounding) and in
+        /// `f32`, through a call and through a layer's kept weight (twice).
+        #[test]
+        fn stacked_phases_match_the_definition(p in problem(), seed in 0usize..50) {
+            prop_assume!(fits(&p));
+            let bad = mismatch(&p, seed, true, 1e-12, |x, w, b, y| run(&p, x, w, None, b, y));
+            prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            let layer = Prepared::new();
+            for _ in 0..2 {
+                let bad = mismatch_f32(&p, seed, 1e-5, |x, w, b, y| {
+                    run(&p, x, w, Some(&layer), b, y)
+                });
+                prop_assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            }
+        }
+    }
+
+    /// Channels in two blocks (256 stacked channels or more) and bands of rows (a plane
+    /// large enough for several): a 4x4 / 2 layer and a 6x6 / 3 one.
+    #[test]
+    fn blocks_and_bands_match_the_definition() {
+        for (k, s, side, cin, cout) in [(4, 2, 30, 16, 128), (6, 3, 12, 24, 64), (4, 2, 4, 16, 256)]
+        {
+            let axis = AxisMap {
+                strided: side,
+                dense: (side - 1) * s + k - 2,
+                kernel: k,
+                stride: s,
+                dilation: 1,
+                pad_begin: 1,
+            };
+            let p = Problem {
+                batch: 1,
+                groups: 1,
+                strided_channels: cin,
+                dense_channels: cout,
+                axes: [AxisMap::UNIT, axis, axis],
+            };
+            assert!(fits(&p), "{p:?}");
+            let c = block_problem(&p, k / s);
+            let several = c.axes[1].strided > winograd::band_rows(&c) || block_channels(&p) < cout;
+            assert!(several, "{p:?}");
+            let bad = mismatch(&p, 3, true, 1e-12, |x, w, b, y| run(&p, x, w, None, b, y));
+            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+        }
+    }
+}
