@@ -147,7 +147,7 @@ fn conv<T: Element>(name: &str, (x, cout, k, s, pad, g): Case) {
 }
 
 fn all_for<T: Element>() {
-    let deconvs: [(&str, Case); 35] = [
+    let deconvs: [(&str, Case); 36] = [
         ("dcgan", ([8, 256, 16, 16], 128, 4, 2, 1, 1)),
         ("unet", ([1, 512, 32, 32], 256, 2, 2, 0, 1)),
         ("fcn", ([1, 21, 32, 32], 21, 16, 8, 4, 1)),
@@ -174,6 +174,11 @@ fn all_for<T: Element>() {
         // Winograd: stride 1 (flipped forward conv) and the sub-pixel phases of 4x4/2
         ("winograd stride 1", ([1, 128, 96, 96], 64, 3, 1, 1, 1)),
         ("winograd phases", ([1, 128, 96, 96], 64, 4, 2, 1, 1)),
+        // stacked phases whose transformed weight goes in four passes (of one 64-channel block)
+        (
+            "stacked phases, passes",
+            ([1, 512, 32, 32], 256, 4, 2, 1, 1),
+        ),
         // a few input positions (skinny product), a projected latent vector, a 3-channel
         // kernel == stride head, one output channel in row bands, depthwise rows in bands
         ("skinny, 2x2 input", ([1, 1024, 2, 2], 512, 4, 2, 1, 1)),

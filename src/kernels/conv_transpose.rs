@@ -111,7 +111,8 @@ fn unstacked_path(p: &Problem) -> Path {
 }
 
 /// Whether a strided layer goes through [`super::phase_stack`]: where it applies (kernel 2 or
-/// 3 times the stride, 16+ channels, planes from about 32x32), with at most 16 phases. Paired
+/// 3 times the stride, 16+ channels, planes from about 32x32, bands of 64+ tiles), with at
+/// most 16 phases. Paired
 /// in-process A/B (7-9 rounds, 2 threads) against the path taken before (GEMM + col2im, or
 /// sub-pixel Winograd phases from 64x64): 4x4/2 layers on 32x32 to 128x128 inputs 0.72-0.90x
 /// the time through layers (0.73-0.90x through the functions, which transform the weight per
@@ -2459,9 +2460,9 @@ mod tests {
         assert_eq!(path(&square), Path::PhaseStack);
     }
 
-    /// The stacked phases take 4x4/2 layers from 32x32 inputs, not on 16x16 (dcgan keeps GEMM +
-    /// col2im), nor FCN's 16x16/8 (64 phases), nor a weight over the copy budget (512 -> 256
-    /// 4x4).
+    /// The stacked phases take 4x4/2 layers from 32x32 inputs (512 -> 256 too, in passes of
+    /// its transformed weight), not on 16x16 (dcgan keeps GEMM + col2im), nor FCN's 16x16/8
+    /// (64 phases), nor 1024 input channels (short bands).
     #[test]
     fn stacked_phases_take_large_enough_planes() {
         let on = |side: usize, k: usize, s: usize, cin: usize, cout: usize| {
@@ -2472,7 +2473,8 @@ mod tests {
         assert_eq!(on(32, 6, 3, 64, 32), Path::PhaseStack);
         assert_eq!(on(16, 4, 2, 256, 128), Path::Col2im);
         assert_ne!(on(32, 16, 8, 21, 21), Path::PhaseStack);
-        assert_eq!(on(32, 4, 2, 512, 256), Path::Col2im);
+        assert_eq!(on(32, 4, 2, 512, 256), Path::PhaseStack);
+        assert_eq!(on(32, 4, 2, 1024, 256), Path::Col2im);
     }
 
     /// A lone image with few output channels (an RGB head on a small map) splits into blocks

@@ -33,8 +33,9 @@ use super::WEIGHT_COPY_BUDGET;
 use crate::problem::{AxisMap, Problem};
 use crate::Element;
 
-/// Most weight elements copied ([`copies`]), a 256 -> 128 4x4 layer's 1.2 million (4.5 MiB)
-/// among them. `f32` only (see `conv_transpose::run_path`), so with the
+/// Most weight elements copied at once ([`copies`]): a 256 -> 128 4x4 layer's whole
+/// transformed weight, 1.2 million elements (4.5 MiB); deeper layers go a pass of blocks at a
+/// time. `f32` only (see `conv_transpose::run_path`), so with the
 /// tasks' scratch a call stays within 16 MiB.
 const COPY_BUDGET: usize = 4 * WEIGHT_COPY_BUDGET;
 
@@ -90,14 +91,32 @@ fn phases(p: &Problem) -> usize {
 
 /// Output channels of `p` per block: a task's products cover one block of them (all their
 /// phases). Two blocks where the stacked channels number 512 or more, so an image is two
-/// tasks of products at least 256 rows tall.
+/// tasks of products at least 256 rows tall; halved further while a block's transformed
+/// weight is over [`COPY_BUDGET`] (deep layers, made a pass of blocks at a time, see [`run`]).
 fn block_channels(p: &Problem) -> usize {
     let cg = p.dense_channels;
-    if cg % 2 == 0 && cg * phases(p) >= 512 {
+    let mut cb = if cg % 2 == 0 && cg * phases(p) >= 512 {
         cg / 2
     } else {
         cg
+    };
+    while block_copies(p, cb) > COPY_BUDGET && cb % 2 == 0 {
+        cb /= 2;
     }
+    cb
+}
+
+/// Elements of the transformed weight of one block of `cb` output channels.
+fn block_copies(p: &Problem, cb: usize) -> usize {
+    let r = sub_kernel(p).unwrap_or(3);
+    (r + 1) * (r + 1) * cb * phases(p) * p.strided_channels
+}
+
+/// (group, block) pairs whose transformed weight one pass holds (all of them when the whole
+/// transformed weight is within [`COPY_BUDGET`]).
+fn pass_blocks(p: &Problem) -> usize {
+    let total = p.groups * (p.dense_channels / block_channels(p));
+    (COPY_BUDGET / block_copies(p, block_channels(p)).max(1)).clamp(1, total.max(1))
 }
 
 /// The stacked convolution of one block of output channels.
@@ -112,9 +131,21 @@ fn block_problem(p: &Problem, r: usize) -> Problem {
 /// planes the transforms and the narrow products cost what the multiply-adds save.
 const MIN_PLANE: usize = 1024;
 
-/// Whether this path runs `p`: [`fits`], on a plane of at least [`MIN_PLANE`] positions.
+/// Fewest 2x2 tiles in a band's products (their columns). The band's scratch holds
+/// `(R+1)^2 * (C_in/g + stacked channels)` elements per tile, so deep inputs get short
+/// bands: a 1024 -> 256 4x4/2 layer on 32x32 had 34 and ran 1.35x the time of GEMM +
+/// col2im; 512 -> 128 on 64x64 (66 tiles) and 256 -> 256 on 32x32 (68) ran 0.83x.
+const MIN_BAND_TILES: usize = 64;
+
+/// Whether this path runs `p`: [`fits`], on a plane of at least [`MIN_PLANE`] positions, in
+/// bands of at least [`MIN_BAND_TILES`] tiles.
 pub(super) fn applies(p: &Problem) -> bool {
-    fits(p) && sub_kernel(p).is_some_and(|r| block_problem(p, r).strided_plane() >= MIN_PLANE)
+    let Some(c) = sub_kernel(p).map(|r| block_problem(p, r)) else {
+        return false;
+    };
+    let rows = winograd::band_rows(&c).min(c.axes[1].strided);
+    let tiles = rows.div_ceil(2) * c.axes[2].strided.div_ceil(2);
+    fits(p) && c.strided_plane() >= MIN_PLANE && tiles >= MIN_BAND_TILES
 }
 
 /// Whether [`run`] can compute `p`: a sub-kernel of 2 or 3, enough channels, and the
@@ -126,15 +157,14 @@ fn fits(p: &Problem) -> bool {
     let c = block_problem(p, r);
     p.strided_channels >= MIN_CHANNELS
         && p.dense_channels >= MIN_CHANNELS
-        && copies(p) <= COPY_BUDGET
+        && block_copies(p, block_channels(p)) <= COPY_BUDGET
         && winograd::fits(&c)
 }
 
-/// Weight elements copied: the transformed stacked weight, `(R+1)^2 / R^2` times the weight.
+/// Weight elements copied: the transformed stacked weight of one pass of blocks (the whole
+/// of it, `(R+1)^2 / R^2` times the weight, when it is within [`COPY_BUDGET`]).
 pub(super) fn copies(p: &Problem) -> usize {
-    let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
-    let r = sub_kernel(p).unwrap_or(3);
-    weight * (r + 1) * (r + 1) / (r * r)
+    block_copies(p, block_channels(p)) * pass_blocks(p)
 }
 
 /// Scratch elements of one task: the Winograd band's and the stacked output rows it
@@ -157,13 +187,19 @@ const TRANSFORM_CHANNELS: usize = 8;
 const TRANSFORM_RUN: usize = 64;
 
 /// The Winograd transform of the stacked kernels, per (group, block) of output channels in
-/// the layout [`winograd::band_product`] reads, `[g][block][xi][k][ci]`: for stacked channel
+/// the layout [`winograd::band_product`] reads, `[g][block][xi][k][ci]`, for the (group,
+/// block) pairs `gb0..gb1` (index `g * blocks + block`): for stacked channel
 /// `k = c*S + r_h*s_w + r_w` of the block and input channel `ci`, `(G g G^T)[xi]` of the
 /// `R x R` kernel `g[a][b] = w[ci][c][r_h + s_h*(R-1-a)][r_w + s_w*(R-1-b)]` (the phase's
 /// taps, reversed: a forward convolution's kernel), read straight from the transposed
 /// convolution's weight. Tasks of [`TRANSFORM_CHANNELS`] output channels, in parallel when
 /// `parallel` (a layer's copy is made on one thread: see [`super::prepared`]).
-pub(super) fn transformed_weight<T: Element>(p: &Problem, w: &[T], parallel: bool) -> Vec<T> {
+pub(super) fn transformed_weight<T: Element>(
+    p: &Problem,
+    w: &[T],
+    (gb0, gb1): (usize, usize),
+    parallel: bool,
+) -> Vec<T> {
     let r = sub_kernel(p).unwrap_or(2);
     let np = (r + 1) * (r + 1);
     let (cin, cg) = (p.strided_channels, p.dense_channels);
@@ -172,11 +208,11 @@ pub(super) fn transformed_weight<T: Element>(p: &Problem, w: &[T], parallel: boo
     let (s, cb) = (phases(p), block_channels(p));
     let blocks = cg / cb;
     let slab = cb * s * cin;
-    let mut u = vec![T::zero(); p.groups * blocks * np * slab];
+    let mut u = vec![T::zero(); (gb1 - gb0) * np * slab];
     // task (group-block gb, channels c0..c0+n of the block): the rows of its channels in
     // each of the np slabs of gb
     let mut tasks: Vec<(usize, usize, Vec<&mut [T]>)> = Vec::new();
-    for (gb, slabs) in u.chunks_mut(np * slab).enumerate() {
+    for (gb, slabs) in (gb0..gb1).zip(u.chunks_mut(np * slab)) {
         let first = tasks.len();
         for c0 in (0..cb).step_by(TRANSFORM_CHANNELS) {
             tasks.push((gb, c0, Vec::with_capacity(np)));
@@ -272,7 +308,9 @@ struct Task<'a, T> {
     planes: Vec<&'a mut [T]>,
 }
 
-/// Runs `p` (for which [`applies`] holds).
+/// Runs `p` (for which [`applies`] holds): a pass of (group, block) pairs at a time, each
+/// with its share of the transformed weight (all of it in one pass, kept by a layer, unless
+/// it is over [`COPY_BUDGET`]).
 pub(super) fn run<T: Element>(
     p: &Problem,
     x: &[T],
@@ -284,37 +322,60 @@ pub(super) fn run<T: Element>(
     if y.is_empty() {
         return;
     }
-    let r = sub_kernel(p).unwrap_or(2);
-    let c = block_problem(p, r);
-    let (cin_g, cg, pin) = (p.strided_channels, p.dense_channels, p.strided_plane());
-    let (h, wa) = (&p.axes[1], &p.axes[2]);
-    let (s_h, s_w) = (h.stride, wa.stride);
-    let (pad_h, pad_w) = (h.pad_begin as usize, wa.pad_begin as usize);
-    let (t_lo_h, t_lo_w) = (pad_h / s_h, pad_w / s_w);
-    let (rows_t, w_t) = (c.axes[1].strided, c.axes[2].strided);
-    let (out_h, out_w) = (h.dense, wa.dense);
+    let c = block_problem(p, sub_kernel(p).unwrap_or(2));
     let cb = block_channels(p);
-    let blocks = cg / cb;
-    let s = phases(p);
+    let gbs = p.groups * (p.dense_channels / cb);
+    let per_pass = pass_blocks(p);
+    let kept: Option<&[T]> = prepared
+        .filter(|_| per_pass >= gbs)
+        .map(|prepared| prepared.winograd(|| transformed_weight(p, w, (0, gbs), false)));
+    let per_block = block_copies(p, cb);
+    let at_once = super::max_concurrent(workspace(p), copies(p), y.len(), size_of::<T>());
+    for gb0 in (0..gbs).step_by(per_pass) {
+        let gb1 = (gb0 + per_pass).min(gbs);
+        let u_of_pass: Vec<T>;
+        let u: &[T] = match kept {
+            Some(u) => &u[gb0 * per_block..gb1 * per_block],
+            None => {
+                u_of_pass = transformed_weight(p, w, (gb0, gb1), true);
+                &u_of_pass
+            }
+        };
+        let tasks = pass_tasks(p, &c, y, (gb0, gb1));
+        let work = p.multiply_adds() / (tasks.len() * gbs.div_ceil(per_pass)).max(1) as u64;
+        for_each_task(tasks, work, at_once, |task| {
+            let gb = task.group * (gbs / p.groups) + task.block;
+            let ub = &u[(gb - gb0) * per_block..][..per_block];
+            run_task(p, &c, x, ub, b, task);
+        });
+    }
+}
 
-    let u_of_call: Vec<T>;
-    let u: &[T] = match prepared {
-        Some(prepared) => prepared.winograd(|| transformed_weight(p, w, false)),
-        None => {
-            u_of_call = transformed_weight(p, w, true);
-            &u_of_call
-        }
-    };
-    let per_block = u.len() / (p.groups * blocks).max(1);
-
+/// The tasks of (group, block) pairs `gb0..gb1`: for every image, each band of the stacked
+/// rows with the output rows it makes of the block's channels.
+fn pass_tasks<'a, T>(
+    p: &Problem,
+    c: &Problem,
+    y: &'a mut [T],
+    (gb0, gb1): (usize, usize),
+) -> Vec<Task<'a, T>> {
+    let (h, cb) = (&p.axes[1], block_channels(p));
+    let blocks = p.dense_channels / cb;
+    let (out_h, out_w) = (h.dense, p.axes[2].dense);
+    let (pad, t_lo) = (h.pad_begin as usize, h.pad_begin as usize / h.stride);
+    let (band, rows_t) = (winograd::band_rows(c).max(1), c.axes[1].strided);
     // band k of the stacked rows (t - t_lo) makes output rows from s*(t_lo + band start) - pad
-    let band = winograd::band_rows(&c).max(1);
-    let out_row = |tau: usize| (s_h * (t_lo_h + tau)).saturating_sub(pad_h).min(out_h);
-    let mut tasks: Vec<Task<'_, T>> = Vec::new();
-    let mut rest: &mut [T] = y;
+    let out_row = |tau: usize| (h.stride * (t_lo + tau)).saturating_sub(pad).min(out_h);
+    let mut tasks: Vec<Task<'a, T>> = Vec::new();
+    let mut rest: &'a mut [T] = y;
     for n in 0..p.batch {
         for g in 0..p.groups {
             for blk in 0..blocks {
+                let (block, tail) = rest.split_at_mut(cb * out_h * out_w);
+                rest = tail;
+                if !(gb0..gb1).contains(&(g * blocks + blk)) {
+                    continue;
+                }
                 let first = tasks.len();
                 for t0 in (0..rows_t).step_by(band) {
                     let t1 = (t0 + band).min(rows_t);
@@ -327,11 +388,10 @@ pub(super) fn run<T: Element>(
                         planes: Vec::with_capacity(cb),
                     });
                 }
-                for _ in 0..cb {
-                    let (mut plane, tail) = rest.split_at_mut(out_h * out_w);
-                    rest = tail;
+                for mut plane in block.chunks_mut(out_h * out_w) {
                     for task in &mut tasks[first..] {
-                        let (seg, after) = plane.split_at_mut((task.rows.1 - task.rows.0) * out_w);
+                        let len = (task.rows.1 - task.rows.0) * out_w;
+                        let (seg, after) = plane.split_at_mut(len);
                         task.planes.push(seg);
                         plane = after;
                     }
@@ -339,56 +399,69 @@ pub(super) fn run<T: Element>(
             }
         }
     }
-    let y_len = p.batch * p.groups * cg * out_h * out_w;
-    let at_once = super::max_concurrent(workspace(p), copies(p), y_len, std::mem::size_of::<T>());
-    let work = p.multiply_adds() / tasks.len().max(1) as u64;
-    for_each_task(tasks, work, at_once, |task| {
-        let Task {
-            image: n,
-            group: g,
-            block: blk,
-            band: (t0, t1),
-            rows: (o0, o1),
-            mut planes,
-        } = task;
-        if o0 >= o1 {
-            return;
-        }
-        let xg = &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
-        let ub = &u[(g * blocks + blk) * per_block..][..per_block];
-        let c0 = g * cg + blk * cb;
-        let bias = |k: usize| b.map_or(T::zero(), |b| b[c0 + k / s]);
-        with_scratch(|scratch: &mut Vec<T>, tile: &mut Vec<T>| {
-            let cols = (t1 - t0) * w_t;
-            let tile = sized(tile, c.strided_channels * cols);
-            let mut dst: Vec<&mut [T]> = tile.chunks_mut(cols).collect();
-            winograd::band_product(&c, ub, xg, (t0, t1), scratch, &mut dst, bias);
-            // interleave: output row o of channel j is stacked row (o + pad)/s - t_lo of
-            // stacked channel j*S + ((o + pad) % s)*s_w + r_w, every s_w-th output from the
-            // first with residue r_w
-            for (j, plane) in planes.iter_mut().enumerate() {
-                for o in o0..o1 {
-                    let (t, r_h) = ((o + pad_h) / s_h, (o + pad_h) % s_h);
-                    let row = t - t_lo_h - t0;
-                    let dst_row = &mut plane[(o - o0) * out_w..][..out_w];
-                    for r_w in 0..s_w {
-                        // first output column with (col + pad) % s_w == r_w
-                        let first = (r_w + s_w - pad_w % s_w) % s_w;
-                        if first >= out_w {
-                            continue;
-                        }
-                        let tau = (first + pad_w) / s_w - t_lo_w;
-                        let k = (j * s + r_h * s_w + r_w) * cols + row * w_t + tau;
-                        let src = &tile[k..k + (out_w - first).div_ceil(s_w)];
-                        dst_row[first..]
-                            .iter_mut()
-                            .step_by(s_w)
-                            .zip(src)
-                            .for_each(|(d, &v)| *d = v);
+    tasks
+}
+
+/// One task: the band's stacked rows through Winograd (`u` the block's transformed weight),
+/// then interleaved into its output rows.
+fn run_task<T: Element>(
+    p: &Problem,
+    c: &Problem,
+    x: &[T],
+    u: &[T],
+    b: Option<&[T]>,
+    task: Task<'_, T>,
+) {
+    let Task {
+        image: n,
+        group: g,
+        block: blk,
+        band: (t0, t1),
+        rows: (o0, o1),
+        mut planes,
+    } = task;
+    if o0 >= o1 {
+        return;
+    }
+    let (h, wa) = (&p.axes[1], &p.axes[2]);
+    let (s_h, s_w) = (h.stride, wa.stride);
+    let (pad_h, pad_w) = (h.pad_begin as usize, wa.pad_begin as usize);
+    let (t_lo_h, t_lo_w) = (pad_h / s_h, pad_w / s_w);
+    let (cin_g, pin, out_w) = (p.strided_channels, p.strided_plane(), wa.dense);
+    let (s, w_t) = (phases(p), c.axes[2].strided);
+    let xg = &x[(n * p.groups + g) * cin_g * pin..][..cin_g * pin];
+    let c0 = g * p.dense_channels + blk * block_channels(p);
+    let bias = |k: usize| b.map_or(T::zero(), |b| b[c0 + k / s]);
+    with_scratch(|scratch: &mut Vec<T>, tile: &mut Vec<T>| {
+        let cols = (t1 - t0) * w_t;
+        let tile = sized(tile, c.strided_channels * cols);
+        let mut dst: Vec<&mut [T]> = tile.chunks_mut(cols).collect();
+        winograd::band_product(c, u, xg, (t0, t1), scratch, &mut dst, bias);
+        // interleave: output row o of channel j is stacked row (o + pad)/s - t_lo of
+        // stacked channel j*S + ((o + pad) % s)*s_w + r_w, every s_w-th output from the
+        // first with residue r_w
+        for (j, plane) in planes.iter_mut().enumerate() {
+            for o in o0..o1 {
+                let (t, r_h) = ((o + pad_h) / s_h, (o + pad_h) % s_h);
+                let row = t - t_lo_h - t0;
+                let dst_row = &mut plane[(o - o0) * out_w..][..out_w];
+                for r_w in 0..s_w {
+                    // first output column with (col + pad) % s_w == r_w
+                    let first = (r_w + s_w - pad_w % s_w) % s_w;
+                    if first >= out_w {
+                        continue;
                     }
+                    let tau = (first + pad_w) / s_w - t_lo_w;
+                    let k = (j * s + r_h * s_w + r_w) * cols + row * w_t + tau;
+                    let src = &tile[k..k + (out_w - first).div_ceil(s_w)];
+                    dst_row[first..]
+                        .iter_mut()
+                        .step_by(s_w)
+                        .zip(src)
+                        .for_each(|(d, &v)| *d = v);
                 }
             }
-        });
+        }
     });
 }
 
@@ -482,6 +555,15 @@ mod tests {
             assert!(several, "{p:?}");
             let bad = mismatch(&p, 3, true, 1e-12, |x, w, b, y| run(&p, x, w, None, b, y));
             assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+            if cin == 1024 {
+                assert_eq!((pass_blocks(&p), block_channels(&p)), (1, 32));
+                let layer = Prepared::new();
+                let bad = mismatch(&p, 4, true, 1e-12, |x, w, b, y| {
+                    run(&p, x, w, Some(&layer), b, y)
+                });
+                assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+                assert_eq!(layer.held(), 0);
+            }
         }
     }
 }
