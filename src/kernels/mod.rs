@@ -21,6 +21,7 @@ mod skinny;
 mod subpixel;
 mod tiled;
 mod winograd;
+mod winograd3;
 
 use crate::problem::{AxisMap, Problem};
 use crate::Element;

@@ -28,8 +28,8 @@
 use super::parallel::for_each_task;
 use super::prepared::Prepared;
 use super::scratch::{sized, with_scratch};
-use super::winograd;
 use super::WEIGHT_COPY_BUDGET;
+use super::{winograd, winograd3};
 use crate::problem::{AxisMap, Problem};
 use crate::Element;
 
@@ -106,10 +106,17 @@ fn block_channels(p: &Problem) -> usize {
     cb
 }
 
-/// Elements of the transformed weight of one block of `cb` output channels.
+/// Elements of the transformed weight of one block of `cb` output channels, at most (see
+/// [`block_len`]).
 fn block_copies(p: &Problem, cb: usize) -> usize {
-    let r = sub_kernel(p).unwrap_or(3);
-    (r + 1) * (r + 1) * cb * phases(p) * p.strided_channels
+    // 16 values per channel pair at most, whichever Winograd form runs
+    16 * cb * phases(p) * p.strided_channels
+}
+
+/// Elements of the transformed weight of one block of `p`'s blocks (the stacked convolution
+/// `c`'s).
+fn block_len(p: &Problem, c: &Problem) -> usize {
+    points(c) * c.strided_channels * p.strided_channels
 }
 
 /// (group, block) pairs whose transformed weight one pass holds (all of them when the whole
@@ -124,6 +131,48 @@ fn block_problem(p: &Problem, r: usize) -> Problem {
     Problem {
         strided_channels: block_channels(p) * phases(p),
         ..stacked(p, r)
+    }
+}
+
+/// Fewest tiles in a band for F(3x3, 2x2): its tiles hold 16 values for 9 outputs, so a band
+/// of the same scratch has about half the columns of F(2x2, 2x2)'s. Paired A/B against
+/// F(2x2, 2x2), 11 rounds: 0.85x and 0.91x the time with 66 and 129 tiles (128 -> 64 on four
+/// 32x32 inputs, 64 -> 32 on 128x128), 1.2-1.3x with 22-56 (256 -> 128 on 48x40, 256 -> 256
+/// on 32x32, 512 -> 128 on 64x64, 128 -> 64 8x8/4).
+const MIN_F3_TILES: usize = 64;
+
+/// Whether the stacked convolution `c` runs Winograd F(3x3, 2x2) ([`super::winograd3`]; a 2x2
+/// kernel with bands of at least [`MIN_F3_TILES`] tiles) rather than F(2x2, 2x2) or
+/// F(2x2, 3x3) ([`super::winograd`]).
+fn three_by_three(c: &Problem) -> bool {
+    c.axes[2].kernel == 2 && winograd3::fits(c) && winograd3::band_tiles(c) >= MIN_F3_TILES
+}
+
+/// Transformed values per tile of `c`'s Winograd form.
+fn points(c: &Problem) -> usize {
+    if three_by_three(c) || c.axes[2].kernel == 3 {
+        16
+    } else {
+        9
+    }
+}
+
+/// Output rows per band of `c`'s Winograd form.
+fn band_rows(c: &Problem) -> usize {
+    if three_by_three(c) {
+        winograd3::band_rows(c)
+    } else {
+        winograd::band_rows(c)
+    }
+}
+
+/// Tiles in a whole band of `c`.
+fn band_tiles(c: &Problem) -> usize {
+    if three_by_three(c) {
+        winograd3::band_tiles(c)
+    } else {
+        let rows = winograd::band_rows(c).min(c.axes[1].strided);
+        rows.div_ceil(2) * c.axes[2].strided.div_ceil(2)
     }
 }
 
@@ -143,9 +192,7 @@ pub(super) fn applies(p: &Problem) -> bool {
     let Some(c) = sub_kernel(p).map(|r| block_problem(p, r)) else {
         return false;
     };
-    let rows = winograd::band_rows(&c).min(c.axes[1].strided);
-    let tiles = rows.div_ceil(2) * c.axes[2].strided.div_ceil(2);
-    fits(p) && c.strided_plane() >= MIN_PLANE && tiles >= MIN_BAND_TILES
+    fits(p) && c.strided_plane() >= MIN_PLANE && band_tiles(&c) >= MIN_BAND_TILES
 }
 
 /// Whether [`run`] can compute `p`: a sub-kernel of 2 or 3, enough channels, and the
@@ -158,7 +205,11 @@ fn fits(p: &Problem) -> bool {
     p.strided_channels >= MIN_CHANNELS
         && p.dense_channels >= MIN_CHANNELS
         && block_copies(p, block_channels(p)) <= COPY_BUDGET
-        && winograd::fits(&c)
+        && if three_by_three(&c) {
+            winograd3::fits(&c)
+        } else {
+            winograd::fits(&c)
+        }
 }
 
 /// Weight elements copied: the transformed stacked weight of one pass of blocks (the whole
@@ -174,8 +225,13 @@ pub(super) fn workspace(p: &Problem) -> usize {
         return 0;
     };
     let c = block_problem(p, r);
-    let rows = winograd::band_rows(&c) * c.axes[2].strided;
-    winograd::workspace(&c) + c.strided_channels * rows
+    let rows = band_rows(&c) * c.axes[2].strided;
+    let form = if three_by_three(&c) {
+        winograd3::workspace(&c)
+    } else {
+        winograd::workspace(&c)
+    };
+    form + c.strided_channels * rows
 }
 
 /// Output channels per task of [`transformed_weight`].
@@ -201,13 +257,15 @@ pub(super) fn transformed_weight<T: Element>(
     parallel: bool,
 ) -> Vec<T> {
     let r = sub_kernel(p).unwrap_or(2);
-    let np = (r + 1) * (r + 1);
+    let f3 = three_by_three(&block_problem(p, r));
+    let np = points(&block_problem(p, r));
     let (cin, cg) = (p.strided_channels, p.dense_channels);
     let (s_h, s_w, k_w) = (p.axes[1].stride, p.axes[2].stride, p.axes[2].kernel);
     let kvol = p.kernel_volume();
     let (s, cb) = (phases(p), block_channels(p));
     let blocks = cg / cb;
     let slab = cb * s * cin;
+    debug_assert_eq!(np * slab, block_len(p, &block_problem(p, r)));
     let mut u = vec![T::zero(); (gb1 - gb0) * np * slab];
     // task (group-block gb, channels c0..c0+n of the block): the rows of its channels in
     // each of the np slabs of gb
@@ -254,6 +312,18 @@ pub(super) fn transformed_weight<T: Element>(
                                 taps[(r_h + s_h * (r - 1 - a)) * k_w + r_w + s_w * (r - 1 - b)]
                             };
                             let o = ci - i0;
+                            if f3 {
+                                let u = winograd3::transform_kernel([
+                                    at(0, 0),
+                                    at(0, 1),
+                                    at(1, 0),
+                                    at(1, 1),
+                                ]);
+                                for (xi, &v) in u.iter().enumerate() {
+                                    run[xi * TRANSFORM_RUN + o] = v;
+                                }
+                                continue;
+                            }
                             if r == 2 {
                                 // G g G^T with G = [1 0; 1 1; 0 1]: row i of G g is
                                 // (g0, g0 + g1, g1)[i] over the kernel's rows, then the same
@@ -329,7 +399,7 @@ pub(super) fn run<T: Element>(
     let kept: Option<&[T]> = prepared
         .filter(|_| per_pass >= gbs)
         .map(|prepared| prepared.winograd(|| transformed_weight(p, w, (0, gbs), false)));
-    let per_block = block_copies(p, cb);
+    let per_block = block_len(p, &c);
     let at_once = super::max_concurrent(workspace(p), copies(p), y.len(), size_of::<T>());
     for gb0 in (0..gbs).step_by(per_pass) {
         let gb1 = (gb0 + per_pass).min(gbs);
@@ -363,7 +433,7 @@ fn pass_tasks<'a, T>(
     let blocks = p.dense_channels / cb;
     let (out_h, out_w) = (h.dense, p.axes[2].dense);
     let (pad, t_lo) = (h.pad_begin as usize, h.pad_begin as usize / h.stride);
-    let (band, rows_t) = (winograd::band_rows(c).max(1), c.axes[1].strided);
+    let (band, rows_t) = (band_rows(c).max(1), c.axes[1].strided);
     // band k of the stacked rows (t - t_lo) makes output rows from s*(t_lo + band start) - pad
     let out_row = |tau: usize| (h.stride * (t_lo + tau)).saturating_sub(pad).min(out_h);
     let mut tasks: Vec<Task<'a, T>> = Vec::new();
@@ -436,7 +506,11 @@ fn run_task<T: Element>(
         let cols = (t1 - t0) * w_t;
         let tile = sized(tile, c.strided_channels * cols);
         let mut dst: Vec<&mut [T]> = tile.chunks_mut(cols).collect();
-        winograd::band_product(c, u, xg, (t0, t1), scratch, &mut dst, bias);
+        if three_by_three(c) {
+            winograd3::band_product(c, u, xg, (t0, t1), scratch, &mut dst, bias);
+        } else {
+            winograd::band_product(c, u, xg, (t0, t1), scratch, &mut dst, bias);
+        }
         // interleave: output row o of channel j is stacked row (o + pad)/s - t_lo of
         // stacked channel j*S + ((o + pad) % s)*s_w + r_w, every s_w-th output from the
         // first with residue r_w
@@ -551,7 +625,7 @@ mod tests {
             };
             assert!(fits(&p), "{p:?}");
             let c = block_problem(&p, k / s);
-            let several = c.axes[1].strided > winograd::band_rows(&c) || block_channels(&p) < cout;
+            let several = c.axes[1].strided > band_rows(&c) || block_channels(&p) < cout;
             assert!(several, "{p:?}");
             let bad = mismatch(&p, 3, true, 1e-12, |x, w, b, y| run(&p, x, w, None, b, y));
             assert!(bad.is_none(), "{}", bad.unwrap_or_default());
