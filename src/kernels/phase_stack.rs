@@ -285,46 +285,31 @@ pub(super) fn transformed_weight<T: Element>(
             }
         }
     }
-    let half = T::from_f64_lossy(0.5);
-    // G applied to the r values of one kernel column or row (as `winograd`'s transform)
-    let g_of = |k: [T; 3]| -> [T; 4] {
-        if r == 3 {
-            let (a, b, c) = (k[0], k[1], k[2]);
-            [a, (a + b + c) * half, (a - b + c) * half, c]
-        } else {
-            [k[0], k[0] + k[1], k[1], T::zero()]
-        }
-    };
+    let g_of = |k: [T; 3]| winograd::g_column(r, k);
     let transform = |(gb, c0, mut slabs): (usize, usize, Vec<&mut [T]>)| {
         let (g, blk) = (gb / blocks, gb % blocks);
         let n = TRANSFORM_CHANNELS.min(cb - c0);
-        let mut run = vec![T::zero(); np * TRANSFORM_RUN];
+        // one input channel's taps (one cache line for a 4x4 kernel) serve all its phases
+        let mut run = vec![T::zero(); s * np * TRANSFORM_RUN];
         for cl in 0..n {
             let c = blk * cb + c0 + cl;
-            for r_h in 0..s_h {
-                for r_w in 0..s_w {
-                    let k = (cl * s_h + r_h) * s_w + r_w;
-                    for i0 in (0..cin).step_by(TRANSFORM_RUN) {
-                        let len = TRANSFORM_RUN.min(cin - i0);
-                        for ci in i0..i0 + len {
-                            let taps = &w[((g * cin + ci) * cg + c) * kvol..][..kvol];
+            for i0 in (0..cin).step_by(TRANSFORM_RUN) {
+                let len = TRANSFORM_RUN.min(cin - i0);
+                for ci in i0..i0 + len {
+                    let taps = &w[((g * cin + ci) * cg + c) * kvol..][..kvol];
+                    for r_h in 0..s_h {
+                        for r_w in 0..s_w {
                             let at = |a: usize, b: usize| {
                                 taps[(r_h + s_h * (r - 1 - a)) * k_w + r_w + s_w * (r - 1 - b)]
                             };
-                            let o = ci - i0;
+                            // values of (phase, xi) go to run[(phase*np + xi)*RUN + ci - i0]
+                            let base = (r_h * s_w + r_w) * np * TRANSFORM_RUN + ci - i0;
+                            let mut put = |xi: usize, v: T| run[base + xi * TRANSFORM_RUN] = v;
                             if f3 {
-                                let u = winograd3::transform_kernel([
-                                    at(0, 0),
-                                    at(0, 1),
-                                    at(1, 0),
-                                    at(1, 1),
-                                ]);
-                                for (xi, &v) in u.iter().enumerate() {
-                                    run[xi * TRANSFORM_RUN + o] = v;
-                                }
-                                continue;
-                            }
-                            if r == 2 {
+                                let g = [at(0, 0), at(0, 1), at(1, 0), at(1, 1)];
+                                let u = winograd3::transform_kernel(g);
+                                u.iter().enumerate().for_each(|(xi, &v)| put(xi, v));
+                            } else if r == 2 {
                                 // G g G^T with G = [1 0; 1 1; 0 1]: row i of G g is
                                 // (g0, g0 + g1, g1)[i] over the kernel's rows, then the same
                                 // along the columns (the sums in `g_of`'s order)
@@ -332,26 +317,29 @@ pub(super) fn transformed_weight<T: Element>(
                                 let (m0, m1) = (g00 + g10, g01 + g11);
                                 let rows = [[g00, g01], [m0, m1], [g10, g11]];
                                 for (i, [x0, x1]) in rows.into_iter().enumerate() {
-                                    run[(3 * i) * TRANSFORM_RUN + o] = x0;
-                                    run[(3 * i + 1) * TRANSFORM_RUN + o] = x0 + x1;
-                                    run[(3 * i + 2) * TRANSFORM_RUN + o] = x1;
+                                    put(3 * i, x0);
+                                    put(3 * i + 1, x0 + x1);
+                                    put(3 * i + 2, x1);
                                 }
-                                continue;
-                            }
-                            // G g: one column of r + 1 values per kernel column
-                            let cols: [[T; 4]; 3] =
-                                std::array::from_fn(|b| g_of([at(0, b), at(1, b), at(2, b)]));
-                            for i in 0..=r {
-                                let row = g_of([cols[0][i], cols[1][i], cols[2][i]]);
-                                for (j, &v) in row.iter().take(r + 1).enumerate() {
-                                    run[(i * (r + 1) + j) * TRANSFORM_RUN + o] = v;
+                            } else {
+                                // G g: one column of r + 1 values per kernel column
+                                let cols: [[T; 4]; 3] =
+                                    std::array::from_fn(|b| g_of([at(0, b), at(1, b), at(2, b)]));
+                                for i in 0..=r {
+                                    let row = g_of([cols[0][i], cols[1][i], cols[2][i]]);
+                                    for (j, &v) in row.iter().take(r + 1).enumerate() {
+                                        put(i * (r + 1) + j, v);
+                                    }
                                 }
                             }
                         }
-                        for (xi, slab) in slabs.iter_mut().enumerate() {
-                            slab[k * cin + i0..][..len]
-                                .copy_from_slice(&run[xi * TRANSFORM_RUN..][..len]);
-                        }
+                    }
+                }
+                for phase in 0..s {
+                    let k = cl * s + phase;
+                    for (xi, slab) in slabs.iter_mut().enumerate() {
+                        let src = &run[(phase * np + xi) * TRANSFORM_RUN..][..len];
+                        slab[k * cin + i0..][..len].copy_from_slice(src);
                     }
                 }
             }

@@ -120,6 +120,19 @@ pub(super) fn copies(p: &Problem) -> usize {
     points(p) * p.strided_channels_total() * p.dense_channels
 }
 
+/// `G` applied to the `r` values (2 or 3) of one kernel column or row: `r + 1` values (the
+/// fourth is zero for `r = 2`).
+#[inline]
+pub(super) fn g_column<T: Element>(r: usize, k: [T; 3]) -> [T; 4] {
+    if r == 3 {
+        let half = T::from_f64_lossy(0.5);
+        let (a, b, c) = (k[0], k[1], k[2]);
+        [a, (a + b + c) * half, (a - b + c) * half, c]
+    } else {
+        [k[0], k[0] + k[1], k[1], T::zero()]
+    }
+}
+
 /// `U[g][xi][co][ci] = (G g G^T)[xi]` for the kernel `g = w[g*C_out/g + co][ci]`, in the conv
 /// weight layout `[groups][C_out/g][C_in/g][r][r]`.
 pub(super) fn transformed_weight<T: Element>(p: &Problem, w: &[T]) -> Vec<T> {
@@ -137,16 +150,7 @@ pub(super) fn transformed_from_transposed<T: Element>(p: &Problem, w: &[T]) -> V
 fn transform_kernels<T: Element>(p: &Problem, w: &[T], transposed: bool) -> Vec<T> {
     let (cout, cin) = (p.strided_channels, p.dense_channels);
     let (r, np) = (kernel_size(p).unwrap_or(3), points(p));
-    let half = T::from_f64_lossy(0.5);
-    // G applied to the r values of one kernel column or row
-    let g_of = |k: [T; 3]| -> [T; 4] {
-        if r == 3 {
-            let (a, b, c) = (k[0], k[1], k[2]);
-            [a, (a + b + c) * half, (a - b + c) * half, c]
-        } else {
-            [k[0], k[0] + k[1], k[1], T::zero()]
-        }
-    };
+    let g_of = |k: [T; 3]| g_column(r, k);
     // Each (co, ci) pair's values go to `np` slabs `C_out * C_in` apart; a block of `CI`
     // input channels is transformed into `block` first and stored as `np` runs of `CI`
     // (stored one by one, the `np` streams a power of two apart thrashed one L1 set: a
@@ -286,6 +290,23 @@ pub(super) fn band_product<T: Element>(
     } else {
         input_transform::<T, 2>(p, xg, (r0, r1), v, rows);
     }
+    products(u, v, m, (cout, cin, tiles));
+    if np == 16 {
+        output_transform::<T, 3>(p, m, (r0, r1), dst, bias, rows);
+    } else {
+        output_transform::<T, 2>(p, m, (r0, r1), dst, bias, rows);
+    }
+}
+
+/// The Winograd products of a band: `M[xi] = U[xi] V[xi]` for every transformed position
+/// `xi`, with `U[xi]` `cout x cin`, `V[xi]` `cin x tiles` and `M[xi]` `cout x tiles`, each
+/// packed one after the other.
+pub(super) fn products<T: Element>(
+    u: &[T],
+    v: &[T],
+    m: &mut [T],
+    (cout, cin, tiles): (usize, usize, usize),
+) {
     for (xi, mx) in m.chunks_exact_mut(cout * tiles).enumerate() {
         let lhs = Mat {
             data: &u[xi * cout * cin..][..cout * cin],
@@ -302,11 +323,6 @@ pub(super) fn band_product<T: Element>(
             col_stride: 1,
         };
         matmul(mx, tiles, lhs, rhs, false);
-    }
-    if np == 16 {
-        output_transform::<T, 3>(p, m, (r0, r1), dst, bias, rows);
-    } else {
-        output_transform::<T, 2>(p, m, (r0, r1), dst, bias, rows);
     }
 }
 

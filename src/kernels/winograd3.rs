@@ -16,7 +16,7 @@
 //! F(2x2, 2x2) in [`super::winograd`]), i.e. 16 GEMMs `M[xi] = U[xi] V[xi]`. The transforms
 //! add, subtract and halve, so results differ from the definition by rounding only.
 
-use super::gemm::{matmul, packing, Mat};
+use super::gemm::packing;
 use super::scratch::sized;
 use super::{tile_rows, TILE_CAP};
 use crate::problem::Problem;
@@ -105,23 +105,7 @@ pub(super) fn band_product<T: Element>(
     let (v, rest) = all.split_at_mut(POINTS * cin * tiles);
     let (m, rows) = rest.split_at_mut(POINTS * cout * tiles);
     input_transform(p, xg, (r0, r1), v, rows);
-    for (xi, mx) in m.chunks_exact_mut(cout * tiles).enumerate() {
-        let lhs = Mat {
-            data: &u[xi * cout * cin..][..cout * cin],
-            rows: cout,
-            cols: cin,
-            row_stride: cin,
-            col_stride: 1,
-        };
-        let rhs = Mat {
-            data: &v[xi * cin * tiles..][..cin * tiles],
-            rows: cin,
-            cols: tiles,
-            row_stride: tiles,
-            col_stride: 1,
-        };
-        matmul(mx, tiles, lhs, rhs, false);
-    }
+    super::winograd::products(u, v, m, (cout, cin, tiles));
     output_transform(p, m, (r0, r1), dst, bias, rows);
 }
 
