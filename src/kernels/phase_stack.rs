@@ -325,9 +325,11 @@ pub(super) fn transformed_weight<T: Element>(
                                 // G g: one column of r + 1 values per kernel column
                                 let cols: [[T; 4]; 3] =
                                     std::array::from_fn(|b| g_of([at(0, b), at(1, b), at(2, b)]));
-                                for i in 0..=r {
-                                    let row = g_of([cols[0][i], cols[1][i], cols[2][i]]);
-                                    for (j, &v) in row.iter().take(r + 1).enumerate() {
+                                // then along each row i of G g
+                                let rows: [[T; 3]; 4] =
+                                    std::array::from_fn(|i| [cols[0][i], cols[1][i], cols[2][i]]);
+                                for (i, &gi) in rows.iter().take(r + 1).enumerate() {
+                                    for (j, &v) in g_of(gi).iter().take(r + 1).enumerate() {
                                         put(i * (r + 1) + j, v);
                                     }
                                 }
