@@ -93,43 +93,60 @@ fn phases(p: &Problem) -> usize {
 /// phases). Two blocks where the stacked channels number 512 or more, so an image is two
 /// tasks of products at least 256 rows tall; halved further while a block's transformed
 /// weight is over [`COPY_BUDGET`] (deep layers, made a pass of blocks at a time, see [`run`]).
+/// The transformed weight holds 16 values per channel pair for F(3x3, 2x2) and F(2x2, 3x3),
+/// 9 for F(2x2, 2x2): 2x2 sub-kernels whose blocks sized for 16 values would not run
+/// F(3x3, 2x2) get the larger blocks that 9 allow.
 fn block_channels(p: &Problem) -> usize {
+    let r = sub_kernel(p).unwrap_or(3);
+    let wide = block_for(p, 16);
+    if r == 2 && !three_by_three(&stacked_block(p, r, wide)) {
+        block_for(p, 9)
+    } else {
+        wide
+    }
+}
+
+/// [`block_channels`] for a transformed weight of `points` values per channel pair.
+fn block_for(p: &Problem, points: usize) -> usize {
     let cg = p.dense_channels;
     let mut cb = if cg % 2 == 0 && cg * phases(p) >= 512 {
         cg / 2
     } else {
         cg
     };
-    while block_copies(p, cb) > COPY_BUDGET && cb % 2 == 0 {
+    while points * cb * phases(p) * p.strided_channels > COPY_BUDGET && cb % 2 == 0 {
         cb /= 2;
     }
     cb
 }
 
-/// Elements of the transformed weight of one block of `cb` output channels, at most (see
-/// [`block_len`]).
-fn block_copies(p: &Problem, cb: usize) -> usize {
-    // 16 values per channel pair at most, whichever Winograd form runs
-    16 * cb * phases(p) * p.strided_channels
-}
-
-/// Elements of the transformed weight of one block of `p`'s blocks (the stacked convolution
-/// `c`'s).
-fn block_len(p: &Problem, c: &Problem) -> usize {
-    points(c) * c.strided_channels * p.strided_channels
+/// Elements of the transformed weight of one block of output channels.
+fn block_copies(p: &Problem) -> usize {
+    let c = block_problem(p, sub_kernel(p).unwrap_or(3));
+    points(&c) * c.strided_channels * p.strided_channels
 }
 
 /// (group, block) pairs whose transformed weight one pass holds (all of them when the whole
 /// transformed weight is within [`COPY_BUDGET`]).
 fn pass_blocks(p: &Problem) -> usize {
     let total = p.groups * (p.dense_channels / block_channels(p));
-    (COPY_BUDGET / block_copies(p, block_channels(p)).max(1)).clamp(1, total.max(1))
+    (COPY_BUDGET / block_copies(p).max(1)).clamp(1, total.max(1))
+}
+
+/// Passes of (group, block) pairs [`run`] makes.
+fn passes(p: &Problem) -> usize {
+    (p.groups * (p.dense_channels / block_channels(p))).div_ceil(pass_blocks(p))
 }
 
 /// The stacked convolution of one block of output channels.
 fn block_problem(p: &Problem, r: usize) -> Problem {
+    stacked_block(p, r, block_channels(p))
+}
+
+/// The stacked convolution of a block of `cb` output channels.
+fn stacked_block(p: &Problem, r: usize, cb: usize) -> Problem {
     Problem {
-        strided_channels: block_channels(p) * phases(p),
+        strided_channels: cb * phases(p),
         ..stacked(p, r)
     }
 }
@@ -187,12 +204,15 @@ const MIN_PLANE: usize = 1024;
 const MIN_BAND_TILES: usize = 64;
 
 /// Whether this path runs `p`: [`fits`], on a plane of at least [`MIN_PLANE`] positions, in
-/// bands of at least [`MIN_BAND_TILES`] tiles.
+/// bands of at least [`MIN_BAND_TILES`] tiles, with the transformed weight in at most two
+/// passes (each pass transforms the input again: alternating builds, 5 rounds, 512 -> 128
+/// on 64x64 and 256 -> 256 on two 32x32 inputs, two passes, 0.89x and 0.92x the time of
+/// GEMM + col2im; 512 -> 256 and 512 -> 512 on 32x32, four and eight passes, 1.14x and 1.10x).
 pub(super) fn applies(p: &Problem) -> bool {
     let Some(c) = sub_kernel(p).map(|r| block_problem(p, r)) else {
         return false;
     };
-    fits(p) && c.strided_plane() >= MIN_PLANE && band_tiles(&c) >= MIN_BAND_TILES
+    fits(p) && c.strided_plane() >= MIN_PLANE && band_tiles(&c) >= MIN_BAND_TILES && passes(p) <= 2
 }
 
 /// Whether [`run`] can compute `p`: a sub-kernel of 2 or 3, enough channels, and the
@@ -204,7 +224,7 @@ fn fits(p: &Problem) -> bool {
     let c = block_problem(p, r);
     p.strided_channels >= MIN_CHANNELS
         && p.dense_channels >= MIN_CHANNELS
-        && block_copies(p, block_channels(p)) <= COPY_BUDGET
+        && block_copies(p) <= COPY_BUDGET
         && if three_by_three(&c) {
             winograd3::fits(&c)
         } else {
@@ -215,7 +235,7 @@ fn fits(p: &Problem) -> bool {
 /// Weight elements copied: the transformed stacked weight of one pass of blocks (the whole
 /// of it, `(R+1)^2 / R^2` times the weight, when it is within [`COPY_BUDGET`]).
 pub(super) fn copies(p: &Problem) -> usize {
-    block_copies(p, block_channels(p)) * pass_blocks(p)
+    block_copies(p) * pass_blocks(p)
 }
 
 /// Scratch elements of one task: the Winograd band's and the stacked output rows it
@@ -265,7 +285,7 @@ pub(super) fn transformed_weight<T: Element>(
     let (s, cb) = (phases(p), block_channels(p));
     let blocks = cg / cb;
     let slab = cb * s * cin;
-    debug_assert_eq!(np * slab, block_len(p, &block_problem(p, r)));
+    debug_assert_eq!(np * slab, block_copies(p));
     let mut u = vec![T::zero(); (gb1 - gb0) * np * slab];
     // task (group-block gb, channels c0..c0+n of the block): the rows of its channels in
     // each of the np slabs of gb
@@ -389,7 +409,7 @@ pub(super) fn run<T: Element>(
     let kept: Option<&[T]> = prepared
         .filter(|_| per_pass >= gbs)
         .map(|prepared| prepared.winograd(|| transformed_weight(p, w, (0, gbs), false)));
-    let per_block = block_len(p, &c);
+    let per_block = block_copies(p);
     let at_once = super::max_concurrent(workspace(p), copies(p), y.len(), size_of::<T>());
     for gb0 in (0..gbs).step_by(per_pass) {
         let gb1 = (gb0 + per_pass).min(gbs);
