@@ -2472,6 +2472,11 @@ mod tests {
         };
         assert_eq!(on(32, 4, 2, 256, 128), Path::PhaseStack);
         assert_eq!(on(32, 6, 3, 64, 32), Path::PhaseStack);
+        // kernels short of a multiple of the stride: 5x5/2 (25 of 36 sub-kernel taps) and
+        // 8x8/3 (64 of 81) take them, 3x3/2 (9 of 16) does not
+        assert_eq!(on(40, 5, 2, 128, 64), Path::PhaseStack);
+        assert_eq!(on(32, 8, 3, 64, 32), Path::PhaseStack);
+        assert_ne!(on(64, 3, 2, 256, 128), Path::PhaseStack);
         assert_eq!(on(16, 4, 2, 256, 128), Path::Col2im);
         assert_ne!(on(32, 16, 8, 21, 21), Path::PhaseStack);
         assert_eq!(on(64, 4, 2, 512, 128), Path::PhaseStack);
