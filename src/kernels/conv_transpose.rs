@@ -8,8 +8,9 @@
 //!   roles swapped (see [`as_forward_conv`]), so no output receives overlapping adds, unless
 //!   its product has too few rows for the GEMM library (see
 //!   [`prefers_col2im_at_stride_one`]);
-//! * 2-D kernels 2 or 3 times the stride (4x4/2, 6x6/3, 8x8/4) on planes from about 32x32:
-//!   the stride phases stacked into one Winograd convolution (see [`super::phase_stack`]);
+//! * 2-D kernels (up to) 2 or 3 times the stride (4x4/2, 6x6/3, 8x8/4, 5x5/2) on planes from
+//!   about 32x32: the stride phases stacked into one Winograd convolution (see
+//!   [`super::phase_stack`]);
 //! * otherwise [`gemm_col2im`]: `col = W^T X` by GEMM for a band of input rows, then each
 //!   output row gathers the column rows that land on it (`i*stride + k*dilation - pad_begin`)
 //!   and is stored once, bias fused (see [`col2im`] and [`super::gather`]). When every output
@@ -110,9 +111,9 @@ fn unstacked_path(p: &Problem) -> Path {
     }
 }
 
-/// Whether a strided layer goes through [`super::phase_stack`]: where it applies (kernel 2 or
-/// 3 times the stride, 16+ channels, planes from about 32x32, bands of 64+ tiles), with at
-/// most 16 phases. Paired
+/// Whether a strided layer goes through [`super::phase_stack`]: where it applies (kernel up
+/// to 2 or 3 times the stride, 16+ channels, planes from about 32x32, bands of 64+ tiles), with
+/// at most 16 phases. Paired
 /// in-process A/B (7-9 rounds, 2 threads) against the path taken before (GEMM + col2im, or
 /// sub-pixel Winograd phases from 64x64): 4x4/2 layers on 32x32 to 128x128 inputs 0.72-0.90x
 /// the time through layers (0.73-0.90x through the functions, which transform the weight per
