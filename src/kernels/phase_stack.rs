@@ -1,9 +1,9 @@
-//! Strided 2-D transposed convolutions whose kernel is 2 or 3 times the stride (4x4 / 2, the
-//! DCGAN and pix2pix layer; 6x6 / 3, 6x6 / 2, 8x8 / 4) as one stride-1 Winograd convolution
-//! with the stride phases stacked as output channels, then an interleave.
+//! Strided 2-D transposed convolutions whose kernel is up to 2 or 3 times the stride (4x4 / 2,
+//! the DCGAN and pix2pix layer; 6x6 / 3, 6x6 / 2, 8x8 / 4, 5x5 / 2) as one stride-1 Winograd
+//! convolution with the stride phases stacked as output channels, then an interleave.
 //!
 //! With `o + pad = s*t + r` (`0 <= r < s`), output `o` gets the taps `k = r + s*j` of the
-//! inputs `i = t - j`, `j = 0..R` (`R = K / s`):
+//! inputs `i = t - j`, `j = 0..R` (`R = ceil(K / s)`; a tap `k >= K` is zero):
 //!
 //! ```text
 //! y[c, o] = sum over ci, j of w[ci, c, r + s*j] * x[ci, t - j]
@@ -14,16 +14,17 @@
 //! convolution with `C_out/g * s_h * s_w` output channels (channel `c*S + r_h*s_w + r_w`, the
 //! pixel-shuffle order), an `R x R` kernel (the phase's taps reversed), stride 1, padding
 //! `R - 1 - t_lo` and `t` from `t_lo = pad / s` to `t_hi = (out - 1 + pad) / s`. That
-//! convolution runs through Winograd ([`super::winograd`]) with its input transform shared by
-//! all phases and products `S` times taller than a phase's; each band of its rows is then
-//! interleaved into the output (`y[c, s*t + r - pad] = tmp[c*S + r, t - t_lo]`), the bias
-//! added by the Winograd output transform.
+//! convolution runs through Winograd ([`super::winograd`], [`super::winograd3`]) with its
+//! input transform shared by all phases and products `S` times taller than a phase's; each
+//! band of its rows is then interleaved into the output (`y[c, s*t + r - pad] = tmp[c*S + r,
+//! t - t_lo]`), the bias added by the Winograd output transform.
 //!
-//! Against GEMM + col2im (which multiplies every tap of every input position, `R^2 S`
-//! products per channel pair and input position) Winograd F(2x2, 2x2) takes 9 products per
-//! 2x2 tile of `t` positions per phase, 2.25/4 of the direct count, on `ceil(T/2)^2` tiles
-//! (`T = t_hi - t_lo + 1`, one more than the input's length when the padding is not a
-//! multiple of the stride).
+//! Against GEMM + col2im (which multiplies every tap of every input position, `K^2` products
+//! per channel pair and input position, `R^2 S` when the kernel is a multiple of the stride)
+//! Winograd F(2x2, 2x2) takes 9 products per 2x2 tile of `t` positions per phase, 9/16 of the
+//! direct count, F(3x3, 2x2) 16 per 3x3 tile (16/36), F(2x2, 3x3) 16 per 2x2 tile (16/36), on
+//! tiles covering `T = t_hi - t_lo + 1` positions per axis (one more than the input's length
+//! when the padding is not a multiple of the stride).
 
 use super::parallel::for_each_task;
 use super::prepared::Prepared;
@@ -35,8 +36,8 @@ use crate::Element;
 
 /// Most weight elements copied at once ([`copies`]): a 256 -> 128 4x4 layer's whole
 /// transformed weight, 1.2 million elements (4.5 MiB); deeper layers go a pass of blocks at a
-/// time. `f32` only (see `conv_transpose::run_path`), so with the
-/// tasks' scratch a call stays within 16 MiB.
+/// time. `f32` only (see `conv_transpose::run_path`), so with the tasks' scratch a call stays
+/// within 16 MiB.
 const COPY_BUDGET: usize = 4 * WEIGHT_COPY_BUDGET;
 
 /// Fewest channels per group on each side (as [`super::winograd`]'s own rule).
