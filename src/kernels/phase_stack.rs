@@ -211,9 +211,8 @@ fn band_tiles(c: &Problem) -> usize {
 /// planes the transforms and the narrow products cost what the multiply-adds save.
 const MIN_PLANE: usize = 1024;
 
-/// Fewest 2x2 tiles in a band's products (their columns). The band's scratch holds
-/// `(R+1)^2 * (C_in/g + stacked channels)` elements per tile, so deep inputs get short
-/// bands: a 1024 -> 256 4x4/2 layer on 32x32 had 34 and ran 1.35x the time of GEMM +
+/// Fewest tiles in a band's products (their columns). The band's scratch holds 9 or 16
+/// values per tile for each of `C_in/g + stacked channels`, so deep inputs get short bands: a 1024 -> 256 4x4/2 layer on 32x32 had 34 and ran 1.35x the time of GEMM +
 /// col2im; 512 -> 128 on 64x64 (66 tiles) and 256 -> 256 on 32x32 (68) ran 0.83x.
 const MIN_BAND_TILES: usize = 64;
 
@@ -251,7 +250,7 @@ fn fits(p: &Problem) -> bool {
 }
 
 /// Weight elements copied: the transformed stacked weight of one pass of blocks (the whole
-/// of it, `(R+1)^2 / R^2` times the weight, when it is within [`COPY_BUDGET`]).
+/// of it, 9 or 16 values per channel pair and phase, when it is within [`COPY_BUDGET`]).
 pub(super) fn copies(p: &Problem) -> usize {
     block_copies(p) * pass_blocks(p)
 }
