@@ -100,8 +100,8 @@ fn conv_transpose_is_thread_count_independent() {
         // 4x4/2 and 6x6/3 on 32x32 maps (the phases stacked into one Winograd convolution:
         // two channel blocks in bands of rows, and one block)
         (
-            ramp(ndarray::Ix4(1, 32, 40, 40)),
-            ramp(ndarray::Ix4(32, 128, 4, 4)),
+            ramp(ndarray::Ix4(1, 64, 40, 40)),
+            ramp(ndarray::Ix4(64, 128, 4, 4)),
             ConvTranspose2d::new().stride(2).padding(1),
         ),
         (

@@ -2478,6 +2478,8 @@ mod tests {
         assert_eq!(on(40, 5, 2, 128, 64), Path::PhaseStack);
         assert_eq!(on(32, 8, 3, 64, 32), Path::PhaseStack);
         assert_ne!(on(64, 3, 2, 256, 128), Path::PhaseStack);
+        // nor shallow inputs into many outputs (16 -> 256)
+        assert_ne!(on(32, 4, 2, 16, 256), Path::PhaseStack);
         assert_eq!(on(16, 4, 2, 256, 128), Path::Col2im);
         assert_ne!(on(32, 16, 8, 21, 21), Path::PhaseStack);
         assert_eq!(on(64, 4, 2, 512, 128), Path::PhaseStack);

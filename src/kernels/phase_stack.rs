@@ -217,7 +217,8 @@ const MIN_PLANE: usize = 1024;
 const MIN_BAND_TILES: usize = 64;
 
 /// Whether this path runs `p`: [`fits`], on a plane of at least [`MIN_PLANE`] positions, in
-/// bands of at least [`MIN_BAND_TILES`] tiles, with the transformed weight in at most two
+/// bands of at least [`MIN_BAND_TILES`] tiles, at least [`MIN_USEFUL_TAPS`] real taps, at
+/// most [`MAX_WIDENING`] outputs per input channel, with the transformed weight in at most two
 /// passes (each pass transforms the input again: alternating builds, 5 rounds, 512 -> 128
 /// on 64x64 and 256 -> 256 on two 32x32 inputs, two passes, 0.89x and 0.92x the time of
 /// GEMM + col2im; 512 -> 256 and 512 -> 512 on 32x32, four and eight passes, 1.14x and 1.10x).
@@ -230,7 +231,15 @@ pub(super) fn applies(p: &Problem) -> bool {
         && band_tiles(&c) >= MIN_BAND_TILES
         && passes(p) <= 2
         && useful_taps(p) >= MIN_USEFUL_TAPS
+        && p.dense_channels <= MAX_WIDENING * p.strided_channels
 }
+
+/// Most output channels per input channel (per group). The products are `C_in/g` deep and
+/// the output transform and interleave handle every stacked output, so shallow inputs into
+/// many outputs spend their time there: alternating builds (7 rounds), 16 -> 256 4x4/2 on
+/// 32x32 1.45x the time of the path before, 16 -> 64 on two 32x32 1.27x, 24 -> 128 and
+/// 32 -> 256 1.13-1.17x, 16 -> 128 on 64x64 1.12x; 16 -> 32 and 16 -> 16 0.89-0.92x.
+const MAX_WIDENING: usize = 2;
 
 /// Whether [`run`] can compute `p`: a sub-kernel of 2 or 3, enough channels, and the
 /// transformed weight and a band's scratch within their budgets.
