@@ -563,6 +563,23 @@ fn run_task<T: Element>(
                 let (t, r_h) = ((o + pad_h) / s_h, (o + pad_h) % s_h);
                 let row = t - t_lo_h - t0;
                 let dst_row = &mut plane[(o - o0) * out_w..][..out_w];
+                if s_w == 2 {
+                    // column 2i + e (e = 0, 1) has residue (e + pad) % 2: both phase rows
+                    // at once, in pairs of columns
+                    let src = |e: usize| {
+                        let (r_w, tau) = ((e + pad_w) % 2, (e + pad_w) / 2 - t_lo_w);
+                        &tile[(j * s + r_h * 2 + r_w) * cols + row * w_t + tau..]
+                    };
+                    let (even, odd) = (src(0), src(1));
+                    for ((pair, &a), &b) in dst_row.chunks_exact_mut(2).zip(even).zip(odd) {
+                        pair[0] = a;
+                        pair[1] = b;
+                    }
+                    if out_w % 2 == 1 {
+                        dst_row[out_w - 1] = even[out_w / 2];
+                    }
+                    continue;
+                }
                 for r_w in 0..s_w {
                     // first output column with (col + pad) % s_w == r_w
                     let first = (r_w + s_w - pad_w % s_w) % s_w;
