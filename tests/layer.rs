@@ -174,17 +174,21 @@ fn larger_inputs_match_the_definition() {
     }
 }
 
-/// Stride-1 3x3 and 2x2 layers on planes of 1024 outputs or more, which run Winograd on the
-/// flipped kernel: a layer keeps the transformed kernel from its first call (groups, bias,
-/// a cropping padding, odd sizes).
+/// Stride-1 layers on planes of 1024 outputs or more, which run Winograd on the flipped
+/// kernel (3x3 and 2x2, and 4x4 to 8x8 or 3x5 cut into sub-kernels): a layer keeps the
+/// transformed kernel from its first call (groups, bias, a cropping padding, odd sizes).
 #[test]
 fn winograd_layers_match_the_definition() {
     let cases = [
-        ((1, 16, 32, 32), (16, 24, 3, 3), 1, 1),
-        ((2, 32, 40, 33), (32, 16, 2, 2), 1, 0),
-        ((1, 48, 40, 36), (48, 16, 3, 3), 2, 2),
+        ((1, 16, 32, 32), (16, 24, 3, 3), 1, [1, 1]),
+        ((2, 32, 40, 33), (32, 16, 2, 2), 1, [0, 0]),
+        ((1, 48, 40, 36), (48, 16, 3, 3), 2, [2, 2]),
         // 80 input channels (the flipped convolution's depth): the transform in blocks of 64
-        ((1, 80, 32, 32), (80, 64, 3, 3), 1, 1),
+        ((1, 80, 32, 32), (80, 64, 3, 3), 1, [1, 1]),
+        ((1, 64, 34, 33), (64, 64, 4, 4), 1, [1, 1]),
+        ((2, 32, 32, 33), (32, 16, 5, 5), 2, [2, 2]),
+        ((1, 24, 33, 34), (24, 20, 8, 8), 1, [3, 4]),
+        ((1, 64, 36, 32), (64, 16, 3, 5), 1, [1, 2]),
     ];
     for (k, (xs, ws, groups, pad)) in cases.into_iter().enumerate() {
         let x = ramp_from(90 + k as u32, ndarray::Dim(xs));

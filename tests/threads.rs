@@ -97,6 +97,12 @@ fn conv_transpose_is_thread_count_independent() {
             ramp(ndarray::Ix4(96, 3, 8, 8)),
             ConvTranspose2d::new().padding(3),
         ),
+        // stride-1 5x5 on a 36x36 map (Winograd over 3x3 sub-kernels, in bands)
+        (
+            ramp(ndarray::Ix4(1, 32, 36, 36)),
+            ramp(ndarray::Ix4(32, 48, 5, 5)),
+            ConvTranspose2d::new().padding(2),
+        ),
         // 4x4/2 and 6x6/3 on 32x32 maps (the phases stacked into one Winograd convolution:
         // two channel blocks in bands of rows, and one block)
         (

@@ -147,7 +147,7 @@ fn conv<T: Element>(name: &str, (x, cout, k, s, pad, g): Case) {
 }
 
 fn all_for<T: Element>() {
-    let deconvs: [(&str, Case); 36] = [
+    let deconvs: [(&str, Case); 37] = [
         ("dcgan", ([8, 256, 16, 16], 128, 4, 2, 1, 1)),
         ("unet", ([1, 512, 32, 32], 256, 2, 2, 0, 1)),
         ("fcn", ([1, 21, 32, 32], 21, 16, 8, 4, 1)),
@@ -173,6 +173,10 @@ fn all_for<T: Element>() {
         ("depthwise", ([2, 64, 64, 64], 64, 4, 2, 1, 64)),
         // Winograd: stride 1 (flipped forward conv) and the sub-pixel phases of 4x4/2
         ("winograd stride 1", ([1, 128, 96, 96], 64, 3, 1, 1, 1)),
+        (
+            "winograd 6x6 sub-kernels",
+            ([1, 128, 96, 96], 64, 6, 1, 2, 1),
+        ),
         ("winograd phases", ([1, 128, 96, 96], 64, 4, 2, 1, 1)),
         // stacked phases whose transformed weight goes in two passes (of one 64-channel block)
         (
@@ -245,7 +249,7 @@ fn all_for<T: Element>() {
     for (name, case) in deconvs {
         deconv2d::<T>(&format!("conv_transpose2d {name} {}", T::NAME), case);
     }
-    let convs: [(&str, Case); 7] = [
+    let convs: [(&str, Case); 8] = [
         ("3x3, 512 channels", ([1, 512, 48, 48], 512, 3, 1, 1, 1)),
         ("pointwise head", ([2, 512, 128, 128], 8, 1, 1, 0, 1)),
         (
@@ -255,6 +259,7 @@ fn all_for<T: Element>() {
         ("strided 4x4", ([2, 128, 64, 64], 256, 4, 2, 1, 1)),
         ("large weight", ([1, 1024, 6, 6], 1024, 3, 1, 1, 1)),
         ("winograd 3x3", ([2, 128, 128, 128], 128, 3, 1, 1, 1)),
+        ("winograd 5x5", ([1, 128, 128, 128], 128, 5, 1, 2, 1)),
         (
             "3x3 on 65536 3x3 images",
             ([65536, 16, 3, 3], 64, 3, 1, 1, 1),

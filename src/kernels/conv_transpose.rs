@@ -283,8 +283,9 @@ const MOVE_COST: f64 = 16.0;
 ///
 /// * flipped kernel (a forward convolution over the output): `C_out/g` rows, `C_in/g * taps`
 ///   deep, one output plane wide; it multiplies the padding around the input too (`Q` output
-///   positions, each over every tap), 2.25x fewer with Winograd F(2x2, 3x3) (planes of 32x32
-///   and more, see [`super::winograd`]); im2col writes `C_in/g * kW` elements per output position (the
+///   positions, each over every tap), 2.25x fewer with Winograd F(2x2, 3x3) on 3x3 kernels and
+///   1.56-1.78x fewer on 2x2 and 4x4 to 8x8 (planes of 32x32 and more, see
+///   [`super::winograd`]); im2col writes `C_in/g * kW` elements per output position (the
 ///   row-shift lowering, `taps` times that otherwise);
 /// * GEMM + col2im: `C_out/g * taps` rows, `C_in/g` deep, as wide as a run of images
 ///   ([`images_per_gemm`]); only taps that land somewhere, but its column buffer
@@ -305,7 +306,7 @@ fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
     let macs = |rows: usize, depth: usize, cols: usize| (rows * depth) as f64 * cols as f64;
     let flipped = flipped_problem(p);
     let winograd = if super::winograd::applies(&flipped) {
-        2.25
+        super::winograd::savings(&flipped)
     } else {
         1.0
     };
@@ -1832,7 +1833,7 @@ fn as_forward_conv<T: Element>(
     if let Some(prepared) = prepared.filter(|_| super::winograd::applies(&conv)) {
         // a layer keeps the transformed kernel too (made per call, it was a fifth of the
         // time of a 128 -> 128 3x3 layer on 32x32, on one thread before the others start)
-        let u = prepared.winograd(|| super::winograd::transformed_weight(&conv, flipped));
+        let u = prepared.winograd(|| super::winograd::transformed_weight(&conv, flipped, false));
         let held = flipped.len() + u.len();
         return super::winograd::run_transformed(&conv, x, u, b, y, held);
     }

@@ -249,7 +249,7 @@ pub(crate) fn run<T: Element>(
     let make = |(key, ph, conv): &(PhaseKey, [Phase; 3], Problem)| -> Vec<T> {
         let weight = phase_weight(p, w, ph);
         if key.winograd {
-            winograd::transformed_weight(conv, &weight)
+            winograd::transformed_weight(conv, &weight, false)
         } else {
             lowered_weight(conv, key.lowering, &weight).into_owned()
         }

@@ -1,7 +1,8 @@
-//! Winograd F(2x2, 3x3) and F(2x2, 2x2) for 2-D convolutions with a 3x3 or 2x2 kernel, stride 1
-//! and no dilation: the SRGAN / U-Net body layer, stride-1 transposed convolutions through
-//! their flipped forward convolution, and the 2x2 sub-pixel phases of 4x4 stride-2 transposed
-//! convolutions (DCGAN-style layers).
+//! Winograd F(2x2, 3x3) and F(2x2, 2x2) for 2-D convolutions with stride 1 and no dilation:
+//! the SRGAN / U-Net body layer (3x3), stride-1 transposed convolutions through their flipped
+//! forward convolution, the 2x2 sub-pixel phases of 4x4 stride-2 transposed convolutions
+//! (DCGAN-style layers), and larger kernels (4x4 to 8x8, square or not) cut into 2x2 or 3x3
+//! sub-kernels two taps apart (see [`Cut`]).
 //!
 //! The output is cut into 2x2 tiles; tile `(ty, tx)` reads the 4x4 input patch `d` at
 //! `(2*ty - pad_h, 2*tx - pad_w)`. With the transforms of Lavin & Gray (2015),
@@ -29,6 +30,10 @@
 //! (and halve, in the 3x3 weight's), so the result differs from the definition by rounding
 //! alone, as any reordering of the sums does.
 //!
+//! A kernel cut into sub-kernels shares one input transform among them: sub-kernel `(a, b)`
+//! reads the patches of the tiles `a` rows and `b` columns further on, so its products are
+//! GEMMs over `V[xi]` shifted by that many tiles, all summed into one `M[xi]`.
+//!
 //! Bands of tile rows keep `V` and `M` within [`super::TILE_CAP`] elements per task.
 
 use super::gemm::{matmul, packing, Mat};
@@ -42,14 +47,88 @@ use crate::Element;
 /// the products take most of the time.
 const MIN_CHANNELS: usize = 16;
 
-/// The kernel size `r` (2 or 3) when `p` (a forward-convolution problem) is a 2-D `r x r`
-/// convolution with stride 1 and no dilation.
-fn kernel_size(p: &Problem) -> Option<usize> {
+/// How Winograd covers a kernel: `r x r` sub-kernels (`r` = 2 or 3, the transform's kernel
+/// size) at offsets `(2a, 2b)`, `a < across[0]`, `b < across[1]`; a 2x2 or 3x3 kernel is one
+/// sub-kernel.
+///
+/// A tile's output at `(2ty + i, 2tx + j)` sums the taps `(2a + u, 2b + v)` over the input at
+/// `(2ty + 2a + i + u, ...)`: sub-kernel `(a, b)` applied to the patch of tile
+/// `(ty + a, tx + b)`. So a larger kernel costs one input transform over a grid of tiles
+/// `across - 1` wider and taller than the output's, and per transformed position `xi` the
+/// products `M[xi] = sum over (a, b) of U[xi][a, b] V[xi]` with `V[xi]` shifted by `(a, b)`
+/// tiles: `across[0] * across[1] * (r + 1)^2` products per tile against `4 * K_h * K_w`
+/// (4x4: 36 against 64, 5x5: 64 against 100, 7x7 and 8x8: 144 against 196 and 256).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Cut {
+    r: usize,
+    across: [usize; 2],
+}
+
+impl Cut {
+    /// Sub-kernels in all.
+    fn subs(&self) -> usize {
+        self.across[0] * self.across[1]
+    }
+
+    /// Transformed values per tile: `(r + 1)^2`, the patch size squared.
+    fn points(&self) -> usize {
+        (self.r + 1) * (self.r + 1)
+    }
+
+    /// The sub-kernel (along `axis`, 0 rows or 1 columns) holding kernel tap `k`, and the
+    /// tap's place in it. With `r = 3` the sub-kernels at offsets `2a` and `2a + 2` overlap
+    /// by one tap; it goes to the later one (the earlier one has a zero there).
+    fn owner(&self, axis: usize, k: usize) -> (usize, usize) {
+        let a = (k / 2).min(self.across[axis] - 1);
+        (a, k - 2 * a)
+    }
+}
+
+/// Sub-kernels along an axis with a `k`-tap kernel: `r`-tap pieces at offsets `0, 2, 4, ...`
+/// until the last covers tap `k - 1`.
+fn across(k: usize, r: usize) -> usize {
+    if k <= r {
+        1
+    } else {
+        (k - r).div_ceil(2) + 1
+    }
+}
+
+/// Most products per output position Winograd may take, as a fraction of the kernel's taps
+/// (the direct method's): 3x3 takes 0.44, 2x2 0.56, 4x4 to 8x8 0.56-0.73; a `1 x K` kernel
+/// (above 1) would take more than direct, so it stays with im2col + GEMM.
+const MAX_PRODUCT_SHARE: f64 = 0.65;
+
+/// How Winograd covers the kernel of `p` (a forward-convolution problem), when `p` is a 2-D
+/// convolution with stride 1, no dilation and a kernel Winograd takes with fewer products
+/// (see [`MAX_PRODUCT_SHARE`]); of the two transforms, the one with fewer products.
+pub(super) fn cut(p: &Problem) -> Option<Cut> {
     let a = &p.axes;
     let planar = a[0].strided == 1 && a[0].dense == 1 && a[0].kernel == 1 && a[0].pad_begin == 0;
-    let r = a[2].kernel;
-    let fits = |x: &AxisMap| x.kernel == r && x.stride == 1 && x.dilation == 1 && x.strided >= 1;
-    (planar && (r == 2 || r == 3) && fits(&a[1]) && fits(&a[2])).then_some(r)
+    let plain = |x: &AxisMap| x.stride == 1 && x.dilation == 1 && x.strided >= 1 && x.kernel >= 2;
+    if !(planar && plain(&a[1]) && plain(&a[2])) {
+        return None;
+    }
+    let (kh, kw) = (a[1].kernel, a[2].kernel);
+    // the first of equals: r = 3 (fewer, deeper products)
+    let best = [3, 2]
+        .into_iter()
+        .map(|r| Cut {
+            r,
+            across: [across(kh, r), across(kw, r)],
+        })
+        .min_by_key(|c| c.subs() * c.points())?;
+    let share = (best.subs() * best.points()) as f64 / (4 * kh * kw) as f64;
+    (share <= MAX_PRODUCT_SHARE).then_some(best)
+}
+
+/// The products per output position Winograd saves on `p`: the kernel's taps over its
+/// products per output position (2.25 for 3x3, 1.78 for 2x2 and 4x4, 1.0 where it does not
+/// apply).
+pub(super) fn savings(p: &Problem) -> f64 {
+    cut(p).map_or(1.0, |c| {
+        (4 * p.axes[1].kernel * p.axes[2].kernel) as f64 / (c.subs() * c.points()) as f64
+    })
 }
 
 /// Fewest output positions per plane for Winograd. On smaller planes a band holds few tiles,
@@ -57,6 +136,14 @@ fn kernel_size(p: &Problem) -> Option<usize> {
 /// image, 2 threads: 256 -> 128 3x3 on 8x8 2.3x and 128 -> 128 on 16x16 1.4x the time of
 /// im2col + GEMM; level on 14x14; Winograd 0.7-0.9x from 32x32 on).
 const MIN_PLANE: usize = 1024;
+
+/// Most elements of a transformed weight: twice [`WEIGHT_COPY_BUDGET`] (4 MiB of `f32`; the
+/// tasks that run at once shrink to keep the call within its budget, one at a time for
+/// `f64` at the limit). It takes 256 -> 256 3x3 layers and 128 -> 128 4x4 and 5x5 ones
+/// (paired A/B against the budget at `WEIGHT_COPY_BUDGET`, 7 rounds, 2 threads: 256 -> 256
+/// 3x3 on 64x64 0.69x the time, 192 -> 192 on two 48x48 0.64x, 128 -> 128 4x4 0.70x
+/// forward and 0.66x transposed, 5x5 0.79x transposed and level forward).
+const COPY_BUDGET: usize = 2 * WEIGHT_COPY_BUDGET;
 
 /// Whether `p` (a forward-convolution problem) runs through Winograd.
 pub(super) fn applies(p: &Problem) -> bool {
@@ -66,23 +153,30 @@ pub(super) fn applies(p: &Problem) -> bool {
 /// Whether [`run`] can compute `p` (a forward-convolution problem): [`applies`] but for the
 /// plane size.
 fn eligible(p: &Problem) -> bool {
-    kernel_size(p).is_some()
+    cut(p).is_some()
         && p.dense_channels >= MIN_CHANNELS
         && p.strided_channels >= MIN_CHANNELS
-        && copies(p) <= WEIGHT_COPY_BUDGET
+        && copies(p) <= COPY_BUDGET
         && per_tile_row(p) <= TILE_CAP
 }
 
 /// Whether [`band_product`] can compute `p` (a forward-convolution problem) within the
 /// scratch budget, whatever its channels and weight size.
 pub(super) fn fits(p: &Problem) -> bool {
-    kernel_size(p).is_some() && per_tile_row(p) <= TILE_CAP
+    cut(p).is_some() && per_tile_row(p) <= TILE_CAP
+}
+
+/// [`cut`] of `p`, for which it is known to exist (a 3x3 cut otherwise).
+fn cut_of(p: &Problem) -> Cut {
+    cut(p).unwrap_or(Cut {
+        r: 3,
+        across: [1, 1],
+    })
 }
 
 /// Transformed values per tile: `(r + 1)^2`, the patch size squared.
 fn points(p: &Problem) -> usize {
-    let r = kernel_size(p).unwrap_or(3);
-    (r + 1) * (r + 1)
+    cut_of(p).points()
 }
 
 /// Tiles across a row of the output.
@@ -90,34 +184,48 @@ fn tiles_wide(p: &Problem) -> usize {
     p.axes[2].strided.div_ceil(2)
 }
 
+/// Tiles across a row of the transformed input (and of `M`, whose extra tiles are not read):
+/// the output's and `across[1] - 1` more, for the sub-kernels further right.
+fn grid_wide(p: &Problem) -> usize {
+    tiles_wide(p) + cut_of(p).across[1] - 1
+}
+
 /// Scratch elements of one row of tiles: its `V` and `M` columns.
 fn per_tile_row(p: &Problem) -> usize {
-    points(p) * (p.dense_channels + p.strided_channels) * tiles_wide(p)
+    points(p) * (p.dense_channels + p.strided_channels) * grid_wide(p)
 }
 
 /// Output rows per band (even, but for the last band): as many tile rows as
 /// [`super::tile_rows`] allows.
 pub(super) fn band_rows(p: &Problem) -> usize {
     let rows = p.axes[1].strided.div_ceil(2);
-    2 * tile_rows(per_tile_row(p), tiles_wide(p), rows)
+    2 * tile_rows(per_tile_row(p), grid_wide(p), rows)
 }
 
 /// Elements of the even/odd row buffers of one band.
 fn row_buffers(p: &Problem) -> usize {
-    8 * (2 * tiles_wide(p) + 2)
+    8 * (2 * grid_wide(p) + 2)
 }
 
 /// Scratch elements [`band_product`] takes for a band of [`band_rows`] rows, the GEMM's
 /// packing included.
 pub(super) fn workspace(p: &Problem) -> usize {
-    let t = band_rows(p) / 2 * tiles_wide(p);
+    let t = band_rows(p) / 2 * grid_wide(p);
     let (cin, cout) = (p.dense_channels, p.strided_channels);
-    points(p) * (cin + cout) * t + row_buffers(p) + packing(cout, cin, t)
+    points(p) * (cin * input_tiles(p, t) + cout * t) + row_buffers(p) + packing(cout, cin, t)
 }
 
-/// Weight elements copied: the transformed weight, `(r + 1)^2` per channel pair.
+/// Tiles of the transformed input for `tiles` of `M`: `across[0] - 1` more rows of them, for
+/// the sub-kernels further down.
+fn input_tiles(p: &Problem, tiles: usize) -> usize {
+    tiles + (cut_of(p).across[0] - 1) * grid_wide(p)
+}
+
+/// Weight elements copied: the transformed weight, `(r + 1)^2` per sub-kernel and channel
+/// pair.
 pub(super) fn copies(p: &Problem) -> usize {
-    points(p) * p.strided_channels_total() * p.dense_channels
+    let c = cut_of(p);
+    c.points() * c.subs() * p.strided_channels_total() * p.dense_channels
 }
 
 /// `G` applied to the `r` values (2 or 3) of one kernel column or row: `r + 1` values (the
@@ -133,73 +241,121 @@ pub(super) fn g_column<T: Element>(r: usize, k: [T; 3]) -> [T; 4] {
     }
 }
 
-/// `U[g][xi][co][ci] = (G g G^T)[xi]` for the kernel `g = w[g*C_out/g + co][ci]`, in the conv
-/// weight layout `[groups][C_out/g][C_in/g][r][r]`.
-pub(super) fn transformed_weight<T: Element>(p: &Problem, w: &[T]) -> Vec<T> {
-    transform_kernels(p, w, false)
+/// `U[g][xi][s][co][ci] = (G g_s G^T)[xi]` for sub-kernel `s` (see [`Cut`]) of the kernel
+/// `w[g*C_out/g + co][ci]`, in the conv weight layout `[groups][C_out/g][C_in/g][K_h][K_w]`;
+/// in parallel tasks when `parallel` (a layer's kept copy is made on one thread: see
+/// [`super::prepared`]).
+pub(super) fn transformed_weight<T: Element>(p: &Problem, w: &[T], parallel: bool) -> Vec<T> {
+    transform_kernels(p, w, false, parallel)
 }
 
 /// [`transformed_weight`] of the flipped kernel of a stride-1 transposed convolution, read
-/// from that convolution's weight `[groups][C_in/g][C_out/g][r][r]` (`p` is the forward
+/// from that convolution's weight `[groups][C_in/g][C_out/g][K_h][K_w]` (`p` is the forward
 /// problem, so its `C_out` is the transposed convolution's): the flipped copy is never made.
+/// In parallel tasks (a call's own copy).
 pub(super) fn transformed_from_transposed<T: Element>(p: &Problem, w: &[T]) -> Vec<T> {
-    transform_kernels(p, w, true)
+    transform_kernels(p, w, true, true)
 }
 
+/// Output channels per task of [`transform_kernels`].
+const TRANSFORM_CHANNELS: usize = 8;
+
+/// Input channels transformed into a local run before they are stored: the `np * subs`
+/// slabs are `C_out * C_in` apart, and stores straight into them (a power of two apart)
+/// thrashed one L1 set (a fifth of a 128 -> 128 3x3 layer's time).
+const TRANSFORM_RUN: usize = 64;
+
 /// [`transformed_weight`] (`transposed == false`) or [`transformed_from_transposed`].
-fn transform_kernels<T: Element>(p: &Problem, w: &[T], transposed: bool) -> Vec<T> {
+fn transform_kernels<T: Element>(p: &Problem, w: &[T], transposed: bool, parallel: bool) -> Vec<T> {
     let (cout, cin) = (p.strided_channels, p.dense_channels);
-    let (r, np) = (kernel_size(p).unwrap_or(3), points(p));
-    let g_of = |k: [T; 3]| g_column(r, k);
-    // Each (co, ci) pair's values go to `np` slabs `C_out * C_in` apart; a block of `CI`
-    // input channels is transformed into `block` first and stored as `np` runs of `CI`
-    // (stored one by one, the `np` streams a power of two apart thrashed one L1 set: a
-    // fifth of a 128 -> 128 3x3 layer's time).
-    const CI: usize = 64;
+    let c = cut_of(p);
+    let (r, np, subs) = (c.r, c.points(), c.subs());
+    let (kh, kw) = (p.axes[1].kernel, p.axes[2].kernel);
+    let taps = kh * kw;
+    // source[s][row * 3 + col]: the kernel tap (row-major, as the conv layout stores it) at
+    // place (row, col) of sub-kernel s, `None` where the sub-kernel has a zero
+    let source: Vec<[Option<usize>; 9]> = (0..subs)
+        .map(|s| {
+            let (sa, sb) = (s / c.across[1], s % c.across[1]);
+            std::array::from_fn(|i| {
+                let (row, col) = (i / 3, i % 3);
+                let (y, x) = (2 * sa + row, 2 * sb + col);
+                let owned = row < r
+                    && col < r
+                    && y < kh
+                    && x < kw
+                    && c.owner(0, y).0 == sa
+                    && c.owner(1, x).0 == sb;
+                owned.then_some(y * kw + x)
+            })
+        })
+        .collect();
+    let slab = cout * cin;
     let mut u = vec![T::zero(); copies(p)];
-    let mut block = vec![T::zero(); np * CI];
-    for g in 0..p.groups {
-        for co in 0..cout {
-            for c0 in (0..cin).step_by(CI) {
-                let n = CI.min(cin - c0);
-                for ci in c0..c0 + n {
-                    // tap (row, c) of the kernel of (co, ci); in the transposed layout the
-                    // pair's taps are reversed (the flip reverses every axis at once)
+    // task (group g, output channels co0..co0+n): their rows in each of g's np * subs slabs
+    let mut tasks: Vec<(usize, usize, Vec<&mut [T]>)> = Vec::new();
+    for (g, slabs) in u.chunks_mut(np * subs * slab).enumerate() {
+        let first = tasks.len();
+        for co0 in (0..cout).step_by(TRANSFORM_CHANNELS) {
+            tasks.push((g, co0, Vec::with_capacity(np * subs)));
+        }
+        for slab_xs in slabs.chunks_mut(slab) {
+            let mut rest = slab_xs;
+            for task in &mut tasks[first..] {
+                let n = TRANSFORM_CHANNELS.min(cout - task.1);
+                let (head, tail) = rest.split_at_mut(n * cin);
+                task.2.push(head);
+                rest = tail;
+            }
+        }
+    }
+    let transform = |(g, co0, mut slabs): (usize, usize, Vec<&mut [T]>)| {
+        let n = TRANSFORM_CHANNELS.min(cout - co0);
+        // values of (xi, s) go to run[(xi * subs + s) * RUN + ci - c0]
+        let mut run = vec![T::zero(); np * subs * TRANSFORM_RUN];
+        for co in co0..co0 + n {
+            for c0 in (0..cin).step_by(TRANSFORM_RUN) {
+                let len = TRANSFORM_RUN.min(cin - c0);
+                for ci in c0..c0 + len {
+                    // the pair's taps; in the transposed layout they are reversed (the flip
+                    // reverses every axis at once)
                     let (pair, last) = if transposed {
-                        (((g * cin + ci) * cout + co) * r * r, r * r - 1)
+                        (((g * cin + ci) * cout + co) * taps, taps - 1)
                     } else {
-                        (((g * cout + co) * cin + ci) * r * r, 0)
+                        (((g * cout + co) * cin + ci) * taps, 0)
                     };
-                    let k = &w[pair..][..r * r];
-                    let at = |row: usize, c: usize| {
-                        if row >= r {
-                            T::zero()
-                        } else if transposed {
-                            k[last - (row * r + c)]
-                        } else {
-                            k[row * r + c]
-                        }
+                    let k = &w[pair..][..taps];
+                    let tap = |t: Option<usize>| match t {
+                        Some(t) if transposed => k[last - t],
+                        Some(t) => k[t],
+                        None => T::zero(),
                     };
-                    // G g: one column of r + 1 values per kernel column
-                    let cols: [[T; 4]; 3] = std::array::from_fn(|c| {
-                        if c < r {
-                            g_of([at(0, c), at(1, c), at(2, c)])
-                        } else {
-                            [T::zero(); 4]
-                        }
-                    });
-                    for i in 0..=r {
-                        let row = g_of([cols[0][i], cols[1][i], cols[2][i]]);
-                        for (j, &v) in row.iter().take(r + 1).enumerate() {
-                            block[(i * (r + 1) + j) * CI + ci - c0] = v;
+                    for (s, src) in source.iter().enumerate() {
+                        let at = |row: usize, col: usize| tap(src[row * 3 + col]);
+                        // G g: one column of r + 1 values per kernel column
+                        let cols: [[T; 4]; 3] = std::array::from_fn(|col| {
+                            g_column(r, [at(0, col), at(1, col), at(2, col)])
+                        });
+                        for i in 0..=r {
+                            let row = g_column(r, [cols[0][i], cols[1][i], cols[2][i]]);
+                            for (j, &v) in row.iter().take(r + 1).enumerate() {
+                                run[((i * (r + 1) + j) * subs + s) * TRANSFORM_RUN + ci - c0] = v;
+                            }
                         }
                     }
                 }
-                for (xi, run) in block.chunks_exact(CI).enumerate() {
-                    u[((g * np + xi) * cout + co) * cin + c0..][..n].copy_from_slice(&run[..n]);
+                for (xs, slab) in slabs.iter_mut().enumerate() {
+                    let src = &run[xs * TRANSFORM_RUN..][..len];
+                    slab[(co - co0) * cin + c0..][..len].copy_from_slice(src);
                 }
             }
         }
+    };
+    if parallel {
+        let work = (TRANSFORM_CHANNELS * cin * np * subs) as u64 * 16;
+        for_each_task(tasks, work, usize::MAX, transform);
+    } else {
+        tasks.into_iter().for_each(transform);
     }
     u
 }
@@ -214,7 +370,7 @@ pub(super) fn run<T: Element>(
     y: &mut [T],
     held: usize,
 ) {
-    let u = transformed_weight(p, w);
+    let u = transformed_weight(p, w, true);
     run_transformed(p, x, &u, b, y, held + u.len());
 }
 
@@ -235,7 +391,7 @@ pub(super) fn run_transformed<T: Element>(
 
     let y_len = y.len();
     let at_once = super::max_concurrent(workspace(p), held, y_len, size_of::<T>());
-    let per_group = points(p) * cout * cin;
+    let per_group = copies(p) / p.groups;
     let body = |(n, g, r0, mut segments): super::conv::BandTask<'_, T>| {
         let r1 = (r0 + band).min(h_out);
         let xg = &x[(n * p.groups + g) * cin * pin..][..cin * pin];
@@ -278,19 +434,28 @@ pub(super) fn band_product<T: Element>(
     bias: impl Fn(usize) -> T,
 ) {
     let (cout, cin, np) = (p.strided_channels, p.dense_channels, points(p));
-    let tiles = (r1 - r0).div_ceil(2) * tiles_wide(p);
+    let tiles = (r1 - r0).div_ceil(2) * grid_wide(p);
+    let in_tiles = input_tiles(p, tiles);
     // sized for a whole band even when this one is shorter, so a thread's scratch grows once
     // (growing it again would hold the old and the new buffer at the same time)
-    let full = (band_rows(p) / 2 * tiles_wide(p)).max(tiles);
-    let all = sized(scratch, np * (cin + cout) * full + row_buffers(p));
-    let (v, rest) = all.split_at_mut(np * cin * tiles);
+    let full = (band_rows(p) / 2 * grid_wide(p)).max(tiles);
+    let all = sized(
+        scratch,
+        np * (cin * input_tiles(p, full) + cout * full) + row_buffers(p),
+    );
+    let (v, rest) = all.split_at_mut(np * cin * in_tiles);
     let (m, rows) = rest.split_at_mut(np * cout * tiles);
     if np == 16 {
         input_transform::<T, 3>(p, xg, (r0, r1), v, rows);
     } else {
         input_transform::<T, 2>(p, xg, (r0, r1), v, rows);
     }
-    products(u, v, m, (cout, cin, tiles));
+    let c = cut_of(p);
+    if c.subs() == 1 {
+        products(u, v, m, (cout, cin, tiles));
+    } else {
+        shifted_products(u, v, m, c, (cout, cin, tiles, grid_wide(p)));
+    }
     if np == 16 {
         output_transform::<T, 3>(p, m, (r0, r1), dst, bias, rows);
     } else {
@@ -326,6 +491,43 @@ pub(super) fn products<T: Element>(
     }
 }
 
+/// [`products`] of a kernel cut in several sub-kernels (see [`Cut`]):
+/// `M[xi] = sum over s = (a, b) of U[xi][s] V[xi]`, with `V[xi]`'s tiles shifted by `a` rows
+/// and `b` columns of `grid` tiles. Each sum is one GEMM per sub-kernel into the same `M`;
+/// the last `across[1] - 1` tiles of `M`'s last row (beyond the output) are left as they are.
+fn shifted_products<T: Element>(
+    u: &[T],
+    v: &[T],
+    m: &mut [T],
+    cut: Cut,
+    (cout, cin, tiles, grid): (usize, usize, usize, usize),
+) {
+    let subs = cut.subs();
+    let in_tiles = tiles + (cut.across[0] - 1) * grid;
+    let cols = tiles - (cut.across[1] - 1);
+    for (xi, mx) in m.chunks_exact_mut(cout * tiles).enumerate() {
+        let vx = &v[xi * cin * in_tiles..][..cin * in_tiles];
+        for s in 0..subs {
+            let shift = s / cut.across[1] * grid + s % cut.across[1];
+            let lhs = Mat {
+                data: &u[(xi * subs + s) * cout * cin..][..cout * cin],
+                rows: cout,
+                cols: cin,
+                row_stride: cin,
+                col_stride: 1,
+            };
+            let rhs = Mat {
+                data: &vx[shift..][..(cin - 1) * in_tiles + cols],
+                rows: cin,
+                cols,
+                row_stride: in_tiles,
+                col_stride: 1,
+            };
+            matmul(mx, tiles, lhs, rhs, s > 0);
+        }
+    }
+}
+
 /// `V[xi][ci][t] = (B^T d B)[xi]` for the tiles `t` of output rows `r0..r1` (tile row `ty`
 /// holds rows `r0 + 2ty` and the next), `d` the `(R+1) x (R+1)` input patch of the tile (zero
 /// outside the input). `rows` holds 8 rows of `2*(tiles + 1)`.
@@ -342,10 +544,10 @@ fn input_transform<T: Element, const R: usize>(
 ) {
     let (h, w) = (&p.axes[1], &p.axes[2]);
     let (h_in, w_in) = (h.dense, w.dense);
-    let tw = tiles_wide(p);
+    let tw = grid_wide(p);
     let half = tw + 1;
     let width = 2 * half;
-    let tile_rows = (r1 - r0).div_ceil(2);
+    let tile_rows = (r1 - r0).div_ceil(2) + cut_of(p).across[0] - 1;
     let tiles = tile_rows * tw;
     let stride = p.dense_channels * tiles;
     let n = R + 1;
@@ -456,16 +658,16 @@ fn output_transform<T: Element, const R: usize>(
     rows: &mut [T],
 ) {
     let w_out = p.axes[2].strided;
-    let tw = tiles_wide(p);
+    let (tw, grid) = (tiles_wide(p), grid_wide(p));
     let tile_rows = (r1 - r0).div_ceil(2);
-    let tiles = tile_rows * tw;
+    let tiles = tile_rows * grid;
     let cout = p.strided_channels;
     let n = R + 1;
     let (s0, s1) = rows[..8 * tw].split_at_mut(4 * tw);
     for (co, seg) in dst.iter_mut().enumerate() {
         let bias = bias(co);
         for ty in 0..tile_rows {
-            let t0 = ty * tw;
+            let t0 = ty * grid;
             let run = |xi: usize| &m[(xi * cout + co) * tiles + t0..][..tw];
             // A^T down the columns: s0[j] = m0j + m1j + m2j, s1[j] = m1j - m2j - m3j (R = 3),
             // or s0[j] = m0j + m1j, s1[j] = m1j + m2j (R = 2)
@@ -527,13 +729,15 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         /// Winograd on planes of any size (the dispatch takes only large ones): 3x3 and 2x2,
-        /// odd and even sizes, padding past the kernel (cropping), groups, bias; f64 to 1e-12.
+        /// and kernels up to 9x9, square or not, cut in sub-kernels; odd and even sizes,
+        /// padding past the kernel (cropping), groups, bias; f64 to 1e-12.
         #[test]
         fn small_planes_match_the_definition(
             (batch, groups, cin, cout) in (1usize..3, 1usize..3, 16usize..19, 16usize..19),
-            (h, w, pad, k) in (1usize..11, 1usize..11, 0usize..4, 2usize..4),
+            (h, w, pad) in (1usize..11, 1usize..11, 0usize..5),
+            (kh, kw) in prop_oneof![(2usize..4).prop_map(|k| (k, k)), (2usize..10, 2usize..10)],
         ) {
-            let axis = |dense: usize| AxisMap {
+            let axis = |dense: usize, k: usize| AxisMap {
                 strided: (dense + 2 * pad).saturating_sub(k - 1),
                 dense,
                 kernel: k,
@@ -546,12 +750,27 @@ mod tests {
                 groups,
                 strided_channels: cout,
                 dense_channels: cin,
-                axes: [AxisMap::UNIT, axis(h), axis(w)],
+                axes: [AxisMap::UNIT, axis(h, kh), axis(w, kw)],
             };
             prop_assume!(p.strided_plane() > 0 && eligible(&p));
             let x = data(batch * groups * cin * p.dense_plane(), 1);
-            let wt = data(groups * cout * cin * k * k, 2);
+            let wt = data(groups * cout * cin * kh * kw, 2);
             let b = data(groups * cout, 3);
+            // the same kernels as a stride-1 transposed convolution's weight
+            // `[g][ci][co][taps reversed]` transform to the same values
+            let taps = kh * kw;
+            let mut transposed = vec![0.0; wt.len()];
+            for (pair, k) in wt.chunks_exact(taps).enumerate() {
+                let (g, co, ci) = (pair / (cout * cin), pair / cin % cout, pair % cin);
+                let at = ((g * cin + ci) * cout + co) * taps;
+                for (t, &v) in k.iter().enumerate() {
+                    transposed[at + taps - 1 - t] = v;
+                }
+            }
+            prop_assert_eq!(
+                transformed_from_transposed(&p, &transposed),
+                transformed_weight(&p, &wt, false)
+            );
             let mut want = vec![0.0; batch * groups * cout * p.strided_plane()];
             crate::reference::gather(&p, &x, &wt, Some(&b), &mut want);
             let mut got = vec![f64::NAN; want.len()];
