@@ -272,9 +272,10 @@ fn transform_kernels<T: Element>(p: &Problem, w: &[T], transposed: bool, paralle
     let (r, np, subs) = (c.r, c.points(), c.subs());
     let (kh, kw) = (p.axes[1].kernel, p.axes[2].kernel);
     let taps = kh * kw;
-    // source[s][row * 3 + col]: the kernel tap (row-major, as the conv layout stores it) at
-    // place (row, col) of sub-kernel s, `None` where the sub-kernel has a zero
-    let source: Vec<[Option<usize>; 9]> = (0..subs)
+    // source[s][row * 3 + col]: where the value at place (row, col) of sub-kernel s is in a
+    // pair's taps (row-major, as the conv layout stores them), or `taps` (a zero kept after
+    // them) where the sub-kernel has none
+    let source: Vec<[usize; 9]> = (0..subs)
         .map(|s| {
             let (sa, sb) = (s / c.across[1], s % c.across[1]);
             std::array::from_fn(|i| {
@@ -286,7 +287,11 @@ fn transform_kernels<T: Element>(p: &Problem, w: &[T], transposed: bool, paralle
                     && x < kw
                     && c.owner(0, y).0 == sa
                     && c.owner(1, x).0 == sb;
-                owned.then_some(y * kw + x)
+                if owned {
+                    y * kw + x
+                } else {
+                    taps
+                }
             })
         })
         .collect();
@@ -313,33 +318,49 @@ fn transform_kernels<T: Element>(p: &Problem, w: &[T], transposed: bool, paralle
         let n = TRANSFORM_CHANNELS.min(cout - co0);
         // values of (xi, s) go to run[(xi * subs + s) * RUN + ci - c0]
         let mut run = vec![T::zero(); np * subs * TRANSFORM_RUN];
+        // one pair's taps in the conv layout's order, then a zero
+        let mut pair_taps = vec![T::zero(); taps + 1];
         for co in co0..co0 + n {
             for c0 in (0..cin).step_by(TRANSFORM_RUN) {
                 let len = TRANSFORM_RUN.min(cin - c0);
                 for ci in c0..c0 + len {
-                    // the pair's taps; in the transposed layout they are reversed (the flip
-                    // reverses every axis at once)
-                    let (pair, last) = if transposed {
-                        (((g * cin + ci) * cout + co) * taps, taps - 1)
+                    // in the transposed layout a pair's taps are reversed (the flip reverses
+                    // every axis at once)
+                    if transposed {
+                        let k = &w[((g * cin + ci) * cout + co) * taps..][..taps];
+                        for (d, &v) in pair_taps.iter_mut().zip(k.iter().rev()) {
+                            *d = v;
+                        }
                     } else {
-                        (((g * cout + co) * cin + ci) * taps, 0)
-                    };
-                    let k = &w[pair..][..taps];
-                    let tap = |t: Option<usize>| match t {
-                        Some(t) if transposed => k[last - t],
-                        Some(t) => k[t],
-                        None => T::zero(),
-                    };
+                        let k = &w[((g * cout + co) * cin + ci) * taps..][..taps];
+                        pair_taps[..taps].copy_from_slice(k);
+                    }
                     for (s, src) in source.iter().enumerate() {
-                        let at = |row: usize, col: usize| tap(src[row * 3 + col]);
-                        // G g: one column of r + 1 values per kernel column
-                        let cols: [[T; 4]; 3] = std::array::from_fn(|col| {
-                            g_column(r, [at(0, col), at(1, col), at(2, col)])
-                        });
-                        for i in 0..=r {
-                            let row = g_column(r, [cols[0][i], cols[1][i], cols[2][i]]);
-                            for (j, &v) in row.iter().take(r + 1).enumerate() {
-                                run[((i * (r + 1) + j) * subs + s) * TRANSFORM_RUN + ci - c0] = v;
+                        let at = |row: usize, col: usize| pair_taps[src[row * 3 + col]];
+                        let mut put = |xi: usize, v: T| {
+                            run[(xi * subs + s) * TRANSFORM_RUN + ci - c0] = v;
+                        };
+                        if r == 2 {
+                            // G g G^T with G = [1 0; 1 1; 0 1]: rows (g0, g0 + g1, g1) of
+                            // the kernel's rows, then the same along the columns
+                            let (g00, g01, g10, g11) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
+                            let rows = [[g00, g01], [g00 + g10, g01 + g11], [g10, g11]];
+                            for (i, [x0, x1]) in rows.into_iter().enumerate() {
+                                put(3 * i, x0);
+                                put(3 * i + 1, x0 + x1);
+                                put(3 * i + 2, x1);
+                            }
+                        } else {
+                            // G g: one column of 4 values per kernel column, then G along
+                            // each of its rows
+                            let cols: [[T; 4]; 3] = std::array::from_fn(|col| {
+                                g_column(3, [at(0, col), at(1, col), at(2, col)])
+                            });
+                            for i in 0..4 {
+                                let row = g_column(3, [cols[0][i], cols[1][i], cols[2][i]]);
+                                for (j, &v) in row.iter().enumerate() {
+                                    put(4 * i + j, v);
+                                }
                             }
                         }
                     }
