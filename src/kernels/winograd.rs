@@ -356,9 +356,10 @@ fn transform_kernels<T: Element>(p: &Problem, w: &[T], transposed: bool, paralle
                             let cols: [[T; 4]; 3] = std::array::from_fn(|col| {
                                 g_column(3, [at(0, col), at(1, col), at(2, col)])
                             });
-                            for i in 0..4 {
-                                let row = g_column(3, [cols[0][i], cols[1][i], cols[2][i]]);
-                                for (j, &v) in row.iter().enumerate() {
+                            let rows: [[T; 3]; 4] =
+                                std::array::from_fn(|i| [cols[0][i], cols[1][i], cols[2][i]]);
+                            for (i, &gi) in rows.iter().enumerate() {
+                                for (j, &v) in g_column(3, gi).iter().enumerate() {
                                     put(4 * i + j, v);
                                 }
                             }
