@@ -62,6 +62,9 @@ const MIN_CHANNELS: usize = 16;
 pub(super) struct Cut {
     r: usize,
     across: [usize; 2],
+    /// Column shifts per GEMM: `across[1]` when that keeps the GEMM at most
+    /// [`MAX_SPREAD_DEPTH`] deep (`V`'s rows spread, see [`spread_columns`]), 1 otherwise.
+    spread: usize,
 }
 
 impl Cut {
@@ -94,6 +97,13 @@ fn across(k: usize, r: usize) -> usize {
     }
 }
 
+/// Deepest GEMM [`shifted_products`] makes by spreading `V`'s rows over column shifts. Paired
+/// alternating builds (7 rounds, 2 threads): spreading 32- and 64-channel inputs over 2 to 4
+/// shifts (GEMMs 64-128 deep instead of 16-64) took 0.78-0.96x the time (8x8 on 32 channels
+/// 0.84x, 3x5 on 64 0.78x); deeper ones went 1.3-1.5x slower (`V` grows by the spread, so
+/// bands shrink: 64 channels over three shifts, 192 over two).
+const MAX_SPREAD_DEPTH: usize = 128;
+
 /// Most products per output position Winograd may take, as a fraction of the kernel's taps
 /// (the direct method's): 3x3 takes 0.44, 2x2 0.56, 4x4 to 8x8 0.56-0.73; a `1 x K` kernel
 /// (above 1) would take more than direct, so it stays with im2col + GEMM.
@@ -116,9 +126,19 @@ pub(super) fn cut(p: &Problem) -> Option<Cut> {
         .map(|r| Cut {
             r,
             across: [across(kh, r), across(kw, r)],
+            spread: 1,
         })
         .min_by_key(|c| c.subs() * c.points())?;
     let share = (best.subs() * best.points()) as f64 / (4 * kh * kw) as f64;
+    let aw = best.across[1];
+    let best = Cut {
+        spread: if p.dense_channels * aw <= MAX_SPREAD_DEPTH {
+            aw
+        } else {
+            1
+        },
+        ..best
+    };
     (share <= MAX_PRODUCT_SHARE).then_some(best)
 }
 
@@ -171,6 +191,7 @@ fn cut_of(p: &Problem) -> Cut {
     cut(p).unwrap_or(Cut {
         r: 3,
         across: [1, 1],
+        spread: 1,
     })
 }
 
@@ -192,7 +213,8 @@ fn grid_wide(p: &Problem) -> usize {
 
 /// Scratch elements of one row of tiles: its `V` and `M` columns.
 fn per_tile_row(p: &Problem) -> usize {
-    points(p) * (p.dense_channels + p.strided_channels) * grid_wide(p)
+    let spread = cut_of(p).spread;
+    points(p) * (p.dense_channels * spread + p.strided_channels) * grid_wide(p)
 }
 
 /// Output rows per band (even, but for the last band): as many tile rows as
@@ -212,7 +234,8 @@ fn row_buffers(p: &Problem) -> usize {
 pub(super) fn workspace(p: &Problem) -> usize {
     let t = band_rows(p) / 2 * grid_wide(p);
     let (cin, cout) = (p.dense_channels, p.strided_channels);
-    points(p) * (cin * input_tiles(p, t) + cout * t) + row_buffers(p) + packing(cout, cin, t)
+    let depth = cin * cut_of(p).spread;
+    points(p) * (depth * input_tiles(p, t) + cout * t) + row_buffers(p) + packing(cout, depth, t)
 }
 
 /// Tiles of the transformed input for `tiles` of `M`: `across[0] - 1` more rows of them, for
@@ -241,7 +264,7 @@ pub(super) fn g_column<T: Element>(r: usize, k: [T; 3]) -> [T; 4] {
     }
 }
 
-/// `U[g][xi][s][co][ci] = (G g_s G^T)[xi]` for sub-kernel `s` (see [`Cut`]) of the kernel
+/// `U[g][xi][a][co][ci][b] = (G g_ab G^T)[xi]` for sub-kernel `(a, b)` (see [`Cut`]) of the kernel
 /// `w[g*C_out/g + co][ci]`, in the conv weight layout `[groups][C_out/g][C_in/g][K_h][K_w]`;
 /// in parallel tasks when `parallel` (a layer's kept copy is made on one thread: see
 /// [`super::prepared`]).
@@ -295,11 +318,15 @@ fn transform_kernels<T: Element>(p: &Problem, w: &[T], transposed: bool, paralle
             })
         })
         .collect();
-    let slab = cout * cin;
+    // slab (xi, a, bo): `C_out` rows of `C_in * spread` values `(ci, bi)`, for sub-kernel
+    // (a, b = bo * spread + bi)
+    let spread = c.spread;
+    let depth = cin * spread;
+    let slab = cout * depth;
     let mut u = vec![T::zero(); copies(p)];
-    // task (group g, output channels co0..co0+n): their rows in each of g's np * subs slabs
+    // task (group g, output channels co0..co0+n): their rows in each of g's slabs
     let mut tasks: Vec<(usize, usize, Vec<&mut [T]>)> = Vec::new();
-    for (g, slabs) in u.chunks_mut(np * subs * slab).enumerate() {
+    for (g, slabs) in u.chunks_mut(np * subs / spread * slab).enumerate() {
         let first = tasks.len();
         for co0 in (0..cout).step_by(TRANSFORM_CHANNELS) {
             tasks.push((g, co0, Vec::with_capacity(np * subs)));
@@ -308,7 +335,7 @@ fn transform_kernels<T: Element>(p: &Problem, w: &[T], transposed: bool, paralle
             let mut rest = slab_xs;
             for task in &mut tasks[first..] {
                 let n = TRANSFORM_CHANNELS.min(cout - task.1);
-                let (head, tail) = rest.split_at_mut(n * cin);
+                let (head, tail) = rest.split_at_mut(n * depth);
                 task.2.push(head);
                 rest = tail;
             }
@@ -366,9 +393,16 @@ fn transform_kernels<T: Element>(p: &Problem, w: &[T], transposed: bool, paralle
                         }
                     }
                 }
-                for (xs, slab) in slabs.iter_mut().enumerate() {
-                    let src = &run[xs * TRANSFORM_RUN..][..len];
-                    slab[(co - co0) * cin + c0..][..len].copy_from_slice(src);
+                // run (xi * subs + a * aw + b) to slab (xi, a, bo), every spread-th value
+                // from bi (slab index xab * spread + bi is that run's)
+                for (xab, slab) in slabs.iter_mut().enumerate() {
+                    let row = &mut slab[(co - co0) * depth + c0 * spread..][..len * spread];
+                    for bi in 0..spread {
+                        let src = &run[(xab * spread + bi) * TRANSFORM_RUN..][..len];
+                        for (d, &v) in row[bi..].iter_mut().step_by(spread).zip(src) {
+                            *d = v;
+                        }
+                    }
                 }
             }
         }
@@ -461,18 +495,22 @@ pub(super) fn band_product<T: Element>(
     // sized for a whole band even when this one is shorter, so a thread's scratch grows once
     // (growing it again would hold the old and the new buffer at the same time)
     let full = (band_rows(p) / 2 * grid_wide(p)).max(tiles);
+    let c = cut_of(p);
+    let aw = c.spread;
     let all = sized(
         scratch,
-        np * (cin * input_tiles(p, full) + cout * full) + row_buffers(p),
+        np * (cin * aw * input_tiles(p, full) + cout * full) + row_buffers(p),
     );
-    let (v, rest) = all.split_at_mut(np * cin * in_tiles);
+    let (v, rest) = all.split_at_mut(np * cin * aw * in_tiles);
     let (m, rows) = rest.split_at_mut(np * cout * tiles);
     if np == 16 {
         input_transform::<T, 3>(p, xg, (r0, r1), v, rows);
     } else {
         input_transform::<T, 2>(p, xg, (r0, r1), v, rows);
     }
-    let c = cut_of(p);
+    if aw > 1 {
+        spread_columns(v, np * cin, in_tiles, aw);
+    }
     if c.subs() == 1 {
         products(u, v, m, (cout, cin, tiles));
     } else {
@@ -513,10 +551,28 @@ pub(super) fn products<T: Element>(
     }
 }
 
+/// `V`'s rows (`rows` of `len` tiles, packed) spread to `aw` rows each: row `(i, b)` holds
+/// row `i` from tile `b` on (its last `b` values are left as they were: they feed only the
+/// extra tiles of `M` past the output). A sub-kernel `b` columns to the right reads its
+/// patches `b` tiles on, so with the rows spread a GEMM over `C_in * aw` rows covers all
+/// of a row `a` of sub-kernels at once.
+fn spread_columns<T: Copy>(v: &mut [T], rows: usize, len: usize, aw: usize) {
+    // from the last row back, so that no row is overwritten before it has moved
+    for row in (0..rows).rev() {
+        let to = row * aw * len;
+        v.copy_within(row * len..(row + 1) * len, to);
+        for b in 1..aw {
+            v.copy_within(to + b..to + len, to + b * len);
+        }
+    }
+}
+
 /// [`products`] of a kernel cut in several sub-kernels (see [`Cut`]):
-/// `M[xi] = sum over s = (a, b) of U[xi][s] V[xi]`, with `V[xi]`'s tiles shifted by `a` rows
-/// and `b` columns of `grid` tiles. Each sum is one GEMM per sub-kernel into the same `M`;
-/// the last `across[1] - 1` tiles of `M`'s last row (beyond the output) are left as they are.
+/// `M[xi] = sum over (a, bo) of U[xi][a][bo] V'[xi]`, with `V'[xi]` the rows of `V[xi]`
+/// spread over `spread` column shifts ([`spread_columns`]; not spread when `spread` is 1) and
+/// shifted by `a` rows of `grid` tiles and `bo * spread` tiles: one GEMM `C_in * spread` deep
+/// per `spread` sub-kernels of a row, all into the same `M`. The last `across[1] - 1` tiles
+/// of `M`'s last row (beyond the output) are left as they are.
 fn shifted_products<T: Element>(
     u: &[T],
     v: &[T],
@@ -524,28 +580,31 @@ fn shifted_products<T: Element>(
     cut: Cut,
     (cout, cin, tiles, grid): (usize, usize, usize, usize),
 ) {
-    let subs = cut.subs();
-    let in_tiles = tiles + (cut.across[0] - 1) * grid;
-    let cols = tiles - (cut.across[1] - 1);
+    let (ah, aw, spread) = (cut.across[0], cut.across[1], cut.spread);
+    let depth = cin * spread;
+    let in_tiles = tiles + (ah - 1) * grid;
+    let cols = tiles - (aw - 1);
+    let per_xi = ah * aw / spread;
     for (xi, mx) in m.chunks_exact_mut(cout * tiles).enumerate() {
-        let vx = &v[xi * cin * in_tiles..][..cin * in_tiles];
-        for s in 0..subs {
-            let shift = s / cut.across[1] * grid + s % cut.across[1];
+        let vx = &v[xi * depth * in_tiles..][..depth * in_tiles];
+        for k in 0..per_xi {
+            // sub-kernels (a, bo * spread + bi) for bi < spread
+            let (a, bo) = (k / (aw / spread), k % (aw / spread));
             let lhs = Mat {
-                data: &u[(xi * subs + s) * cout * cin..][..cout * cin],
+                data: &u[(xi * per_xi + k) * cout * depth..][..cout * depth],
                 rows: cout,
-                cols: cin,
-                row_stride: cin,
+                cols: depth,
+                row_stride: depth,
                 col_stride: 1,
             };
             let rhs = Mat {
-                data: &vx[shift..][..(cin - 1) * in_tiles + cols],
-                rows: cin,
+                data: &vx[a * grid + bo * spread..][..(depth - 1) * in_tiles + cols],
+                rows: depth,
                 cols,
                 row_stride: in_tiles,
                 col_stride: 1,
             };
-            matmul(mx, tiles, lhs, rhs, s > 0);
+            matmul(mx, tiles, lhs, rhs, k > 0);
         }
     }
 }
@@ -755,7 +814,9 @@ mod tests {
         /// padding past the kernel (cropping), groups, bias; f64 to 1e-12.
         #[test]
         fn small_planes_match_the_definition(
-            (batch, groups, cin, cout) in (1usize..3, 1usize..3, 16usize..19, 16usize..19),
+            (batch, groups, cout) in (1usize..3, 1usize..3, 16usize..19),
+            // 44+ input channels over 3+ column shifts: GEMMs of sub-kernels one by one
+            cin in prop_oneof![16usize..19, 44usize..47],
             (h, w, pad) in (1usize..11, 1usize..11, 0usize..5),
             (kh, kw) in prop_oneof![(2usize..4).prop_map(|k| (k, k)), (2usize..10, 2usize..10)],
         ) {
