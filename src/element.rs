@@ -9,8 +9,9 @@ pub(crate) mod sealed {
     use std::cell::RefCell;
     use std::thread::LocalKey;
 
-    /// Two scratch vectors per thread, reused by the kernels from call to call.
-    pub(crate) type Scratch<T> = RefCell<[Vec<T>; 2]>;
+    /// Three scratch vectors per thread, reused by the kernels from call to call: two for
+    /// a task's tiles, one for a call's weight copy.
+    pub(crate) type Scratch<T> = RefCell<[Vec<T>; 3]>;
 
     /// Crate-private capabilities of the element types (users can name neither the trait nor
     /// its methods).
@@ -26,8 +27,8 @@ pub(crate) mod sealed {
     }
 
     thread_local! {
-        static F32: Scratch<f32> = const { RefCell::new([Vec::new(), Vec::new()]) };
-        static F64: Scratch<f64> = const { RefCell::new([Vec::new(), Vec::new()]) };
+        static F32: Scratch<f32> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
+        static F64: Scratch<f64> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
     }
 
     impl Sealed for f32 {

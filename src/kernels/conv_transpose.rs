@@ -27,7 +27,7 @@ use super::panels::{matmul_col_major_panels, PanelBlock, PANEL_COLS, PANEL_MIN_D
 use super::parallel::for_each_task;
 use super::pointwise::{self, Pointwise, WeightLayout};
 use super::prepared::Prepared;
-use super::scratch::{sized, with_scratch};
+use super::scratch::{sized, with_scratch, with_weight_scratch};
 use super::simd::{vectorized, Kernel};
 use super::skinny::{self, skinny_product};
 use super::{
@@ -1818,8 +1818,20 @@ fn as_forward_conv<T: Element>(
     };
     if prepared.is_none() && super::winograd::applies(&conv) {
         // a call of its own: the transformed kernel straight from `w`, no flipped copy
-        let u = super::winograd::transformed_from_transposed(&conv, w);
-        return super::winograd::run_transformed(&conv, x, &u, b, y, u.len());
+        return with_weight_scratch(|u: &mut Vec<T>| {
+            super::winograd::transformed_from_transposed(&conv, w, u);
+            super::winograd::run_transformed(&conv, x, u, b, y, u.len());
+        });
+    }
+    if prepared.is_none() && super::conv::lowering(&conv) == super::conv::Lowering::RowShift {
+        // a call of its own: the row-shift kernel straight from `w`, no flipped copy (the
+        // flipped copy and its reordered copy, two fresh buffers, page-faulted on every call:
+        // a fifth of a 16 -> 128 8x8 layer's time on a 16x16 map)
+        return with_weight_scratch(|lowered: &mut Vec<T>| {
+            row_shift_from_transposed(p, w, lowered);
+            let (lowered, held) = (&lowered[..], lowered.len());
+            super::conv::run_with_row_shift(&conv, x, lowered, Some(lowered), b, y, held);
+        });
     }
     // a layer's copy counts against the call's budget too: its first call makes it
     let flipped_of_call: Vec<T>;
@@ -1849,6 +1861,28 @@ fn as_forward_conv<T: Element>(
         });
     let held = flipped.len() + row_shift.map_or(0, <[T]>::len);
     super::conv::run_with_row_shift(&conv, x, flipped, row_shift, b, y, held);
+}
+
+/// The row-shift lowered kernel ([`super::conv::lowered_weight`]: `[g][kh][co][ci][kw]`) of
+/// the forward convolution [`as_forward_conv`] runs, read straight from the transposed
+/// convolution's weight `[g][ci][co][K_h][K_w]`: flipped tap `(kh, kw)` is tap
+/// `(K_h - 1 - kh, K_w - 1 - kw)`, so row `kh` is row `K_h - 1 - kh` reversed. Into `out`
+/// (cleared first).
+fn row_shift_from_transposed<T: Element>(p: &Problem, w: &[T], out: &mut Vec<T>) {
+    let (cin_g, cg, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
+    let (kh_n, kw_n) = (p.axes[1].kernel, p.axes[2].kernel);
+    out.clear();
+    out.reserve_exact(w.len());
+    for g in 0..p.groups {
+        for kh in 0..kh_n {
+            for co in 0..cg {
+                for ci in 0..cin_g {
+                    let taps = &w[((g * cin_g + ci) * cg + co) * kvol..][..kvol];
+                    out.extend(taps[(kh_n - 1 - kh) * kw_n..][..kw_n].iter().rev());
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -2466,6 +2500,49 @@ mod tests {
     /// two passes of its transformed weight), not on 16x16 (dcgan keeps GEMM + col2im), nor
     /// FCN's 16x16/8 (64 phases), nor 512 -> 256 on 32x32 (four passes), nor 1024 input
     /// channels (short bands).
+    #[test]
+    fn row_shift_kernel_from_the_transposed_weight() {
+        // the function path's row-shift kernel, made straight from the transposed weight, is
+        // the row-shift lowering of the flipped kernel (groups, rectangular kernels)
+        for (groups, cin_g, cg, kh, kw) in [(1, 3, 5, 4, 4), (2, 4, 3, 2, 5), (3, 2, 2, 7, 3)] {
+            let p = Problem {
+                batch: 1,
+                groups,
+                strided_channels: cin_g,
+                dense_channels: cg,
+                axes: [
+                    AxisMap::UNIT,
+                    plain_axis(6, kh, 1, 0),
+                    plain_axis(5, kw, 1, 1),
+                ],
+            };
+            let kvol = kh * kw;
+            let w = data(groups * cin_g * cg * kvol, 7);
+            let mut flipped = Vec::new();
+            for g in 0..groups {
+                for co in 0..cg {
+                    for ci in 0..cin_g {
+                        let taps = &w[((g * cin_g + ci) * cg + co) * kvol..][..kvol];
+                        flipped.extend(taps.iter().rev());
+                    }
+                }
+            }
+            let conv = flipped_problem(&p);
+            assert_eq!(
+                super::super::conv::lowering(&conv),
+                super::super::conv::Lowering::RowShift
+            );
+            let want = super::super::conv::lowered_weight(
+                &conv,
+                super::super::conv::Lowering::RowShift,
+                &flipped,
+            );
+            let mut got = vec![1.0; 3];
+            row_shift_from_transposed(&p, &w, &mut got);
+            assert_eq!(got, want.into_owned(), "{p:?}");
+        }
+    }
+
     #[test]
     fn stacked_phases_take_large_enough_planes() {
         let on = |side: usize, k: usize, s: usize, cin: usize, cout: usize| {

@@ -38,7 +38,7 @@
 
 use super::gemm::{matmul, packing, Mat};
 use super::parallel::for_each_task;
-use super::scratch::{sized, with_scratch};
+use super::scratch::{sized, with_scratch, with_weight_scratch};
 use super::{tile_rows, TILE_CAP, WEIGHT_COPY_BUDGET};
 use crate::problem::{AxisMap, Problem};
 use crate::Element;
@@ -269,15 +269,18 @@ pub(super) fn g_column<T: Element>(r: usize, k: [T; 3]) -> [T; 4] {
 /// in parallel tasks when `parallel` (a layer's kept copy is made on one thread: see
 /// [`super::prepared`]).
 pub(super) fn transformed_weight<T: Element>(p: &Problem, w: &[T], parallel: bool) -> Vec<T> {
-    transform_kernels(p, w, false, parallel)
+    let mut u = vec![T::zero(); copies(p)];
+    transform_kernels(p, w, false, parallel, &mut u);
+    u
 }
 
 /// [`transformed_weight`] of the flipped kernel of a stride-1 transposed convolution, read
 /// from that convolution's weight `[groups][C_in/g][C_out/g][K_h][K_w]` (`p` is the forward
 /// problem, so its `C_out` is the transposed convolution's): the flipped copy is never made.
-/// In parallel tasks (a call's own copy).
-pub(super) fn transformed_from_transposed<T: Element>(p: &Problem, w: &[T]) -> Vec<T> {
-    transform_kernels(p, w, true, true)
+/// In parallel tasks, into `u` (a call's own copy, in its thread's weight scratch: see
+/// [`super::scratch::with_weight_scratch`]), which it sizes.
+pub(super) fn transformed_from_transposed<T: Element>(p: &Problem, w: &[T], u: &mut Vec<T>) {
+    transform_kernels(p, w, true, true, sized(u, copies(p)));
 }
 
 /// Output channels per task of [`transform_kernels`].
@@ -288,8 +291,15 @@ const TRANSFORM_CHANNELS: usize = 8;
 /// thrashed one L1 set (a fifth of a 128 -> 128 3x3 layer's time).
 const TRANSFORM_RUN: usize = 64;
 
-/// [`transformed_weight`] (`transposed == false`) or [`transformed_from_transposed`].
-fn transform_kernels<T: Element>(p: &Problem, w: &[T], transposed: bool, parallel: bool) -> Vec<T> {
+/// [`transformed_weight`] (`transposed == false`) or [`transformed_from_transposed`], into
+/// `u` ([`copies`] long; every element is written).
+fn transform_kernels<T: Element>(
+    p: &Problem,
+    w: &[T],
+    transposed: bool,
+    parallel: bool,
+    u: &mut [T],
+) {
     let (cout, cin) = (p.strided_channels, p.dense_channels);
     let c = cut_of(p);
     let (r, np, subs) = (c.r, c.points(), c.subs());
@@ -323,7 +333,6 @@ fn transform_kernels<T: Element>(p: &Problem, w: &[T], transposed: bool, paralle
     let spread = c.spread;
     let depth = cin * spread;
     let slab = cout * depth;
-    let mut u = vec![T::zero(); copies(p)];
     // task (group g, output channels co0..co0+n): their rows in each of g's slabs
     let mut tasks: Vec<(usize, usize, Vec<&mut [T]>)> = Vec::new();
     for (g, slabs) in u.chunks_mut(np * subs / spread * slab).enumerate() {
@@ -413,7 +422,6 @@ fn transform_kernels<T: Element>(p: &Problem, w: &[T], transposed: bool, paralle
     } else {
         tasks.into_iter().for_each(transform);
     }
-    u
 }
 
 /// Forward convolution of `p` (for which [`applies`] holds) through Winograd; `held`
@@ -426,8 +434,11 @@ pub(super) fn run<T: Element>(
     y: &mut [T],
     held: usize,
 ) {
-    let u = transformed_weight(p, w, true);
-    run_transformed(p, x, &u, b, y, held + u.len());
+    with_weight_scratch(|u: &mut Vec<T>| {
+        let u = sized(u, copies(p));
+        transform_kernels(p, w, false, true, u);
+        run_transformed(p, x, u, b, y, held + u.len());
+    });
 }
 
 /// [`run`] with the transformed weight `u` ([`transformed_weight`]) at hand; `held`
@@ -850,9 +861,12 @@ mod tests {
                     transposed[at + taps - 1 - t] = v;
                 }
             }
+            // (into a longer buffer with other contents: every element is written)
+            let mut from_transposed = vec![f64::NAN; copies(&p) + 5];
+            transformed_from_transposed(&p, &transposed, &mut from_transposed);
             prop_assert_eq!(
-                transformed_from_transposed(&p, &transposed),
-                transformed_weight(&p, &wt, false)
+                &from_transposed[..copies(&p)],
+                &transformed_weight(&p, &wt, false)[..]
             );
             let mut want = vec![0.0; batch * groups * cout * p.strided_plane()];
             crate::reference::gather(&p, &x, &wt, Some(&b), &mut want);
