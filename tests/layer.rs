@@ -174,8 +174,8 @@ fn larger_inputs_match_the_definition() {
     }
 }
 
-/// Stride-1 layers on planes of 1024 outputs or more, which run Winograd on the flipped
-/// kernel (3x3 and 2x2, and 4x4 to 8x8 or 3x5 cut into sub-kernels): a layer keeps the
+/// Stride-1 layers on planes large enough for their channels and images, which run Winograd
+/// on the flipped kernel (3x3 and 2x2, and 4x4 to 8x8 or 3x5 cut into sub-kernels): a layer keeps the
 /// transformed kernel from its first call (groups, bias, a cropping padding, odd sizes).
 #[test]
 fn winograd_layers_match_the_definition() {
@@ -189,6 +189,9 @@ fn winograd_layers_match_the_definition() {
         ((2, 32, 32, 33), (32, 16, 5, 5), 2, [2, 2]),
         ((1, 24, 33, 34), (24, 20, 8, 8), 1, [3, 4]),
         ((1, 64, 36, 32), (64, 16, 3, 5), 1, [1, 2]),
+        // planes under 1024 positions: two images of 32+ channels, or 128+ channels
+        ((2, 32, 18, 17), (32, 48, 3, 3), 1, [1, 1]),
+        ((1, 128, 24, 25), (128, 128, 3, 3), 1, [1, 1]),
     ];
     for (k, (xs, ws, groups, pad)) in cases.into_iter().enumerate() {
         let x = ramp_from(90 + k as u32, ndarray::Dim(xs));

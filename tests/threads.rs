@@ -97,6 +97,18 @@ fn conv_transpose_is_thread_count_independent() {
             ramp(ndarray::Ix4(96, 3, 8, 8)),
             ConvTranspose2d::new().padding(3),
         ),
+        // stride-1 3x3 on one 32x32 map (Winograd, the lone band split in two tasks)
+        (
+            ramp(ndarray::Ix4(1, 64, 32, 32)),
+            ramp(ndarray::Ix4(64, 64, 3, 3)),
+            ConvTranspose2d::new().padding(1),
+        ),
+        // stride-1 3x3 on four 16x16 maps (Winograd on small planes, several images)
+        (
+            ramp(ndarray::Ix4(4, 64, 16, 16)),
+            ramp(ndarray::Ix4(64, 48, 3, 3)),
+            ConvTranspose2d::new().padding(1),
+        ),
         // stride-1 5x5 on a 36x36 map (Winograd over 3x3 sub-kernels, in bands)
         (
             ramp(ndarray::Ix4(1, 32, 36, 36)),

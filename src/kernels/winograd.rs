@@ -151,10 +151,15 @@ pub(super) fn savings(p: &Problem) -> f64 {
     })
 }
 
-/// Fewest output positions per plane for Winograd. On smaller planes a band holds few tiles,
-/// so its 16 (or 9) GEMMs are narrow, and a small image is a single band, one task (A/B, one
-/// image, 2 threads: 256 -> 128 3x3 on 8x8 2.3x and 128 -> 128 on 16x16 1.4x the time of
-/// im2col + GEMM; level on 14x14; Winograd 0.7-0.9x from 32x32 on).
+/// Fewest output positions per plane for Winograd whatever the channels and images. On
+/// smaller planes a band holds few tiles, so its 16 (or 9) GEMMs are narrow, and a small
+/// image is a single band, one task (A/B, one image, 2 threads: 256 -> 128 3x3 on 8x8 2.3x
+/// and 128 -> 128 on 16x16 1.4x the time of im2col + GEMM; Winograd 0.7-0.9x from 32x32 on).
+/// Half that plane (24x24 to 31x31) takes it with 128+ channels on each side, a quarter
+/// (16x16 and up) with 32+ channels and two or more images or groups (paired A/B, 9 rounds,
+/// 2 threads, fifteen layers not used to set the rule: 1.0-1.6x faster than im2col + GEMM,
+/// e.g. 192 -> 192 3x3 on 24x24 0.65x the time, 64 -> 64 on four 16x16 0.69x; narrower
+/// one-image layers went 1.1-1.4x slower, so they keep the full plane).
 const MIN_PLANE: usize = 1024;
 
 /// Most elements of a transformed weight: twice [`WEIGHT_COPY_BUDGET`] (4 MiB of `f32`; the
@@ -165,9 +170,15 @@ const MIN_PLANE: usize = 1024;
 /// forward and 0.66x transposed, 5x5 0.79x transposed and level forward).
 const COPY_BUDGET: usize = 2 * WEIGHT_COPY_BUDGET;
 
-/// Whether `p` (a forward-convolution problem) runs through Winograd.
+/// Whether `p` (a forward-convolution problem) runs through Winograd: [`eligible`], on a
+/// plane large enough for its channels and images (see [`MIN_PLANE`]).
 pub(super) fn applies(p: &Problem) -> bool {
-    eligible(p) && p.strided_plane() >= MIN_PLANE
+    let (plane, images) = (p.strided_plane(), p.batch * p.groups);
+    let channels = p.dense_channels.min(p.strided_channels);
+    let large_enough = plane >= MIN_PLANE
+        || (plane >= MIN_PLANE / 2 && channels >= 128)
+        || (plane >= MIN_PLANE / 4 && images >= 2 && channels >= 32);
+    eligible(p) && large_enough
 }
 
 /// Whether [`run`] can compute `p` (a forward-convolution problem): [`applies`] but for the
@@ -222,6 +233,22 @@ fn per_tile_row(p: &Problem) -> usize {
 pub(super) fn band_rows(p: &Problem) -> usize {
     let rows = p.axes[1].strided.div_ceil(2);
     2 * tile_rows(per_tile_row(p), grid_wide(p), rows)
+}
+
+/// [`band_rows`] for [`run_transformed`]'s tasks: a lone image (and group) whose rows fit in
+/// one band goes in two, so that it is two tasks and not one that a single thread runs while
+/// the others wait (fixed by the problem, never by the thread count). Paired A/B, 9 rounds,
+/// 2 threads: 64 -> 64 3x3 on one 32x32 map 0.54x the time, 128 -> 128 4x4 on 24x24 0.60x
+/// (which the plane rule of [`MIN_PLANE`] had made 1.36x slower than im2col + GEMM with one
+/// task), level on layers of two bands or more.
+fn task_band_rows(p: &Problem) -> usize {
+    let band = band_rows(p);
+    let rows = p.axes[1].strided.div_ceil(2);
+    if p.batch * p.groups == 1 && band / 2 >= rows && rows >= 2 {
+        2 * rows.div_ceil(2)
+    } else {
+        band
+    }
 }
 
 /// Elements of the even/odd row buffers of one band.
@@ -454,7 +481,7 @@ pub(super) fn run_transformed<T: Element>(
     let (cout, cin) = (p.strided_channels, p.dense_channels);
     let (h_out, w_out) = (p.axes[1].strided, p.axes[2].strided);
     let pin = p.axes[1].dense * p.axes[2].dense;
-    let band = band_rows(p);
+    let band = task_band_rows(p);
 
     let y_len = y.len();
     let at_once = super::max_concurrent(workspace(p), held, y_len, size_of::<T>());
