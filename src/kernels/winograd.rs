@@ -57,7 +57,8 @@ const MIN_CHANNELS: usize = 16;
 /// `across - 1` wider and taller than the output's, and per transformed position `xi` the
 /// products `M[xi] = sum over (a, b) of U[xi][a, b] V[xi]` with `V[xi]` shifted by `(a, b)`
 /// tiles: `across[0] * across[1] * (r + 1)^2` products per tile against `4 * K_h * K_w`
-/// (4x4: 36 against 64, 5x5: 64 against 100, 7x7 and 8x8: 144 against 196 and 256).
+/// (4x4: 36 against 64, 5x5: 64 against 100, 8x8: 144 against 256; see
+/// [`MAX_PRODUCT_SHARE`] for the kernels taken).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Cut {
     r: usize,
@@ -105,8 +106,9 @@ fn across(k: usize, r: usize) -> usize {
 const MAX_SPREAD_DEPTH: usize = 128;
 
 /// Most products per output position Winograd may take, as a fraction of the kernel's taps
-/// (the direct method's): 3x3 takes 0.44, 2x2 0.56, 4x4 to 8x8 0.56-0.73; a `1 x K` kernel
-/// (above 1) would take more than direct, so it stays with im2col + GEMM.
+/// (the direct method's): 3x3 takes 0.44, 2x2, 4x4, 6x6 and 8x8 0.56, 5x5 0.64, 3x5 0.53.
+/// 7x7 (0.73) and 9x9 (0.69) measured level with im2col + GEMM (paired A/B, forward and
+/// transposed), so they keep it, as does a `1 x K` kernel (more products than direct).
 const MAX_PRODUCT_SHARE: f64 = 0.65;
 
 /// How Winograd covers the kernel of `p` (a forward-convolution problem), when `p` is a 2-D
