@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use super::gemm::{few_rows_pay, matmul, matmul_col_major, may_have_few_rows, packing, Mat};
 use super::parallel::for_each_task;
 use super::pointwise::{self, Pointwise, WeightLayout};
-use super::scratch::{sized, with_scratch};
+use super::scratch::{sized, with_scratch, with_weight_scratch};
 use super::{
     rows_alias, tap_ranges, tile_rows, window_cols, ALIAS_PAD, MIN_TILE_COLS, WEIGHT_COPY_BUDGET,
 };
@@ -336,9 +336,17 @@ pub(super) fn lowered_weight<'a, T: Element>(
     if lowering != Lowering::RowShift {
         return Cow::Borrowed(w);
     }
+    let mut out = Vec::new();
+    row_shift_into(p, w, &mut out);
+    Cow::Owned(out)
+}
+
+/// The row-shift reordering of [`lowered_weight`] into `out` (cleared first).
+fn row_shift_into<T: Element>(p: &Problem, w: &[T], out: &mut Vec<T>) {
     let (kh_n, kw_n) = (p.axes[1].kernel, p.axes[2].kernel);
     let rows = p.strided_channels * p.dense_channels;
-    let mut out = Vec::with_capacity(w.len());
+    out.clear();
+    out.reserve_exact(w.len());
     for wg in w.chunks_exact(rows * kh_n * kw_n) {
         for kh in 0..kh_n {
             for taps in wg.chunks_exact(kh_n * kw_n) {
@@ -346,7 +354,6 @@ pub(super) fn lowered_weight<'a, T: Element>(
             }
         }
     }
-    Cow::Owned(out)
 }
 
 /// `tile[co*cols + t] = sum over (ci, taps) of w[co, ci, taps] * x[ci, input of t via tap]`
@@ -760,6 +767,14 @@ pub(super) fn run_with_row_shift<T: Element>(
     let w_out = p.axes[2].strided;
     let (band_rows, rows) = band(p);
     let lowering = lowering(p);
+    if lowering == Lowering::RowShift && row_shift.is_none() {
+        // a call of its own: the reordered kernel in this thread's weight slot, not in a
+        // fresh buffer page-faulted in on every call (see `with_weight_scratch`)
+        return with_weight_scratch(|lowered: &mut Vec<T>| {
+            row_shift_into(p, w, lowered);
+            run_with_row_shift(p, x, w, Some(lowered), b, y, held);
+        });
+    }
     let weight = match row_shift {
         Some(kept) if lowering == Lowering::RowShift => Cow::Borrowed(kept),
         _ => lowered_weight(p, lowering, w),

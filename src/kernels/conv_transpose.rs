@@ -1829,8 +1829,8 @@ fn as_forward_conv<T: Element>(
         // a fifth of a 16 -> 128 8x8 layer's time on a 16x16 map)
         return with_weight_scratch(|lowered: &mut Vec<T>| {
             row_shift_from_transposed(p, w, lowered);
-            let (lowered, held) = (&lowered[..], lowered.len());
-            super::conv::run_with_row_shift(&conv, x, lowered, Some(lowered), b, y, held);
+            // (`run_with_row_shift` counts the row-shift copy among the call's own)
+            super::conv::run_with_row_shift(&conv, x, lowered, Some(lowered), b, y, 0);
         });
     }
     // a layer's copy counts against the call's budget too: its first call makes it
