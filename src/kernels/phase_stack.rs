@@ -332,7 +332,6 @@ pub(super) fn transformed_weight<T: Element>(
             }
         }
     }
-    let g_of = |k: [T; 3]| winograd::g_column(r, k);
     let transform = |(gb, c0, mut slabs): (usize, usize, Vec<&mut [T]>)| {
         let (g, blk) = (gb / blocks, gb % blocks);
         let n = TRANSFORM_CHANNELS.min(cb - c0);
@@ -363,30 +362,8 @@ pub(super) fn transformed_weight<T: Element>(
                                 let g = [at(0, 0), at(0, 1), at(1, 0), at(1, 1)];
                                 let u = winograd3::transform_kernel(g);
                                 u.iter().enumerate().for_each(|(xi, &v)| put(xi, v));
-                            } else if r == 2 {
-                                // G g G^T with G = [1 0; 1 1; 0 1]: row i of G g is
-                                // (g0, g0 + g1, g1)[i] over the kernel's rows, then the same
-                                // along the columns (the sums in `g_of`'s order)
-                                let (g00, g01, g10, g11) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
-                                let (m0, m1) = (g00 + g10, g01 + g11);
-                                let rows = [[g00, g01], [m0, m1], [g10, g11]];
-                                for (i, [x0, x1]) in rows.into_iter().enumerate() {
-                                    put(3 * i, x0);
-                                    put(3 * i + 1, x0 + x1);
-                                    put(3 * i + 2, x1);
-                                }
                             } else {
-                                // G g: one column of r + 1 values per kernel column
-                                let cols: [[T; 4]; 3] =
-                                    std::array::from_fn(|b| g_of([at(0, b), at(1, b), at(2, b)]));
-                                // then along each row i of G g
-                                let rows: [[T; 3]; 4] =
-                                    std::array::from_fn(|i| [cols[0][i], cols[1][i], cols[2][i]]);
-                                for (i, &gi) in rows.iter().take(r + 1).enumerate() {
-                                    for (j, &v) in g_of(gi).iter().take(r + 1).enumerate() {
-                                        put(i * (r + 1) + j, v);
-                                    }
-                                }
+                                winograd::transform_kernel(r, at, &mut put);
                             }
                         }
                     }

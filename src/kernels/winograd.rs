@@ -293,6 +293,37 @@ pub(super) fn g_column<T: Element>(r: usize, k: [T; 3]) -> [T; 4] {
     }
 }
 
+/// `G g G^T` of one `r x r` kernel (`r` = 2 or 3) whose tap `(row, col)` is `at(row, col)`:
+/// its `(r + 1)^2` values go to `put(xi, value)`.
+#[inline]
+pub(super) fn transform_kernel<T: Element>(
+    r: usize,
+    at: impl Fn(usize, usize) -> T,
+    mut put: impl FnMut(usize, T),
+) {
+    if r == 2 {
+        // G = [1 0; 1 1; 0 1]: rows (g0, g0 + g1, g1) of the kernel's rows, then the same
+        // along the columns
+        let (g00, g01, g10, g11) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
+        let rows = [[g00, g01], [g00 + g10, g01 + g11], [g10, g11]];
+        for (i, [x0, x1]) in rows.into_iter().enumerate() {
+            put(3 * i, x0);
+            put(3 * i + 1, x0 + x1);
+            put(3 * i + 2, x1);
+        }
+    } else {
+        // G g: one column of 4 values per kernel column, then G along each of its rows
+        let cols: [[T; 4]; 3] =
+            std::array::from_fn(|col| g_column(3, [at(0, col), at(1, col), at(2, col)]));
+        let rows: [[T; 3]; 4] = std::array::from_fn(|i| [cols[0][i], cols[1][i], cols[2][i]]);
+        for (i, &gi) in rows.iter().enumerate() {
+            for (j, &v) in g_column(3, gi).iter().enumerate() {
+                put(4 * i + j, v);
+            }
+        }
+    }
+}
+
 /// `U[g][xi][a][co][ci][b] = (G g_ab G^T)[xi]` for sub-kernel `(a, b)` (see [`Cut`]) of the kernel
 /// `w[g*C_out/g + co][ci]`, in the conv weight layout `[groups][C_out/g][C_in/g][K_h][K_w]`;
 /// in parallel tasks when `parallel` (a layer's kept copy is made on one thread: see
@@ -405,30 +436,7 @@ fn transform_kernels<T: Element>(
                         let mut put = |xi: usize, v: T| {
                             run[(xi * subs + s) * TRANSFORM_RUN + ci - c0] = v;
                         };
-                        if r == 2 {
-                            // G g G^T with G = [1 0; 1 1; 0 1]: rows (g0, g0 + g1, g1) of
-                            // the kernel's rows, then the same along the columns
-                            let (g00, g01, g10, g11) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
-                            let rows = [[g00, g01], [g00 + g10, g01 + g11], [g10, g11]];
-                            for (i, [x0, x1]) in rows.into_iter().enumerate() {
-                                put(3 * i, x0);
-                                put(3 * i + 1, x0 + x1);
-                                put(3 * i + 2, x1);
-                            }
-                        } else {
-                            // G g: one column of 4 values per kernel column, then G along
-                            // each of its rows
-                            let cols: [[T; 4]; 3] = std::array::from_fn(|col| {
-                                g_column(3, [at(0, col), at(1, col), at(2, col)])
-                            });
-                            let rows: [[T; 3]; 4] =
-                                std::array::from_fn(|i| [cols[0][i], cols[1][i], cols[2][i]]);
-                            for (i, &gi) in rows.iter().enumerate() {
-                                for (j, &v) in g_column(3, gi).iter().enumerate() {
-                                    put(4 * i + j, v);
-                                }
-                            }
-                        }
+                        transform_kernel(r, at, &mut put);
                     }
                 }
                 // run (xi * subs + a * aw + b) to slab (xi, a, bo), every spread-th value
