@@ -139,6 +139,7 @@ pub(crate) fn product_into<T: Element>(
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::{group_widths, PANEL_ROWS};
+    use crate::kernels::simd::transpose8;
     use pulp::x86::V3;
     use pulp::{cast, f32x8};
     use std::arch::x86_64::__m256;
@@ -231,7 +232,6 @@ mod avx2 {
             j0,
             ..
         } = place;
-        let avx = simd.avx;
         let zero: __m256 = cast(simd.splat_f32x8(0.0));
         for half in [0, 1] {
             let col = |j: usize| -> __m256 {
@@ -241,31 +241,7 @@ mod avx2 {
                     zero
                 }
             };
-            // the standard 8 x 8 transpose: pairs, then quads, then 128-bit halves
-            let t0 = avx._mm256_unpacklo_ps(col(0), col(1));
-            let t1 = avx._mm256_unpackhi_ps(col(0), col(1));
-            let t2 = avx._mm256_unpacklo_ps(col(2), col(3));
-            let t3 = avx._mm256_unpackhi_ps(col(2), col(3));
-            let t4 = avx._mm256_unpacklo_ps(col(4), col(5));
-            let t5 = avx._mm256_unpackhi_ps(col(4), col(5));
-            let u0 = avx._mm256_shuffle_ps::<0x44>(t0, t2);
-            let u1 = avx._mm256_shuffle_ps::<0xEE>(t0, t2);
-            let u2 = avx._mm256_shuffle_ps::<0x44>(t1, t3);
-            let u3 = avx._mm256_shuffle_ps::<0xEE>(t1, t3);
-            let u4 = avx._mm256_shuffle_ps::<0x44>(t4, zero);
-            let u5 = avx._mm256_shuffle_ps::<0xEE>(t4, zero);
-            let u6 = avx._mm256_shuffle_ps::<0x44>(t5, zero);
-            let u7 = avx._mm256_shuffle_ps::<0xEE>(t5, zero);
-            let rows = [
-                avx._mm256_permute2f128_ps::<0x20>(u0, u4),
-                avx._mm256_permute2f128_ps::<0x20>(u1, u5),
-                avx._mm256_permute2f128_ps::<0x20>(u2, u6),
-                avx._mm256_permute2f128_ps::<0x20>(u3, u7),
-                avx._mm256_permute2f128_ps::<0x31>(u0, u4),
-                avx._mm256_permute2f128_ps::<0x31>(u1, u5),
-                avx._mm256_permute2f128_ps::<0x31>(u2, u6),
-                avx._mm256_permute2f128_ps::<0x31>(u3, u7),
-            ];
+            let rows = transpose8(simd, std::array::from_fn(col));
             for (i, row) in rows.iter().enumerate() {
                 let r = panel_row0 + half * 8 + i;
                 if (first..last).contains(&r) {

@@ -35,3 +35,41 @@ impl<K: Kernel> pulp::WithSimd for Dispatch<K> {
 pub(crate) fn vectorized<K: Kernel>(kernel: K) -> K::Output {
     pulp::Arch::new().dispatch(Dispatch(kernel))
 }
+
+/// The 8 x 8 transpose of eight AVX registers (`rows[i]` lane `j` becomes lane `i` of the
+/// result's register `j`): pairs, then quads, then 128-bit halves.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn transpose8(
+    simd: pulp::x86::V3,
+    rows: [std::arch::x86_64::__m256; 8],
+) -> [std::arch::x86_64::__m256; 8] {
+    let avx = simd.avx;
+    let [r0, r1, r2, r3, r4, r5, r6, r7] = rows;
+    let t0 = avx._mm256_unpacklo_ps(r0, r1);
+    let t1 = avx._mm256_unpackhi_ps(r0, r1);
+    let t2 = avx._mm256_unpacklo_ps(r2, r3);
+    let t3 = avx._mm256_unpackhi_ps(r2, r3);
+    let t4 = avx._mm256_unpacklo_ps(r4, r5);
+    let t5 = avx._mm256_unpackhi_ps(r4, r5);
+    let t6 = avx._mm256_unpacklo_ps(r6, r7);
+    let t7 = avx._mm256_unpackhi_ps(r6, r7);
+    let u0 = avx._mm256_shuffle_ps::<0x44>(t0, t2);
+    let u1 = avx._mm256_shuffle_ps::<0xEE>(t0, t2);
+    let u2 = avx._mm256_shuffle_ps::<0x44>(t1, t3);
+    let u3 = avx._mm256_shuffle_ps::<0xEE>(t1, t3);
+    let u4 = avx._mm256_shuffle_ps::<0x44>(t4, t6);
+    let u5 = avx._mm256_shuffle_ps::<0xEE>(t4, t6);
+    let u6 = avx._mm256_shuffle_ps::<0x44>(t5, t7);
+    let u7 = avx._mm256_shuffle_ps::<0xEE>(t5, t7);
+    [
+        avx._mm256_permute2f128_ps::<0x20>(u0, u4),
+        avx._mm256_permute2f128_ps::<0x20>(u1, u5),
+        avx._mm256_permute2f128_ps::<0x20>(u2, u6),
+        avx._mm256_permute2f128_ps::<0x20>(u3, u7),
+        avx._mm256_permute2f128_ps::<0x31>(u0, u4),
+        avx._mm256_permute2f128_ps::<0x31>(u1, u5),
+        avx._mm256_permute2f128_ps::<0x31>(u2, u6),
+        avx._mm256_permute2f128_ps::<0x31>(u3, u7),
+    ]
+}

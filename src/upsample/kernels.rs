@@ -60,6 +60,8 @@ struct LevelScratch<T> {
     keys: Vec<usize>,
     /// `row_batch` results of the next level, before they go into the ring.
     batch: Vec<T>,
+    /// The `row_batch` input rows side by side (see [`rows_together`]).
+    lanes: Vec<T>,
 }
 
 struct Ctx<'a, T> {
@@ -239,11 +241,12 @@ fn run_planes<T: Element>(
             // one resized axis: a plane is a row, and eight go together (1-D area and
             // antialiased downsampling of 1024 rows: 0.43x and 0.55x the time)
             let groups = input.len() / (plane_in * ROW_BATCH);
+            let mut lanes = Vec::new();
             for (i, o) in input
                 .chunks_exact(plane_in * ROW_BATCH)
                 .zip(out.chunks_exact_mut(plane_out * ROW_BATCH))
             {
-                rows_together(tab, i, plane_in, o);
+                rows_together(tab, i, plane_in, &mut lanes, o);
             }
             let done = groups * ROW_BATCH;
             for (i, o) in input[done * plane_in..]
@@ -281,12 +284,14 @@ fn level_scratch<T: Element>(ctx: &Ctx<'_, T>) -> Vec<LevelScratch<T>> {
                             0
                         }
                     ],
+                    lanes: Vec::new(),
                 }
             } else {
                 LevelScratch {
                     cache: Vec::new(),
                     keys: Vec::new(),
                     batch: Vec::new(),
+                    lanes: Vec::new(),
                 }
             }
         })
@@ -381,7 +386,7 @@ fn level<T: Element>(
                     let next = ctx.levels[k + 1].table.expect("batched rows have a table");
                     let b = info.row_batch.min(tab.in_len - i);
                     let batch = &mut lv.batch[..b * so];
-                    rows_together(next, &inp[i * si..(i + b) * si], si, batch);
+                    rows_together(next, &inp[i * si..(i + b) * si], si, &mut lv.lanes, batch);
                     for (j, r) in batch.chunks_exact(so).enumerate() {
                         let slot = (i + j) % ring;
                         lv.keys[slot] = i + j;
@@ -422,12 +427,45 @@ fn combine<'s, T: Element>(dst: &mut [T], w: &[T], src: impl Fn(usize) -> &'s [T
                 combine_few(dst, w, srcs);
             }
         }
-        n => {
-            combine_few(dst, &w[..4], std::array::from_fn(&src));
-            for (t, &wt) in w.iter().enumerate().take(n).skip(4) {
-                for (d, &a) in dst.iter_mut().zip(src(t)) {
-                    *d = *d + wt * a;
-                }
+        _ => {
+            // the first four taps, then one pass per further tap
+            let first: [&[T]; 4] = std::array::from_fn(&src);
+            let rest = (4..w.len()).map(src);
+            vectorized(CombineMany {
+                dst,
+                w,
+                first,
+                rest,
+            });
+        }
+    }
+}
+
+/// [`combine`] of five or more taps, compiled for the best instruction set.
+struct CombineMany<'a, 's, T, R> {
+    dst: &'a mut [T],
+    w: &'a [T],
+    /// The first four taps' rows.
+    first: [&'s [T]; 4],
+    /// The rows of the taps after the fourth, in order.
+    rest: R,
+}
+
+impl<'s, T: Element, R: Iterator<Item = &'s [T]>> Kernel for CombineMany<'_, 's, T, R> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let CombineMany {
+            dst,
+            w,
+            first,
+            rest,
+        } = self;
+        combine_few(dst, &w[..4], first);
+        for (&wt, src) in w[4..].iter().zip(rest) {
+            for (d, &a) in dst.iter_mut().zip(src) {
+                *d = *d + wt * a;
             }
         }
     }
@@ -548,31 +586,227 @@ fn batches_rows<T: Element>(tab: &AxisTable<T>) -> bool {
 /// in [`row`]. The rows share the table, so each tap's index and weight are read once for all
 /// of them, and their sums are independent chains of adds (one row's chain alone waits on
 /// each add: antialiased downsampling, 5-9 taps per output, spent 88% of its time there).
-fn rows_together<T: Element>(tab: &AxisTable<T>, inp: &[T], row_len: usize, out: &mut [T]) {
-    const B: usize = ROW_BATCH;
+/// The rows are first laid side by side (`lanes[i][row]`), so that a tap is one vector
+/// multiply and add for all eight rows; in `f32` with AVX2 the transposes in and out go
+/// through registers (see [`avx2`]). Paired A/B against the rows read in place (2 threads,
+/// 9 rounds): antialiased 0.25x/0.4x/0.5x downsampling 0.71-0.76x the time in `f32`,
+/// 0.84-1.05x in `f64`.
+fn rows_together<T: Element>(
+    tab: &AxisTable<T>,
+    inp: &[T],
+    row_len: usize,
+    lanes: &mut Vec<T>,
+    out: &mut [T],
+) {
     let rows = inp.len() / row_len.max(1);
-    let out_len = tab.out_len;
-    if rows != B {
-        for (r, o) in inp.chunks_exact(row_len).zip(out.chunks_exact_mut(out_len)) {
+    if rows != ROW_BATCH {
+        for (r, o) in inp
+            .chunks_exact(row_len)
+            .zip(out.chunks_exact_mut(tab.out_len))
+        {
             many_taps(tab, r, o);
         }
         return;
     }
-    let rows: [&[T]; B] = std::array::from_fn(|j| &inp[j * row_len..(j + 1) * row_len]);
-    for o in 0..out_len {
-        let r = tab.offs[o]..tab.offs[o + 1];
-        let (idx, w) = (&tab.idx[r.clone()], &tab.w[r]);
-        let mut acc = [T::zero(); B];
-        if let (Some((&i0, idx)), Some((&w0, w))) = (idx.split_first(), w.split_first()) {
-            acc = std::array::from_fn(|j| w0 * rows[j][i0]);
-            for (&i, &wt) in idx.iter().zip(w) {
-                for j in 0..B {
-                    acc[j] = acc[j] + wt * rows[j][i];
+    lanes.resize(ROW_BATCH * row_len, T::zero());
+    if avx2::rows_together(tab, inp, row_len, lanes, out) {
+        return;
+    }
+    vectorized(RowsTogether {
+        tab,
+        inp,
+        row_len,
+        lanes,
+        out,
+    });
+}
+
+/// See [`rows_together`]: [`ROW_BATCH`] rows of `row_len`, side by side in `lanes` first.
+struct RowsTogether<'a, T> {
+    tab: &'a AxisTable<T>,
+    inp: &'a [T],
+    row_len: usize,
+    lanes: &'a mut [T],
+    out: &'a mut [T],
+}
+
+impl<T: Element> Kernel for RowsTogether<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        const B: usize = ROW_BATCH;
+        let RowsTogether {
+            tab,
+            inp,
+            row_len,
+            lanes,
+            out,
+        } = self;
+        // lanes[i * B + j] = row j's element i: one tap of an output is then one contiguous
+        // run of B values, the same input position of every row
+        let rows: [&[T]; B] = std::array::from_fn(|j| &inp[j * row_len..][..row_len]);
+        for (i, l) in lanes.chunks_exact_mut(B).enumerate() {
+            *<&mut [T; B]>::try_from(l).expect("B lanes") = std::array::from_fn(|j| rows[j][i]);
+        }
+        let at = |i: usize| -> &[T; B] { lanes[i * B..][..B].try_into().expect("B lanes") };
+        let out_len = tab.out_len;
+        for o in 0..out_len {
+            let r = tab.offs[o]..tab.offs[o + 1];
+            let (idx, w) = (&tab.idx[r.clone()], &tab.w[r]);
+            let mut acc = [T::zero(); B];
+            if let (Some((&i0, idx)), Some((&w0, w))) = (idx.split_first(), w.split_first()) {
+                let first = at(i0);
+                acc = std::array::from_fn(|j| w0 * first[j]);
+                for (&i, &wt) in idx.iter().zip(w) {
+                    let l = at(i);
+                    for j in 0..B {
+                        acc[j] = acc[j] + wt * l[j];
+                    }
                 }
             }
+            for (j, &v) in acc.iter().enumerate() {
+                out[j * out_len + o] = v;
+            }
         }
-        for (j, &v) in acc.iter().enumerate() {
-            out[j * out_len + o] = v;
+    }
+}
+
+/// [`rows_together`] in `f32` with AVX2: the rows go into `lanes` side by side and the
+/// results back into rows through 8 x 8 transposes in registers (the plain loops move them
+/// one value at a time). The same operations per output as [`many_taps`]: a multiply, then
+/// an add per further tap, left to right.
+mod avx2 {
+    use super::{AxisTable, ROW_BATCH};
+    use crate::element::Element;
+
+    /// Runs [`rows_together`](super::rows_together)'s batch of [`ROW_BATCH`] rows and returns
+    /// `true`, or returns `false` having written nothing (not `f32`, no AVX2, not x86-64).
+    pub(super) fn rows_together<T: Element>(
+        tab: &AxisTable<T>,
+        inp: &[T],
+        row_len: usize,
+        lanes: &mut [T],
+        out: &mut [T],
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let Some(simd) = pulp::x86::V3::try_new() else {
+                return false;
+            };
+            let (Some(w), Some(inp), Some(lanes), Some(out)) = (
+                T::as_f32(&tab.w),
+                T::as_f32(inp),
+                T::as_f32_mut(lanes),
+                T::as_f32_mut(out),
+            ) else {
+                return false;
+            };
+            simd.vectorize(kernel::Batch {
+                simd,
+                offs: &tab.offs,
+                idx: &tab.idx,
+                w,
+                inp,
+                row_len,
+                lanes,
+                out,
+            });
+            true
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (tab, inp, row_len, lanes, out);
+            false
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    mod kernel {
+        use super::ROW_BATCH;
+        use crate::kernels::simd::transpose8;
+        use pulp::x86::V3;
+        use pulp::{cast, f32x8};
+        use std::arch::x86_64::__m256;
+
+        const _: () = assert!(ROW_BATCH == 8, "one AVX register holds the batch");
+
+        /// Eight rows of `row_len` (`inp`) through one table into eight rows of outputs.
+        pub(super) struct Batch<'a> {
+            pub(super) simd: V3,
+            pub(super) offs: &'a [usize],
+            pub(super) idx: &'a [usize],
+            pub(super) w: &'a [f32],
+            pub(super) inp: &'a [f32],
+            pub(super) row_len: usize,
+            pub(super) lanes: &'a mut [f32],
+            pub(super) out: &'a mut [f32],
+        }
+
+        impl pulp::NullaryFnOnce for Batch<'_> {
+            type Output = ();
+
+            #[inline(always)]
+            fn call(self) {
+                let Batch {
+                    simd,
+                    offs,
+                    idx,
+                    w,
+                    inp,
+                    row_len,
+                    lanes,
+                    out,
+                } = self;
+                let load = |s: &[f32]| -> f32x8 { cast(<[f32; 8]>::try_from(&s[..8]).expect("8")) };
+                // lanes[8i + j] = row j's element i, eight positions per transpose
+                let blocks = row_len / 8;
+                for b in 0..blocks {
+                    let rows: [__m256; 8] =
+                        std::array::from_fn(|j| cast(load(&inp[j * row_len + 8 * b..])));
+                    for (i, v) in transpose8(simd, rows).iter().enumerate() {
+                        let v: [f32; 8] = cast(*v);
+                        lanes[8 * (8 * b + i)..][..8].copy_from_slice(&v);
+                    }
+                }
+                for i in 8 * blocks..row_len {
+                    for j in 0..8 {
+                        lanes[8 * i + j] = inp[j * row_len + i];
+                    }
+                }
+                // output o of all eight rows at once; each eight outputs transposed back
+                // into the rows
+                let out_len = offs.len() - 1;
+                let zero = simd.splat_f32x8(0.0);
+                let mut done = [zero; 8];
+                for o in 0..out_len {
+                    let taps = offs[o]..offs[o + 1];
+                    let mut acc = zero;
+                    for (t, (&i, &wt)) in idx[taps.clone()].iter().zip(&w[taps]).enumerate() {
+                        let term = simd.mul_f32x8(simd.splat_f32x8(wt), load(&lanes[8 * i..]));
+                        acc = if t == 0 {
+                            term
+                        } else {
+                            simd.add_f32x8(acc, term)
+                        };
+                    }
+                    done[o % 8] = acc;
+                    if o % 8 == 7 {
+                        let rows = transpose8(simd, done.map(cast));
+                        for (j, v) in rows.iter().enumerate() {
+                            let v: [f32; 8] = cast(*v);
+                            out[j * out_len + o - 7..][..8].copy_from_slice(&v);
+                        }
+                    }
+                }
+                let tail = out_len % 8;
+                for (k, v) in done[..tail].iter().enumerate() {
+                    let v: [f32; 8] = cast(*v);
+                    for (j, &x) in v.iter().enumerate() {
+                        out[j * out_len + out_len - tail + k] = x;
+                    }
+                }
+            }
         }
     }
 }
