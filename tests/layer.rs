@@ -176,7 +176,8 @@ fn larger_inputs_match_the_definition() {
 
 /// Stride-1 layers on planes large enough for their channels and images, which run Winograd
 /// on the flipped kernel (3x3 and 2x2, and 4x4 to 8x8 or 3x5 cut into sub-kernels): a layer keeps the
-/// transformed kernel from its first call (groups, bias, a cropping padding, odd sizes).
+/// transformed kernel from its first call (groups, bias, a cropping padding, odd sizes), or,
+/// over the copy budget, transforms a block of output channels at a time on every call.
 #[test]
 fn winograd_layers_match_the_definition() {
     let cases = [
@@ -192,6 +193,10 @@ fn winograd_layers_match_the_definition() {
         // planes under 1024 positions: two images of 32+ channels, or 128+ channels
         ((2, 32, 18, 17), (32, 48, 3, 3), 1, [1, 1]),
         ((1, 128, 24, 25), (128, 128, 3, 3), 1, [1, 1]),
+        // transformed kernels over the copy budget: blocks of output channels (two of 128;
+        // one per group of two)
+        ((1, 512, 24, 24), (512, 256, 3, 3), 1, [1, 1]),
+        ((1, 1024, 24, 23), (1024, 128, 3, 3), 2, [1, 1]),
     ];
     for (k, (xs, ws, groups, pad)) in cases.into_iter().enumerate() {
         let x = ramp_from(90 + k as u32, ndarray::Dim(xs));

@@ -109,6 +109,13 @@ fn conv_transpose_is_thread_count_independent() {
             ramp(ndarray::Ix4(64, 48, 3, 3)),
             ConvTranspose2d::new().padding(1),
         ),
+        // stride-1 3x3, 512 -> 256 on two 24x24 maps (Winograd in two blocks of output
+        // channels, each image's bands per block)
+        (
+            ramp(ndarray::Ix4(2, 512, 24, 24)),
+            ramp(ndarray::Ix4(512, 256, 3, 3)),
+            ConvTranspose2d::new().padding(1),
+        ),
         // stride-1 5x5 on a 36x36 map (Winograd over 3x3 sub-kernels, in bands)
         (
             ramp(ndarray::Ix4(1, 32, 36, 36)),

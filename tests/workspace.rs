@@ -147,14 +147,20 @@ fn conv<T: Element>(name: &str, (x, cout, k, s, pad, g): Case) {
 }
 
 fn all_for<T: Element>() {
-    let deconvs: [(&str, Case); 37] = [
+    let deconvs: [(&str, Case); 38] = [
         ("dcgan", ([8, 256, 16, 16], 128, 4, 2, 1, 1)),
         ("unet", ([1, 512, 32, 32], 256, 2, 2, 0, 1)),
         ("fcn", ([1, 21, 32, 32], 21, 16, 8, 4, 1)),
         ("small", ([4, 32, 56, 56], 16, 3, 2, 1, 1)),
+        // a transformed kernel over the copy budget: Winograd a block of output channels
+        // at a time (four blocks; three, two images)
         (
             "stride 1, 512 channels",
             ([1, 512, 48, 48], 512, 3, 1, 1, 1),
+        ),
+        (
+            "stride 1, 384 channels, two images",
+            ([2, 384, 40, 40], 384, 3, 1, 1, 1),
         ),
         (
             "large weight, tiny image",
@@ -249,8 +255,13 @@ fn all_for<T: Element>() {
     for (name, case) in deconvs {
         deconv2d::<T>(&format!("conv_transpose2d {name} {}", T::NAME), case);
     }
-    let convs: [(&str, Case); 8] = [
+    let convs: [(&str, Case); 9] = [
+        // Winograd in blocks of output channels (per group)
         ("3x3, 512 channels", ([1, 512, 48, 48], 512, 3, 1, 1, 1)),
+        (
+            "3x3 in blocks, groups",
+            ([1, 1024, 32, 32], 256, 3, 1, 1, 2),
+        ),
         ("pointwise head", ([2, 512, 128, 128], 8, 1, 1, 0, 1)),
         (
             "1x1 on an aliased plane",

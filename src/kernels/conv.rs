@@ -146,8 +146,8 @@ pub(super) fn window_lowering(lowering: Lowering) -> Lowering {
 
 /// Weight elements [`run`] copies into another layout for `p`.
 pub(crate) fn copies(p: &Problem) -> usize {
-    if super::winograd::applies(p) {
-        return super::winograd::copies(p);
+    if super::winograd::applies(p) || super::winograd::applies_in_blocks(p) {
+        return super::winograd::call_copies(p);
     }
     match lowering(p) {
         Lowering::RowShift => p.strided_channels_total() * p.dense_channels * p.kernel_volume(),
@@ -205,8 +205,8 @@ pub(crate) fn workspace(p: &Problem) -> usize {
     if takes_pointwise(p) {
         return 0;
     }
-    if super::winograd::applies(p) {
-        return super::winograd::workspace(p);
+    if super::winograd::applies(p) || super::winograd::applies_in_blocks(p) {
+        return super::winograd::call_workspace(p);
     }
     let w = p.axes[2].strided;
     let lowering = lowering(p);
@@ -659,6 +659,7 @@ pub(super) fn splits_lone_band(p: &Problem) -> bool {
     tasks == 1
         && !takes_pointwise(p)
         && !super::winograd::applies(p)
+        && !super::winograd::applies_in_blocks(p)
         && window_for(p, lowering(p)) >= p.axes[2].strided
         && p.strided_channels >= 2 * LONE_SPLIT_CHANNELS
         && p.multiply_adds() >= LONE_SPLIT_WORK
@@ -760,6 +761,9 @@ pub(super) fn run_with_row_shift<T: Element>(
     }
     if super::winograd::applies(p) {
         return super::winograd::run(p, x, w, b, y, held);
+    }
+    if super::winograd::applies_in_blocks(p) {
+        return super::winograd::run_blocked(p, x, w, false, b, y, held);
     }
     let (cout_g, cin_g, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
     let pin = p.dense_plane();

@@ -96,9 +96,10 @@ fn gemm_path(p: &Problem) -> Path {
 /// [`gemm_path`] after the paths that take a layer whole, without [`Path::PhaseStack`].
 fn unstacked_path(p: &Problem) -> Path {
     let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
-    if weight > WEIGHT_COPY_BUDGET {
+    let stride_one = p.axes.iter().all(|a| a.stride == 1);
+    if weight > WEIGHT_COPY_BUDGET && !(stride_one && winograd_flips(&flipped_problem(p))) {
         Path::Col2im
-    } else if p.axes.iter().all(|a| a.stride == 1) {
+    } else if stride_one {
         if prefers_col2im_at_stride_one(p) {
             Path::Col2im
         } else {
@@ -109,6 +110,16 @@ fn unstacked_path(p: &Problem) -> Path {
     } else {
         Path::Col2im
     }
+}
+
+/// Whether the forward convolution `flipped` of a stride-1 layer runs through Winograd
+/// (whole or in blocks of output channels): its kernel is then transformed straight from the
+/// transposed weight, with no flipped copy, and within Winograd's own copy budget, so such
+/// a layer flips whatever its weight's size (256 -> 256 3x3, a weight just over
+/// [`WEIGHT_COPY_BUDGET`], went through GEMM + col2im: through a layer now 0.43x the time
+/// on 32x32 and 64x64 maps, alternating builds, 2 runs).
+fn winograd_flips(flipped: &Problem) -> bool {
+    super::winograd::applies(flipped) || super::winograd::applies_in_blocks(flipped)
 }
 
 /// Whether a strided layer goes through [`super::phase_stack`]: where it applies (kernel up
@@ -305,7 +316,7 @@ fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
     let (pin, q) = (p.strided_plane(), p.dense_plane());
     let macs = |rows: usize, depth: usize, cols: usize| (rows * depth) as f64 * cols as f64;
     let flipped = flipped_problem(p);
-    let winograd = if super::winograd::applies(&flipped) {
+    let winograd = if winograd_flips(&flipped) {
         super::winograd::savings(&flipped)
     } else {
         1.0
@@ -491,7 +502,12 @@ fn path_copies(path: Path, p: &Problem) -> usize {
     match path {
         Path::Direct => super::direct::copies(p).max(path_copies(gemm_path(p), p)),
         Path::Depthwise | Path::Pointwise | Path::Projection | Path::Tiled => 0,
-        Path::Flipped => weight + super::conv::copies(&flipped_problem(p)),
+        Path::Flipped => {
+            // (Winograd's kernel is made from the weight as it is, without a flipped copy)
+            let flipped = flipped_problem(p);
+            let flipped_copy = if winograd_flips(&flipped) { 0 } else { weight };
+            flipped_copy + super::conv::copies(&flipped)
+        }
         Path::Subpixel => super::subpixel::copies(p),
         Path::PhaseStack => super::phase_stack::copies(p).max(path_copies(unstacked_path(p), p)),
         Path::Col2im => {
@@ -1816,12 +1832,28 @@ fn as_forward_conv<T: Element>(
         }
         flipped
     };
-    if prepared.is_none() && super::winograd::applies(&conv) {
-        // a call of its own: the transformed kernel straight from `w`, no flipped copy
-        return with_weight_scratch(|u: &mut Vec<T>| {
-            super::winograd::transformed_from_transposed(&conv, w, u);
-            super::winograd::run_transformed(&conv, x, u, b, y, u.len());
-        });
+    if super::winograd::applies_in_blocks(&conv) {
+        // a transformed kernel over the copy budget: a block of it at a time, every call
+        return super::winograd::run_blocked(&conv, x, w, true, b, y, 0);
+    }
+    if super::winograd::applies(&conv) {
+        // the transformed kernel straight from `w`, no flipped copy: a call's own, or the
+        // one a layer keeps (made per call, it was a fifth of the time of a 128 -> 128 3x3
+        // layer on 32x32, on one thread before the others start)
+        return match prepared {
+            None => with_weight_scratch(|u: &mut Vec<T>| {
+                super::winograd::transformed_from_transposed(&conv, w, u, true);
+                super::winograd::run_transformed(&conv, x, u, b, y, u.len());
+            }),
+            Some(prepared) => {
+                let u = prepared.winograd(|| {
+                    let mut u = Vec::new();
+                    super::winograd::transformed_from_transposed(&conv, w, &mut u, false);
+                    u
+                });
+                super::winograd::run_transformed(&conv, x, u, b, y, u.len())
+            }
+        };
     }
     if prepared.is_none() && super::conv::lowering(&conv) == super::conv::Lowering::RowShift {
         // a call of its own: the row-shift kernel straight from `w`, no flipped copy (the
@@ -1842,13 +1874,6 @@ fn as_forward_conv<T: Element>(
             &flipped_of_call
         }
     };
-    if let Some(prepared) = prepared.filter(|_| super::winograd::applies(&conv)) {
-        // a layer keeps the transformed kernel too (made per call, it was a fifth of the
-        // time of a 128 -> 128 3x3 layer on 32x32, on one thread before the others start)
-        let u = prepared.winograd(|| super::winograd::transformed_weight(&conv, flipped, false));
-        let held = flipped.len() + u.len();
-        return super::winograd::run_transformed(&conv, x, u, b, y, held);
-    }
     // and the row-shift lowering's reordered kernel (reordered on every call before: 0.70-0.93x
     // the time on seven of 51 stride-1 layers)
     let row_shift = prepared

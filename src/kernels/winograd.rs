@@ -175,26 +175,90 @@ const COPY_BUDGET: usize = 2 * WEIGHT_COPY_BUDGET;
 /// Whether `p` (a forward-convolution problem) runs through Winograd: [`eligible`], on a
 /// plane large enough for its channels and images (see [`MIN_PLANE`]).
 pub(super) fn applies(p: &Problem) -> bool {
+    applies_at_any_weight(p) && copies(p) <= COPY_BUDGET
+}
+
+/// Whether `p` (a forward-convolution problem) runs through Winograd a block of output
+/// channels at a time ([`run_blocked`]): it would take Winograd but for its transformed
+/// weight, over [`COPY_BUDGET`] (512 -> 256 3x3: 2.1M elements), and each block has at
+/// least [`MIN_BLOCK_CHANNELS`] output channels. Such layers ran im2col + GEMM (forward) or
+/// GEMM + col2im (transposed, whose weight was also too large to flip). Paired in-process
+/// A/B through the functions (7 rounds, 2 threads): forward 3x3 512 -> 256 on 32x32 0.39x
+/// the time, on 64x64 0.58x, 512 -> 512 on two 16x16 maps 0.47x, 384 -> 384 on two 24x24
+/// 0.47x, 1024 -> 512 on 16x16 (eight blocks of 64) level; transposed 512 -> 256 on 64x64
+/// 0.58x, 320 -> 320 on four 32x32 0.58x, 512 -> 512 on 32x32 0.78x, on two 16x16 1.08x.
+pub(super) fn applies_in_blocks(p: &Problem) -> bool {
+    applies_at_any_weight(p)
+        && copies(p) > COPY_BUDGET
+        && savings(p) >= MIN_BLOCKED_SAVINGS
+        && block_channels(p) >= MIN_BLOCK_CHANNELS
+}
+
+/// Fewest products per output position [`run_blocked`] must save (see [`savings`]): 3x3
+/// kernels (2.25). Kernels cut into sub-kernels (1.56-1.78) ran slower in blocks than
+/// through GEMM + col2im (alternating builds, 2 runs: 256 -> 256 4x4 on 32x32 and 256 ->
+/// 128 5x5 on 48x48 about 1.2-1.5x the time), their input transform repeated per block over
+/// a grid of sub-kernel shifts.
+const MIN_BLOCKED_SAVINGS: f64 = 2.0;
+
+/// [`applies`] but for the transformed weight's size.
+fn applies_at_any_weight(p: &Problem) -> bool {
     let (plane, images) = (p.strided_plane(), p.batch * p.groups);
     let channels = p.dense_channels.min(p.strided_channels);
     let large_enough = plane >= MIN_PLANE
         || (plane >= MIN_PLANE / 2 && channels >= 128)
         || (plane >= MIN_PLANE / 4 && images >= 2 && channels >= 32);
-    eligible(p) && large_enough
-}
-
-/// Whether [`run`] can compute `p` (a forward-convolution problem): [`applies`] but for the
-/// plane size.
-fn eligible(p: &Problem) -> bool {
     cut(p).is_some()
         && p.dense_channels >= MIN_CHANNELS
         && p.strided_channels >= MIN_CHANNELS
-        && copies(p) <= COPY_BUDGET
         && per_tile_row(p) <= TILE_CAP
+        && large_enough
+}
+
+/// Fewest output channels per block of [`run_blocked`]: narrower blocks make GEMMs of
+/// too few rows.
+const MIN_BLOCK_CHANNELS: usize = 32;
+
+/// Output channels per block of [`run_blocked`]: as many as keep a block's transformed weight
+/// within [`COPY_BUDGET`], shared out evenly over the blocks.
+fn block_channels(p: &Problem) -> usize {
+    let per_channel = (points(p) * cut_of(p).subs() * p.dense_channels).max(1);
+    let most = (COPY_BUDGET / per_channel).max(1);
+    let cout = p.strided_channels;
+    cout.div_ceil(cout.div_ceil(most))
+}
+
+/// `p` restricted to one image, one group and `channels` output channels: the problem of a
+/// block of [`run_blocked`].
+fn block_problem(p: &Problem, channels: usize) -> Problem {
+    Problem {
+        batch: 1,
+        groups: 1,
+        strided_channels: channels,
+        ..*p
+    }
+}
+
+/// [`workspace`] of `p` as it runs: a block's when it runs in blocks.
+pub(super) fn call_workspace(p: &Problem) -> usize {
+    if applies_in_blocks(p) {
+        workspace(&block_problem(p, block_channels(p)))
+    } else {
+        workspace(p)
+    }
+}
+
+/// [`copies`] of `p` as it runs: a block's transformed weight when it runs in blocks.
+pub(super) fn call_copies(p: &Problem) -> usize {
+    if applies_in_blocks(p) {
+        copies(&block_problem(p, block_channels(p)))
+    } else {
+        copies(p)
+    }
 }
 
 /// Whether [`band_product`] can compute `p` (a forward-convolution problem) within the
-/// scratch budget, whatever its channels and weight size.
+/// scratch budget, whatever its channels and weight size (the stacked phases' test).
 pub(super) fn fits(p: &Problem) -> bool {
     cut(p).is_some() && per_tile_row(p) <= TILE_CAP
 }
@@ -330,17 +394,23 @@ pub(super) fn transform_kernel<T: Element>(
 /// [`super::prepared`]).
 pub(super) fn transformed_weight<T: Element>(p: &Problem, w: &[T], parallel: bool) -> Vec<T> {
     let mut u = vec![T::zero(); copies(p)];
-    transform_kernels(p, w, false, parallel, &mut u);
+    transform_kernels(p, w, false, parallel, &mut u, None);
     u
 }
 
 /// [`transformed_weight`] of the flipped kernel of a stride-1 transposed convolution, read
 /// from that convolution's weight `[groups][C_in/g][C_out/g][K_h][K_w]` (`p` is the forward
 /// problem, so its `C_out` is the transposed convolution's): the flipped copy is never made.
-/// In parallel tasks, into `u` (a call's own copy, in its thread's weight scratch: see
-/// [`super::scratch::with_weight_scratch`]), which it sizes.
-pub(super) fn transformed_from_transposed<T: Element>(p: &Problem, w: &[T], u: &mut Vec<T>) {
-    transform_kernels(p, w, true, true, sized(u, copies(p)));
+/// Into `u` (a call's own copy, in its thread's weight scratch: see
+/// [`super::scratch::with_weight_scratch`]; or a layer's kept copy), which it sizes; in
+/// parallel tasks when `parallel` (see [`transformed_weight`]).
+pub(super) fn transformed_from_transposed<T: Element>(
+    p: &Problem,
+    w: &[T],
+    u: &mut Vec<T>,
+    parallel: bool,
+) {
+    transform_kernels(p, w, true, parallel, sized(u, copies(p)), None);
 }
 
 /// Output channels per task of [`transform_kernels`].
@@ -353,14 +423,20 @@ const TRANSFORM_RUN: usize = 64;
 
 /// [`transformed_weight`] (`transposed == false`) or [`transformed_from_transposed`], into
 /// `u` ([`copies`] long; every element is written).
+///
+/// With `block` `(g, co0, n)`, only group `g`'s output channels `co0..co0 + n` (into a `u`
+/// laid out as that block's problem's, [`block_problem`]).
 fn transform_kernels<T: Element>(
     p: &Problem,
     w: &[T],
     transposed: bool,
     parallel: bool,
     u: &mut [T],
+    block: Option<(usize, usize, usize)>,
 ) {
     let (cout, cin) = (p.strided_channels, p.dense_channels);
+    // the groups and output channels made: rows `co0..co0 + rows` of groups from `g0` on
+    let (g0, co_first, rows) = block.unwrap_or((0, 0, cout));
     let c = cut_of(p);
     let (r, np, subs) = (c.r, c.points(), c.subs());
     let (kh, kw) = (p.axes[1].kernel, p.axes[2].kernel);
@@ -392,18 +468,19 @@ fn transform_kernels<T: Element>(
     // (a, b = bo * spread + bi)
     let spread = c.spread;
     let depth = cin * spread;
-    let slab = cout * depth;
-    // task (group g, output channels co0..co0+n): their rows in each of g's slabs
+    let slab = rows * depth;
+    // task (group g, output channels co0..co0+n of the rows made): their rows in each of g's
+    // slabs
     let mut tasks: Vec<(usize, usize, Vec<&mut [T]>)> = Vec::new();
     for (g, slabs) in u.chunks_mut(np * subs / spread * slab).enumerate() {
         let first = tasks.len();
-        for co0 in (0..cout).step_by(TRANSFORM_CHANNELS) {
-            tasks.push((g, co0, Vec::with_capacity(np * subs)));
+        for co0 in (0..rows).step_by(TRANSFORM_CHANNELS) {
+            tasks.push((g0 + g, co0, Vec::with_capacity(np * subs)));
         }
         for slab_xs in slabs.chunks_mut(slab) {
             let mut rest = slab_xs;
             for task in &mut tasks[first..] {
-                let n = TRANSFORM_CHANNELS.min(cout - task.1);
+                let n = TRANSFORM_CHANNELS.min(rows - task.1);
                 let (head, tail) = rest.split_at_mut(n * depth);
                 task.2.push(head);
                 rest = tail;
@@ -411,24 +488,26 @@ fn transform_kernels<T: Element>(
         }
     }
     let transform = |(g, co0, mut slabs): (usize, usize, Vec<&mut [T]>)| {
-        let n = TRANSFORM_CHANNELS.min(cout - co0);
+        let n = TRANSFORM_CHANNELS.min(rows - co0);
         // values of (xi, s) go to run[(xi * subs + s) * RUN + ci - c0]
         let mut run = vec![T::zero(); np * subs * TRANSFORM_RUN];
         // one pair's taps in the conv layout's order, then a zero
         let mut pair_taps = vec![T::zero(); taps + 1];
         for co in co0..co0 + n {
+            // (`co` counts the rows made; the weight's channel is `co_first + co`)
+            let wc = co_first + co;
             for c0 in (0..cin).step_by(TRANSFORM_RUN) {
                 let len = TRANSFORM_RUN.min(cin - c0);
                 for ci in c0..c0 + len {
                     // in the transposed layout a pair's taps are reversed (the flip reverses
                     // every axis at once)
                     if transposed {
-                        let k = &w[((g * cin + ci) * cout + co) * taps..][..taps];
+                        let k = &w[((g * cin + ci) * cout + wc) * taps..][..taps];
                         for (d, &v) in pair_taps.iter_mut().zip(k.iter().rev()) {
                             *d = v;
                         }
                     } else {
-                        let k = &w[((g * cout + co) * cin + ci) * taps..][..taps];
+                        let k = &w[((g * cout + wc) * cin + ci) * taps..][..taps];
                         pair_taps[..taps].copy_from_slice(k);
                     }
                     for (s, src) in source.iter().enumerate() {
@@ -473,8 +552,61 @@ pub(super) fn run<T: Element>(
 ) {
     with_weight_scratch(|u: &mut Vec<T>| {
         let u = sized(u, copies(p));
-        transform_kernels(p, w, false, true, u);
+        transform_kernels(p, w, false, true, u, None);
         run_transformed(p, x, u, b, y, held + u.len());
+    });
+}
+
+/// Forward convolution of `p` (for which [`applies_in_blocks`] holds) through Winograd, a
+/// block of [`block_channels`] output channels at a time: the block's transformed weight
+/// (in this thread's weight scratch, within [`COPY_BUDGET`]), then each image's bands for
+/// those channels, whose outputs are one contiguous run of planes. The input transform is
+/// repeated per block (`C_in` values per tile against the block's `C_out * C_in` products).
+/// `w` is the forward weight, or with `transposed` the stride-1 transposed convolution's
+/// (see [`transformed_from_transposed`]); `held` weight-copy elements are held by the
+/// caller.
+pub(super) fn run_blocked<T: Element>(
+    p: &Problem,
+    x: &[T],
+    w: &[T],
+    transposed: bool,
+    b: Option<&[T]>,
+    y: &mut [T],
+    held: usize,
+) {
+    blocks_of(p, x, w, transposed, b, y, held, block_channels(p));
+}
+
+/// [`run_blocked`] with blocks of `per_block` output channels.
+#[allow(clippy::too_many_arguments)]
+fn blocks_of<T: Element>(
+    p: &Problem,
+    x: &[T],
+    w: &[T],
+    transposed: bool,
+    b: Option<&[T]>,
+    y: &mut [T],
+    held: usize,
+    per_block: usize,
+) {
+    let (cout, cin) = (p.strided_channels, p.dense_channels);
+    let (pin, pout) = (p.dense_plane(), p.strided_plane());
+    with_weight_scratch(|u: &mut Vec<T>| {
+        for g in 0..p.groups {
+            for co0 in (0..cout).step_by(per_block) {
+                let n = per_block.min(cout - co0);
+                let q = block_problem(p, n);
+                let u = sized(u, copies(&q));
+                transform_kernels(p, w, transposed, true, u, Some((g, co0, n)));
+                for image in 0..p.batch {
+                    let ng = image * p.groups + g;
+                    let xg = &x[ng * cin * pin..][..cin * pin];
+                    let yb = &mut y[(ng * cout + co0) * pout..][..n * pout];
+                    let bb = b.map(|b| &b[g * cout + co0..][..n]);
+                    run_transformed(&q, xg, u, bb, yb, held + u.len());
+                }
+            }
+        }
     });
 }
 
@@ -883,7 +1015,8 @@ mod tests {
                 dense_channels: cin,
                 axes: [AxisMap::UNIT, axis(h, kh), axis(w, kw)],
             };
-            prop_assume!(p.strided_plane() > 0 && eligible(&p));
+            prop_assume!(p.strided_plane() > 0 && cut(&p).is_some());
+            prop_assume!(copies(&p) <= COPY_BUDGET && per_tile_row(&p) <= TILE_CAP);
             let x = data(batch * groups * cin * p.dense_plane(), 1);
             let wt = data(groups * cout * cin * kh * kw, 2);
             let b = data(groups * cout, 3);
@@ -900,7 +1033,7 @@ mod tests {
             }
             // (into a longer buffer with other contents: every element is written)
             let mut from_transposed = vec![f64::NAN; copies(&p) + 5];
-            transformed_from_transposed(&p, &transposed, &mut from_transposed);
+            transformed_from_transposed(&p, &transposed, &mut from_transposed, true);
             prop_assert_eq!(
                 &from_transposed[..copies(&p)],
                 &transformed_weight(&p, &wt, false)[..]
@@ -913,6 +1046,54 @@ mod tests {
             for (i, (g, v)) in got.iter().zip(&want).enumerate() {
                 prop_assert!((g - v).abs() <= 1e-12 * max, "{:?} at {}: {} vs {}", p, i, g, v);
             }
+            // a block of output channels at a time (blocks of `per_block`, the last one
+            // shorter), from the forward and from the transposed weight
+            for (per_block, weight, transposed) in [(5, &wt, false), (16, &transposed, true)] {
+                let mut got = vec![f64::NAN; want.len()];
+                blocks_of(&p, &x, weight, transposed, Some(&b), &mut got, 0, per_block);
+                for (i, (g, v)) in got.iter().zip(&want).enumerate() {
+                    prop_assert!(
+                        (g - v).abs() <= 1e-12 * max,
+                        "blocks of {}, {:?} at {}: {} vs {}", per_block, p, i, g, v
+                    );
+                }
+            }
         }
+    }
+
+    /// Layers whose transformed kernel is over the copy budget run in blocks of output
+    /// channels, each block's within it; the blocks are shared out evenly.
+    #[test]
+    fn deep_layers_run_in_blocks() {
+        let axis = |k: usize| AxisMap {
+            strided: 32 + 2 * (k / 2) - (k - 1),
+            dense: 32,
+            kernel: k,
+            stride: 1,
+            dilation: 1,
+            pad_begin: (k / 2) as i64,
+        };
+        let layer = |cin: usize, cout: usize, k: usize| Problem {
+            batch: 1,
+            groups: 1,
+            strided_channels: cout,
+            dense_channels: cin,
+            axes: [AxisMap::UNIT, axis(k), axis(k)],
+        };
+        // 256 -> 256 3x3: 16 * 65536 elements, exactly the budget
+        assert!(applies(&layer(256, 256, 3)) && !applies_in_blocks(&layer(256, 256, 3)));
+        for (cin, cout, k, blocks) in [(512, 256, 3, 2), (512, 512, 3, 4), (384, 384, 3, 3)] {
+            let p = layer(cin, cout, k);
+            assert!(
+                !applies(&p) && applies_in_blocks(&p),
+                "{cin} -> {cout} {k}x{k}"
+            );
+            let per_block = block_channels(&p);
+            assert_eq!(cout.div_ceil(per_block), blocks, "{cin} -> {cout} {k}x{k}");
+            assert!(call_copies(&p) <= COPY_BUDGET);
+        }
+        // blocks of fewer than 32 channels, and kernels cut into sub-kernels, keep im2col
+        assert!(!applies_in_blocks(&layer(2048, 64, 3)));
+        assert!(!applies_in_blocks(&layer(256, 256, 4)));
     }
 }
