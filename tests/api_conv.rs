@@ -287,3 +287,42 @@ fn tiling_and_depthwise_paths_match_reference() {
         assert!(err < 1e-12, "{cfg:?}: {err}");
     }
 }
+
+/// Deep 3x3 forward convolutions whose Winograd-transformed kernel is over the copy budget
+/// run Winograd a block of output channels at a time (two blocks of 128; one per group of
+/// two, with a bias): the same numbers as the definition, in `f64` to 1e-12 and `f32`.
+#[test]
+fn deep_convolutions_in_blocks_match_reference() {
+    for (x_shape, cout, groups) in [([1, 512, 24, 24], 256, 1), ([2, 1024, 24, 23], 256, 2)] {
+        let x = data(&x_shape, 21)
+            .into_dimensionality::<ndarray::Ix4>()
+            .unwrap();
+        let w = data(&[cout, x_shape[1] / groups, 3, 3], 22)
+            .into_dimensionality::<ndarray::Ix4>()
+            .unwrap();
+        let b = data(&[cout], 23)
+            .into_dimensionality::<ndarray::Ix1>()
+            .unwrap();
+        let cfg = Conv2d::new().padding(1).groups(groups);
+        let want = reference::conv(&x, &w, Some(&b), &cfg).unwrap();
+        let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        let got = conv2d(&x, &w, Some(&b), &cfg).unwrap();
+        let err = got
+            .iter()
+            .zip(&want)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        assert!(err <= 1e-12 * scale, "{x_shape:?} f64: {err}");
+        let got32 = conv2d(
+            &x.mapv(|v| v as f32),
+            &w.mapv(|v| v as f32),
+            Some(&b.mapv(|v| v as f32)),
+            &cfg,
+        )
+        .unwrap();
+        let err = got32
+            .iter()
+            .zip(&want)
+            .fold(0.0f64, |m, (&a, b)| m.max((a as f64 - b).abs()));
+        assert!(err <= 1e-5 * scale, "{x_shape:?} f32: {err}");
+    }
+}
