@@ -57,18 +57,23 @@ const MAX_KERNEL: usize = 128;
 /// place on another path).
 const MAX_WEIGHT_COPY: usize = 1 << 21;
 
-/// Output channels per register tile.
-const CO_BLOCK: usize = 8;
+/// Output channels per register tile: six, as two vectors each (12 accumulators, two input
+/// vectors and a broadcast weight: 15 of AVX2's 16 registers), which load 8 values per 12
+/// fused multiply-adds where tiles of 8 channels x 1 vector loaded 9 per 8. Alternating
+/// builds against 8 x 1 (7 rounds, 2 threads, eight layers): 0.78-0.94x the time on seven
+/// (fcn_16x16_s8 0.81x, small_3x3_s2_op1 0.94x, 16 -> 32 4x4/2 0.78x), a 16 -> 8 layer
+/// level; blocks of 4 channels x 3 vectors (16 registers) were level with 6 x 2 overall
+/// (11 rounds, geometric mean 1.02) and 1.18x the time on the 21-channel fcn head.
+const CO_BLOCK: usize = 6;
 
 /// Vectors of eight phase outputs per register tile of `co` output channels: eight to
-/// twelve accumulators when there are enough channels (eight independent chains of fused
-/// multiply-adds keep both FMA units busy through their latency), no more than AVX2's
-/// sixteen registers hold with the inputs and a weight.
+/// twelve accumulators (eight independent chains of fused multiply-adds or more keep both
+/// FMA units busy through their latency), no more than AVX2's sixteen registers hold with
+/// the inputs and a weight.
 fn max_vectors(co: usize) -> usize {
     match co {
         0..=3 => 3,
-        4 => 2,
-        _ => 1,
+        _ => 2,
     }
 }
 
@@ -671,10 +676,11 @@ mod avx2 {
                                 (3, _) => tile::<3, 3>(t),
                                 (4, 1) => tile::<4, 1>(t),
                                 (4, _) => tile::<4, 2>(t),
-                                (5, _) => tile::<5, 1>(t),
-                                (6, _) => tile::<6, 1>(t),
-                                (7, _) => tile::<7, 1>(t),
-                                _ => tile::<8, 1>(t),
+                                (5, 1) => tile::<5, 1>(t),
+                                (5, _) => tile::<5, 2>(t),
+                                // (`co` is at most CO_BLOCK)
+                                (_, 1) => tile::<6, 1>(t),
+                                _ => tile::<6, 2>(t),
                             }
                             jb += vectors;
                         }
