@@ -39,6 +39,13 @@ const MAX_INPUT_CHANNELS: usize = 32;
 /// Output channels per group this path takes from up to [`MAX_INPUT_CHANNELS`].
 const OUTPUT_CHANNELS: std::ops::RangeInclusive<usize> = 8..=32;
 
+/// Input channels per group up to which this path takes [`WIDE_OUTPUT_CHANNELS`] output
+/// channels per group.
+const WIDE_INPUT_CHANNELS: usize = 24;
+
+/// See [`WIDE_INPUT_CHANNELS`].
+const WIDE_OUTPUT_CHANNELS: std::ops::RangeInclusive<usize> = 8..=128;
+
 /// Input channels per group up to which this path takes any layer with at least
 /// [`MIN_TINY_OUTPUTS`] output channels per group.
 const TINY_INPUT_CHANNELS: usize = 8;
@@ -104,7 +111,7 @@ pub(super) fn applies(p: &Problem) -> bool {
         && modest(h)
         && modest(w)
         && p.kernel_volume() > 1
-        && pays(p.strided_channels, p.dense_channels)
+        && (pays(p.strided_channels, p.dense_channels) || pays_wide(p))
         && (!one_row(p) || one_row_pays(p))
         && copies(p) <= MAX_WEIGHT_COPY
         && p.strided_plane() > 0
@@ -125,10 +132,27 @@ pub(super) fn applies(p: &Problem) -> bool {
 /// 56 -> 1 heads 1.8-2.1x, 64 -> 3 1.3-2.3x), and from 48-64 input channels, or 64 and more
 /// output channels from 16 input channels, the GEMM's deeper or taller product wins
 /// (1.0-2.8x). Layers with at most eight input channels gained with four outputs or more
-/// (0.51-0.92x). (The 20 layers this rule picks, 15 rounds: geometric mean 0.85x.)
+/// (0.51-0.92x). (The 20 layers this rule picks, 15 rounds: geometric mean 0.85x.) With the
+/// 6 x 2 tiles of session 22 (see [`CO_BLOCK`]), layers of up to [`WIDE_INPUT_CHANNELS`]
+/// inputs gain up to 128 outputs ([`pays_wide`]; paired in-process A/B through the functions, 9 rounds,
+/// thirteen layers: 16 -> 40 to 16 -> 128 and 12 -> 48 to 24 -> 64, 3x3/2 and 4x4/2 on
+/// 16x16 to 128x128 maps, 0.67-0.96x the time); from 32 or more inputs more outputs still
+/// lost (32 -> 48 1.32x, 32 -> 64 1.06x, 40 -> 32 1.13x).
 fn pays(cin: usize, cout: usize) -> bool {
     (cin <= MAX_INPUT_CHANNELS && OUTPUT_CHANNELS.contains(&cout))
         || (cin <= TINY_INPUT_CHANNELS && cout >= MIN_TINY_OUTPUTS)
+}
+
+/// The wider rule of [`pays`] (up to [`WIDE_OUTPUT_CHANNELS`] outputs from up to
+/// [`WIDE_INPUT_CHANNELS`] inputs), for layers whose taps overlap on some axis (a kernel
+/// longer than the stride): with kernel == stride the GEMM path stores each product once
+/// (depth to space), and two such layers ran slower here (16 -> 128 2x2/2 on sixteen 32x32
+/// maps 1.08x the time, 24 -> 48 3x3/3 1.34x; alternating builds, 7 rounds).
+fn pays_wide(p: &Problem) -> bool {
+    let (cin, cout) = (p.strided_channels, p.dense_channels);
+    cin <= WIDE_INPUT_CHANNELS
+        && WIDE_OUTPUT_CHANNELS.contains(&cout)
+        && p.axes[1..].iter().any(|a| a.kernel * a.dilation > a.stride)
 }
 
 /// Whether `p` is one row high (a 1-D signal, or a 2-D map of one row).
@@ -763,8 +787,8 @@ mod tests {
     use crate::kernels::testing::{axis_in, mismatch_f32, one_image, plain_axis};
     use proptest::prelude::*;
 
-    /// A 1-D or 2-D problem: up to 2 images and groups, 1-19 output channels per group (two
-    /// blocks of eight and every remainder), 1-11 input channels.
+    /// A 1-D or 2-D problem: up to 2 images and groups, 1-19 output channels per group (three
+    /// blocks of six and every remainder), 1-11 input channels.
     fn problem() -> impl Strategy<Value = Problem> {
         let axis = || axis_in((1..12, 1..6, 1..5, 1..4, -3..6, 1..40));
         (
@@ -917,7 +941,12 @@ mod tests {
             (square(8, 4, 64, 7, 2, 0), true),
             (square(56, 1, 64, 9, 2, 4), false),
             (square(64, 64, 32, 4, 2, 1), false),
-            (square(16, 128, 32, 4, 2, 1), false),
+            (square(16, 128, 32, 4, 2, 1), true),
+            (square(16, 160, 32, 4, 2, 1), false),
+            // kernel == stride: 8-32 outputs here, more through GEMM + depth to space
+            (square(16, 32, 32, 2, 2, 0), true),
+            (square(16, 64, 32, 2, 2, 0), false),
+            (square(32, 48, 32, 4, 2, 1), false),
             (square(32, 16, 32, 1, 2, 0), false),
             (square(32, 16, 32, 3, 1, 1), false),
             // a 96x96 kernel: a 9.4M-element weight, too large to copy
