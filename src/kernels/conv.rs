@@ -763,7 +763,8 @@ pub(super) fn run_with_row_shift<T: Element>(
         return super::winograd::run(p, x, w, b, y, held);
     }
     if super::winograd::applies_in_blocks(p) {
-        return super::winograd::run_blocked(p, x, w, false, b, y, held);
+        let per_block = super::winograd::block_channels(p);
+        return super::winograd::run_blocked(p, x, (w, false), b, y, held, per_block);
     }
     let (cout_g, cin_g, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
     let pin = p.dense_plane();

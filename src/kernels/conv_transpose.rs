@@ -1834,7 +1834,8 @@ fn as_forward_conv<T: Element>(
     };
     if super::winograd::applies_in_blocks(&conv) {
         // a transformed kernel over the copy budget: a block of it at a time, every call
-        return super::winograd::run_blocked(&conv, x, w, true, b, y, 0);
+        let per_block = super::winograd::block_channels(&conv);
+        return super::winograd::run_blocked(&conv, x, (w, true), b, y, 0, per_block);
     }
     if super::winograd::applies(&conv) {
         // the transformed kernel straight from `w`, no flipped copy: a call's own, or the

@@ -221,7 +221,7 @@ const MIN_BLOCK_CHANNELS: usize = 32;
 
 /// Output channels per block of [`run_blocked`]: as many as keep a block's transformed weight
 /// within [`COPY_BUDGET`], shared out evenly over the blocks.
-fn block_channels(p: &Problem) -> usize {
+pub(super) fn block_channels(p: &Problem) -> usize {
     let per_channel = (points(p) * cut_of(p).subs() * p.dense_channels).max(1);
     let most = (COPY_BUDGET / per_channel).max(1);
     let cout = p.strided_channels;
@@ -558,32 +558,17 @@ pub(super) fn run<T: Element>(
 }
 
 /// Forward convolution of `p` (for which [`applies_in_blocks`] holds) through Winograd, a
-/// block of [`block_channels`] output channels at a time: the block's transformed weight
-/// (in this thread's weight scratch, within [`COPY_BUDGET`]), then each image's bands for
-/// those channels, whose outputs are one contiguous run of planes. The input transform is
-/// repeated per block (`C_in` values per tile against the block's `C_out * C_in` products).
-/// `w` is the forward weight, or with `transposed` the stride-1 transposed convolution's
-/// (see [`transformed_from_transposed`]); `held` weight-copy elements are held by the
-/// caller.
+/// block of `per_block` output channels at a time ([`block_channels`]): the block's
+/// transformed weight (in this thread's weight scratch, within [`COPY_BUDGET`]), then each
+/// image's bands for those channels, whose outputs are one contiguous run of planes. The
+/// input transform is repeated per block (`C_in` values per tile against the block's
+/// `C_out * C_in` products). `w` is the forward weight, or with `transposed` the stride-1
+/// transposed convolution's (see [`transformed_from_transposed`]); `held` weight-copy
+/// elements are held by the caller.
 pub(super) fn run_blocked<T: Element>(
     p: &Problem,
     x: &[T],
-    w: &[T],
-    transposed: bool,
-    b: Option<&[T]>,
-    y: &mut [T],
-    held: usize,
-) {
-    blocks_of(p, x, w, transposed, b, y, held, block_channels(p));
-}
-
-/// [`run_blocked`] with blocks of `per_block` output channels.
-#[allow(clippy::too_many_arguments)]
-fn blocks_of<T: Element>(
-    p: &Problem,
-    x: &[T],
-    w: &[T],
-    transposed: bool,
+    (w, transposed): (&[T], bool),
     b: Option<&[T]>,
     y: &mut [T],
     held: usize,
@@ -1050,7 +1035,7 @@ mod tests {
             // shorter), from the forward and from the transposed weight
             for (per_block, weight, transposed) in [(5, &wt, false), (16, &transposed, true)] {
                 let mut got = vec![f64::NAN; want.len()];
-                blocks_of(&p, &x, weight, transposed, Some(&b), &mut got, 0, per_block);
+                run_blocked(&p, &x, (weight, transposed), Some(&b), &mut got, 0, per_block);
                 for (i, (g, v)) in got.iter().zip(&want).enumerate() {
                     prop_assert!(
                         (g - v).abs() <= 1e-12 * max,
