@@ -608,6 +608,9 @@ fn rows_together<T: Element>(
         }
         return;
     }
+    if row_len > MAX_LANES_ROW {
+        return rows_in_place(tab, inp, row_len, out);
+    }
     lanes.resize(ROW_BATCH * row_len, T::zero());
     if avx2::rows_together(tab, inp, row_len, lanes, out) {
         return;
@@ -619,6 +622,35 @@ fn rows_together<T: Element>(
         lanes,
         out,
     });
+}
+
+/// Longest row [`rows_together`] lays side by side: the copy of eight such rows is 1 MiB of
+/// `f32` (a task's scratch stays bounded for long 1-D signals, whose rows are read in place).
+const MAX_LANES_ROW: usize = 1 << 15;
+
+/// [`rows_together`] of [`ROW_BATCH`] rows read where they are: each tap's index and weight
+/// once for the eight rows, whose sums are eight independent chains (the same operations per
+/// output as [`many_taps`]).
+fn rows_in_place<T: Element>(tab: &AxisTable<T>, inp: &[T], row_len: usize, out: &mut [T]) {
+    const B: usize = ROW_BATCH;
+    let rows: [&[T]; B] = std::array::from_fn(|j| &inp[j * row_len..][..row_len]);
+    let out_len = tab.out_len;
+    for o in 0..out_len {
+        let r = tab.offs[o]..tab.offs[o + 1];
+        let (idx, w) = (&tab.idx[r.clone()], &tab.w[r]);
+        let mut acc = [T::zero(); B];
+        if let (Some((&i0, idx)), Some((&w0, w))) = (idx.split_first(), w.split_first()) {
+            acc = std::array::from_fn(|j| w0 * rows[j][i0]);
+            for (&i, &wt) in idx.iter().zip(w) {
+                for (a, row) in acc.iter_mut().zip(&rows) {
+                    *a = *a + wt * row[i];
+                }
+            }
+        }
+        for (j, &v) in acc.iter().enumerate() {
+            out[j * out_len + o] = v;
+        }
+    }
 }
 
 /// See [`rows_together`]: [`ROW_BATCH`] rows of `row_len`, side by side in `lanes` first.

@@ -421,8 +421,9 @@ mod tests {
     }
 
     /// Tables with any number of taps per output on the innermost axis (antialiased and area
-    /// resizes) go eight input rows at a time through `rows_together`, the last rows of an
-    /// axis fewer; the same bits as the reference, in `f32` and `f64`, 1-D to 3-D.
+    /// resizes) go eight input rows at a time through `rows_together` (side by side, or read
+    /// in place when longer than 32768), the last rows of an axis fewer; the same bits as the
+    /// reference, in `f32` and `f64`, 1-D to 3-D.
     #[test]
     fn rows_together_equal_reference() {
         fn check<T: Element, const D: usize>(x: &Array<T, ndarray::IxDyn>, cfg: Upsample<D>) {
@@ -441,6 +442,13 @@ mod tests {
             let cfg = Upsample1d::size([len]).mode(mode).antialias(antialias);
             check(&signals, cfg);
             check(&signals.mapv(|v| v as f32), cfg);
+        }
+        // rows over 32768 samples are read in place, not laid side by side
+        let long = ramp(ndarray::IxDyn(&[1, 1, 16, 40_000]), 10);
+        for (mode, antialias) in [(Mode::Area, false), (Mode::Linear, true)] {
+            let cfg = Upsample2d::size([5, 9_000]).mode(mode).antialias(antialias);
+            check(&long, cfg);
+            check(&long.mapv(|v| v as f32), cfg);
         }
         for (mode, size, antialias) in [
             (Mode::Linear, [9, 13], true),
