@@ -632,18 +632,31 @@ const MAX_LANES_ROW: usize = 1 << 15;
 /// once for the eight rows, whose sums are eight independent chains (the same operations per
 /// output as [`many_taps`]).
 fn rows_in_place<T: Element>(tab: &AxisTable<T>, inp: &[T], row_len: usize, out: &mut [T]) {
-    const B: usize = ROW_BATCH;
-    let rows: [&[T]; B] = std::array::from_fn(|j| &inp[j * row_len..][..row_len]);
+    let rows: [&[T]; ROW_BATCH] = std::array::from_fn(|j| &inp[j * row_len..][..row_len]);
+    batch_sums(tab, out, |i| std::array::from_fn(|j| rows[j][i]));
+}
+
+/// The outputs of [`ROW_BATCH`] rows through `tab` into `out` (row after row), input `i` of
+/// every row read by `column(i)`: per output a multiply, then an add per further tap, left
+/// to right (the operations of [`many_taps`]), the rows' sums side by side.
+#[inline(always)]
+fn batch_sums<T: Element>(
+    tab: &AxisTable<T>,
+    out: &mut [T],
+    column: impl Fn(usize) -> [T; ROW_BATCH],
+) {
     let out_len = tab.out_len;
     for o in 0..out_len {
         let r = tab.offs[o]..tab.offs[o + 1];
         let (idx, w) = (&tab.idx[r.clone()], &tab.w[r]);
-        let mut acc = [T::zero(); B];
+        let mut acc = [T::zero(); ROW_BATCH];
         if let (Some((&i0, idx)), Some((&w0, w))) = (idx.split_first(), w.split_first()) {
-            acc = std::array::from_fn(|j| w0 * rows[j][i0]);
+            let first = column(i0);
+            acc = std::array::from_fn(|j| w0 * first[j]);
             for (&i, &wt) in idx.iter().zip(w) {
-                for (a, row) in acc.iter_mut().zip(&rows) {
-                    *a = *a + wt * row[i];
+                let x = column(i);
+                for j in 0..ROW_BATCH {
+                    acc[j] = acc[j] + wt * x[j];
                 }
             }
         }
@@ -681,26 +694,9 @@ impl<T: Element> Kernel for RowsTogether<'_, T> {
         for (i, l) in lanes.chunks_exact_mut(B).enumerate() {
             *<&mut [T; B]>::try_from(l).expect("B lanes") = std::array::from_fn(|j| rows[j][i]);
         }
-        let at = |i: usize| -> &[T; B] { lanes[i * B..][..B].try_into().expect("B lanes") };
-        let out_len = tab.out_len;
-        for o in 0..out_len {
-            let r = tab.offs[o]..tab.offs[o + 1];
-            let (idx, w) = (&tab.idx[r.clone()], &tab.w[r]);
-            let mut acc = [T::zero(); B];
-            if let (Some((&i0, idx)), Some((&w0, w))) = (idx.split_first(), w.split_first()) {
-                let first = at(i0);
-                acc = std::array::from_fn(|j| w0 * first[j]);
-                for (&i, &wt) in idx.iter().zip(w) {
-                    let l = at(i);
-                    for j in 0..B {
-                        acc[j] = acc[j] + wt * l[j];
-                    }
-                }
-            }
-            for (j, &v) in acc.iter().enumerate() {
-                out[j * out_len + o] = v;
-            }
-        }
+        batch_sums(tab, out, |i| {
+            <[T; B]>::try_from(&lanes[i * B..][..B]).expect("B lanes")
+        });
     }
 }
 
