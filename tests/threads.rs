@@ -6,9 +6,9 @@ mod common;
 use common::{in_pool, ramp, same_bits};
 use ndarray::{Array4, Array5};
 use upconv::{
-    conv1d, conv2d, conv_transpose2d, conv_transpose3d, resize, upsample2d, upsample3d, Conv1d,
-    Conv2d, ConvTranspose2d, ConvTranspose3d, CoordinateTransform, Mode, Resize, ResizeMode,
-    Upsample2d, Upsample3d,
+    conv1d, conv2d, conv_transpose2d, conv_transpose3d, resize, upsample1d, upsample2d,
+    upsample3d, Conv1d, Conv2d, ConvTranspose2d, ConvTranspose3d, CoordinateTransform, Mode,
+    Resize, ResizeMode, Upsample1d, Upsample2d, Upsample3d,
 };
 
 #[test]
@@ -201,6 +201,27 @@ fn resizes_of_few_planes_are_thread_count_independent() {
     let one = in_pool(1, || upsample3d(&volume, &up).unwrap());
     let two = in_pool(2, || upsample3d(&volume, &up).unwrap());
     assert!(same_bits(&one, &two));
+}
+
+/// A few long signals (fewer rows than the threads have tasks) run in bands of outputs shared
+/// out among the threads, one thread runs the engine on whole rows; a signal whose table
+/// would be too large runs in bands either way.
+#[test]
+fn resizes_of_few_long_rows_are_thread_count_independent() {
+    for (rows, len, scale, mode, antialias) in [
+        (1, 100_000, 2.0, Mode::Linear, false),
+        (2, 70_000, 3.0, Mode::Cubic, false),
+        (3, 300_000, 0.3, Mode::Linear, true),
+        (1, 200_000, 0.45, Mode::Area, false),
+        (2, 90_000, 1.7, Mode::Nearest, false),
+        (1, 1 << 20, 2.0, Mode::Linear, false),
+    ] {
+        let x = ramp(ndarray::Ix3(1, rows, len));
+        let up = Upsample1d::scale([scale]).mode(mode).antialias(antialias);
+        let one = in_pool(1, || upsample1d(&x, &up).unwrap());
+        let two = in_pool(2, || upsample1d(&x, &up).unwrap());
+        assert!(same_bits(&one, &two), "{rows} x {len} {mode:?}");
+    }
 }
 
 /// ONNX `tf_crop_and_resize` with an extrapolation value: outputs outside the crop are that

@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ndarray::{Array, Array3, Array4, Array5, Dimension};
 use upconv::{
     conv1d_into, conv2d_into, conv_transpose1d_into, conv_transpose2d_into, conv_transpose3d_into,
-    upsample2d_into, Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, ConvTranspose2dLayer,
-    ConvTranspose3d, Element, Mode, Upsample2d,
+    resize_into, upsample1d_into, upsample2d_into, Conv1d, Conv2d, ConvTranspose1d,
+    ConvTranspose2d, ConvTranspose2dLayer, ConvTranspose3d, CoordinateTransform, Element, Mode,
+    Resize, ResizeMode, Upsample1d, Upsample2d,
 };
 
 /// The system allocator, counting the bytes live now and the peak since the last reset.
@@ -333,6 +334,39 @@ fn all_for<T: Element>() {
             upsample2d_into(&x, &cfg, &mut y).unwrap()
         });
     }
+    // long signals: a table per axis grows with the axis, not with the tensor (linear x2 of
+    // 2^21 samples would take 64 MiB of table in f32 for 16 MiB of output)
+    for (shape, scale, mode, antialias) in [
+        ([1, 1, 1 << 21], 2.0, Mode::Linear, false),
+        ([1, 2, 1 << 20], 3.0, Mode::Cubic, false),
+        ([2, 4, 1 << 20], 0.25, Mode::Linear, true),
+        ([1, 3, 1 << 21], 0.3, Mode::Area, false),
+        ([1, 1, 1 << 21], 1.5, Mode::Nearest, false),
+    ] {
+        let x: Array3<T> = filled(shape);
+        let cfg = Upsample1d::scale([scale]).mode(mode).antialias(antialias);
+        let d = cfg.output_dims(x.shape()).unwrap();
+        let mut y = Array3::<T>::zeros([d[0], d[1], d[2]]);
+        check(
+            &format!("upsample1d {shape:?} x{scale} {mode:?} aa {antialias}"),
+            y.len() * std::mem::size_of::<T>(),
+            || upsample1d_into(&x, &cfg, &mut y).unwrap(),
+        );
+    }
+    // and a long axis across a short one, through ONNX Resize with outside outputs
+    let x = filled::<T, _>(ndarray::IxDyn(&[2, 1 << 20]));
+    let cfg = Resize::new()
+        .mode(ResizeMode::Cubic)
+        .scales(vec![1.5, 2.0])
+        .coordinate_transformation_mode(CoordinateTransform::TfCropAndResize)
+        .roi(vec![-0.1, 0.0, 1.0, 1.1]);
+    let d = cfg.output_dims(x.shape()).unwrap();
+    let mut y = Array::<T, _>::zeros(ndarray::IxDyn(&d));
+    check(
+        &format!("resize {:?} -> {d:?}", x.shape()),
+        y.len() * std::mem::size_of::<T>(),
+        || resize_into(&x, &cfg, &mut y).unwrap(),
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! PyTorch-style upsampling configuration (`F.interpolate` / `nn.Upsample`).
 
-use super::tables::{self, AaFilter, AxisTable};
+use super::tables::{self, AaFilter, AxisSource, AxisTable};
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::shape::{resize::interpolate_dims, Cost};
@@ -325,14 +325,14 @@ impl<const D: usize> Upsample<D> {
     }
 
     /// Per-axis tables for the full tensor rank (`None` for `N` and `C`) and the output shape.
-    pub(crate) fn tables<T: Element>(&self, input: &[usize]) -> Result<tables::Plan<T>> {
+    pub(crate) fn tables<T: Element>(&self, input: &[usize]) -> Result<tables::Plan<'static, T>> {
         let out = self.output_dims(input)?;
         super::check_bytes::<T>(&out)?;
         let align = self.coordinates == CoordinateMode::AlignCorners;
         let mut tabs = vec![None, None];
         if out.contains(&0) {
             // an empty output (a batch of 0, or area's zero-length axes): nothing to compute
-            return Ok((out, vec![None; D + 2]));
+            return Ok((out, (0..D + 2).map(|_| None).collect()));
         }
         for axis in 0..D {
             let (i, o) = (input[axis + 2], out[axis + 2]);
@@ -343,37 +343,55 @@ impl<const D: usize> Upsample<D> {
                 tabs.push(None);
                 continue;
             }
-            let t = match (self.mode, self.antialias) {
+            let cubic_a = a(-0.75);
+            let aa_a = a(-0.5);
+            let source = match (self.mode, self.antialias) {
                 // PyTorch's 2-D nearest kernels compute the indices in f32 for every dtype
                 // (checked on a grid of 2 x 5400 sizes: 0 differences, against 238 for f64
                 // arithmetic on f64 tensors)
-                (Mode::Nearest, _) if D == 2 => {
-                    AxisTable::nearest(i, tables::torch_nearest::<f32>(i, o, sf, true).idx)
+                (Mode::Nearest, _) if D == 2 => AxisSource::new(i, o, 1, move |r| {
+                    AxisTable::nearest(i, tables::torch_nearest::<f32>(i, o, sf, true, r).idx)
+                }),
+                (Mode::NearestExact, _) if D == 2 => AxisSource::new(i, o, 1, move |r| {
+                    let t = tables::torch_nearest_exact::<f32>(i, o, sf, false, r);
+                    AxisTable::nearest(i, t.idx)
+                }),
+                (Mode::Nearest, _) => {
+                    AxisSource::new(i, o, 1, move |r| tables::torch_nearest(i, o, sf, false, r))
                 }
-                (Mode::NearestExact, _) if D == 2 => {
-                    AxisTable::nearest(i, tables::torch_nearest_exact::<f32>(i, o, sf, false).idx)
+                (Mode::NearestExact, _) => AxisSource::new(i, o, 1, move |r| {
+                    tables::torch_nearest_exact(i, o, sf, true, r)
+                }),
+                (Mode::Linear, false) => {
+                    AxisSource::new(i, o, 2, move |r| tables::torch_linear(i, o, align, sf, r))
                 }
-                (Mode::Nearest, _) => tables::torch_nearest(i, o, sf, false),
-                (Mode::NearestExact, _) => tables::torch_nearest_exact(i, o, sf, true),
-                (Mode::Linear, false) => tables::torch_linear(i, o, align, sf),
-                (Mode::Cubic, false) => tables::torch_cubic(i, o, align, sf, a(-0.75)),
-                (Mode::Linear, true) => {
-                    tables::torch_antialias(i, o, align, sf, AaFilter::Triangle)
+                (Mode::Cubic, false) => AxisSource::new(i, o, 4, move |r| {
+                    tables::torch_cubic(i, o, align, sf, cubic_a, r)
+                }),
+                (Mode::Linear | Mode::Cubic, true) => {
+                    let filter = if self.mode == Mode::Linear {
+                        AaFilter::Triangle
+                    } else {
+                        AaFilter::Cubic(aa_a)
+                    };
+                    let taps = tables::torch_antialias_max_taps(i, o, align, sf, filter);
+                    AxisSource::new(i, o, taps, move |r| {
+                        tables::torch_antialias(i, o, align, sf, filter, r)
+                    })
                 }
-                (Mode::Cubic, true) => {
-                    tables::torch_antialias(i, o, align, sf, AaFilter::Cubic(a(-0.5)))
-                }
-                (Mode::Area, _) => tables::area(i, o),
+                (Mode::Area, _) => AxisSource::new(i, o, tables::area_max_taps(i, o), move |r| {
+                    tables::area(i, o, r)
+                }),
             };
-            tabs.push(Some(t));
+            tabs.push(Some(source));
         }
         if self.antialias && D == 2 && out[3] == 1 {
             // PyTorch's separable antialias kernel, with an output width of 1, gives every
             // output row the value of output row 0 (checked on torch 2.15 over 2304 shapes:
             // bilinear and bicubic, align corners or not, any input width and heights that
             // change). Its numbers win: the height table gets row 0's taps everywhere.
-            if let Some(Some(h)) = tabs.get_mut(2) {
-                h.repeat_first_output();
+            if let Some(h) = tabs.get_mut(2) {
+                *h = h.take().map(AxisSource::first_output_everywhere);
             }
         }
         Ok((out, tabs))
@@ -409,23 +427,34 @@ impl<const D: usize> Upsample<D> {
                 what: "the cost estimate of an axis over 2^28 long",
             });
         }
-        let (out, tabs) = self.tables::<f64>(input)?;
+        let (out, sources) = self.tables::<f64>(input)?;
         let e = elem_bytes as u64;
         let count = |d: &[usize]| sat_product(d.iter().map(|&v| v as u64));
         let nearest = matches!(self.mode, Mode::Nearest | Mode::NearestExact);
         let mut macs = 0;
         let mut workspace = 0u64;
         if !nearest {
+            // taps and widest span of each axis, its table built a band at a time
+            let per_axis: Vec<Option<(u64, usize)>> = sources
+                .iter()
+                .map(|s| {
+                    s.as_ref().map(|s| {
+                        (0..s.out_len)
+                            .step_by(COST_BAND)
+                            .fold((0, 0), |(taps, span), o0| {
+                                let t = s.table(o0..(o0 + COST_BAND).min(s.out_len));
+                                (taps + t.idx.len() as u64, span.max(t.max_span()))
+                            })
+                    })
+                })
+                .collect();
             let mut f = vec![input[0] as u64, input[1] as u64];
-            for t in tabs.iter().flatten() {
-                f.push(t.idx.len() as u64);
-            }
+            f.extend(per_axis.iter().flatten().map(|&(taps, _)| taps));
             macs = sat_product(f.into_iter());
-            for k in 2..tabs.len().saturating_sub(1) {
-                if let Some(t) = &tabs[k] {
+            for k in 2..per_axis.len().saturating_sub(1) {
+                if let Some((_, span)) = per_axis[k] {
                     let below: u64 = count(&out[k + 1..]);
-                    workspace =
-                        workspace.saturating_add((t.max_span() as u64).saturating_mul(below));
+                    workspace = workspace.saturating_add((span as u64).saturating_mul(below));
                 }
             }
         }
@@ -447,3 +476,6 @@ pub(crate) fn sat_product(it: impl Iterator<Item = u64>) -> u64 {
 /// Longest spatial axis [`Upsample::cost`] estimates: it builds the per-axis tap tables, whose
 /// size grows with the axis.
 const MAX_COST_LEN: usize = 1 << 28;
+
+/// Outputs of one axis whose taps [`Upsample::cost`] counts at a time.
+const COST_BAND: usize = 1 << 16;

@@ -106,18 +106,21 @@ pub(crate) fn resize_contiguous<T: Element>(
         } else {
             1
         };
+        let deeper_identity = effective[k + 1..].iter().all(Option::is_none);
+        // (only a weighted level over resized ones caches, see `level_scratch`)
+        let cached = table.is_some_and(|t| !t.is_nearest()) && !deeper_identity;
         levels.push(LevelInfo {
             table,
             sub_in: in_shape[k + 1..].iter().product(),
             sub_out: out_shape[k + 1..].iter().product(),
-            deeper_identity: effective[k + 1..].iter().all(Option::is_none),
+            deeper_identity,
             repeat: table.and_then(AxisTable::integer_repeat),
             fixed_taps: table.and_then(AxisTable::fixed_taps),
             periodic: table
                 .filter(|_| k + 1 == rank)
                 .and_then(AxisTable::periodic),
             // (a batch of rows ahead of the current output's window must not evict it)
-            ring: table.map_or(1, AxisTable::max_span) + row_batch - 1,
+            ring: table.filter(|_| cached).map_or(1, AxisTable::max_span) + row_batch - 1,
             row_batch,
         });
     }

@@ -38,6 +38,7 @@
 //! * An axis whose table is the identity (e.g. linear with out == in) is copied, so an
 //!   infinite input there stays infinite where PyTorch computes `inf * 0 = NaN`.
 
+mod bands;
 mod config;
 mod kernels;
 mod onnx;
@@ -60,7 +61,7 @@ pub use pixel_shuffle::{pixel_shuffle, pixel_shuffle_into, pixel_unshuffle, pixe
 
 use crate::element::Element;
 use crate::error::{Error, Result};
-use tables::AxisTable;
+use tables::AxisSource;
 
 /// The elements of `input` in row-major order, borrowed when already contiguous.
 pub(crate) fn contiguous<T: Element, D: Dimension>(input: &ArrayRef<T, D>) -> Cow<'_, [T]> {
@@ -101,17 +102,17 @@ pub(crate) fn write_output<T: Element, D: Dimension>(
     Ok(())
 }
 
-/// Runs the engine: `input` through `tables` into `out` (shape `shape`).
+/// Runs the engine: `input` through the tables of `sources` into `out` (shape `shape`).
 pub(crate) fn execute<T: Element, D: Dimension>(
     input: &ArrayRef<T, D>,
-    tables: &[Option<AxisTable<T>>],
+    sources: &[Option<AxisSource<'_, T>>],
     shape: &[usize],
     extrapolation: T,
     out: &mut ArrayRef<T, D>,
 ) -> Result<()> {
     let src = contiguous(input);
     write_output(out, shape, |dst| {
-        kernels::resize_contiguous(&src, input.shape(), tables, extrapolation, dst)
+        bands::resize(&src, input.shape(), sources, extrapolation, dst)
     })
 }
 
@@ -352,7 +353,8 @@ mod tests {
         ] {
             for (h, w) in [(9, 4), (5, 7), (1, 13), (3, 2)] {
                 let cfg = Upsample2d::size([h, w]).mode(mode);
-                let (_, tabs) = cfg.tables::<f64>(x.shape()).unwrap();
+                let (_, sources) = cfg.tables::<f64>(x.shape()).unwrap();
+                let tabs = tables::whole_tables(&sources);
                 let fast = upsample2d(&x, &cfg).unwrap();
                 let slow = reference::resize_reference(&x.view().into_dyn(), &tabs, 0.0);
                 assert_eq!(fast.into_dyn(), slow, "{mode:?} {h}x{w}");
@@ -374,20 +376,21 @@ mod tests {
                 scale: usize,
                 mode: Mode,
                 ac: bool,
-            ) -> tables::Plan<T> {
+            ) -> tables::Plan<'static, T> {
                 let mut cfg = Upsample::<D>::scale([scale as f64; D]).mode(mode);
                 if ac {
                     cfg = cfg.coordinates(CoordinateMode::AlignCorners);
                 }
                 cfg.tables::<T>(x).unwrap()
             }
-            let (shape, tabs) = match x.ndim() {
+            let (shape, sources) = match x.ndim() {
                 3 => plan::<T, 1>(x.shape(), scale, mode, ac),
                 4 => plan::<T, 2>(x.shape(), scale, mode, ac),
                 _ => plan::<T, 3>(x.shape(), scale, mode, ac),
             };
             let mut fast = Array::<T, _>::zeros(ndarray::IxDyn(&shape));
-            execute(x, &tabs, &shape, T::zero(), &mut fast).unwrap();
+            execute(x, &sources, &shape, T::zero(), &mut fast).unwrap();
+            let tabs = tables::whole_tables(&sources);
             let slow = reference::resize_reference(&x.view(), &tabs, T::zero());
             assert_eq!(fast, slow, "{mode:?} x{scale} ac {ac} {:?}", x.shape());
             let inner = tabs.last().and_then(Option::as_ref).expect("resized");
@@ -427,9 +430,10 @@ mod tests {
     #[test]
     fn rows_together_equal_reference() {
         fn check<T: Element, const D: usize>(x: &Array<T, ndarray::IxDyn>, cfg: Upsample<D>) {
-            let (shape, tabs) = cfg.tables::<T>(x.shape()).unwrap();
+            let (shape, sources) = cfg.tables::<T>(x.shape()).unwrap();
             let mut fast = Array::<T, _>::zeros(ndarray::IxDyn(&shape));
-            execute(x, &tabs, &shape, T::zero(), &mut fast).unwrap();
+            execute(x, &sources, &shape, T::zero(), &mut fast).unwrap();
+            let tabs = tables::whole_tables(&sources);
             let slow = reference::resize_reference(&x.view(), &tabs, T::zero());
             assert_eq!(fast, slow, "{cfg:?} {:?}", x.shape());
         }

@@ -1,8 +1,10 @@
 //! ONNX `Resize` (opset 19) on any rank, with ONNX Runtime's arithmetic.
 
+use std::ops::Range;
+
 use ndarray::{ArrayD, ArrayRefD};
 
-use super::tables::{self, clamp_index, cubic1, cubic2, AxisTable};
+use super::tables::{self, clamp_index, cubic1, cubic2, AxisSource, AxisTable};
 use super::{execute, zeros};
 use crate::element::Element;
 use crate::error::{Error, Result};
@@ -393,13 +395,13 @@ impl Resize {
     }
 
     /// Output shape and per-axis tables (`None` for axes left unchanged).
-    pub(crate) fn tables<T: Element>(&self, input: &[usize]) -> Result<tables::Plan<T>> {
+    pub(crate) fn tables<T: Element>(&self, input: &[usize]) -> Result<tables::Plan<'_, T>> {
         let d = self.dims(input)?;
         super::check_bytes::<T>(&d.output)?;
         let rank = input.len();
         let roi = self.roi_per_axis(rank, &d.axes)?;
         let tf_crop = self.coordinate_transformation_mode == CoordinateTransform::TfCropAndResize;
-        let mut tabs = vec![None; rank];
+        let mut tabs: Vec<Option<AxisSource<'_, T>>> = (0..rank).map(|_| None).collect();
         // ONNX Runtime returns the input unchanged when the shapes agree, whatever the
         // scales, the roi or the mode; an empty output needs no tables
         if d.output == input || d.output.contains(&0) {
@@ -415,17 +417,22 @@ impl Resize {
             if self.antialias && i == o {
                 // ORT's antialias path copies an axis whose length does not change, whatever
                 // its scale; only tf_crop_and_resize's outside flags still come from the roi
-                let mut copy = AxisTable::nearest(i, (0..i).collect());
-                if tf_crop {
-                    copy.outside = self.outside_flags::<T>(i, o, scale, roi[ax]);
-                }
-                if copy.outside.is_empty() {
+                let roi = roi[ax];
+                if !tf_crop || self.outside_flags::<T>(i, o, scale, roi, 0..o).is_empty() {
                     continue;
                 }
-                tabs[ax] = Some(copy);
+                tabs[ax] = Some(AxisSource::new(i, o, 1, move |r: Range<usize>| {
+                    let mut copy = AxisTable::nearest(i, r.clone().collect());
+                    copy.outside = self.outside_flags::<T>(i, o, scale, roi, r);
+                    copy
+                }));
                 continue;
             }
-            tabs[ax] = Some(self.axis_table::<T>(i, o, scale, roi[ax]));
+            let roi = roi[ax];
+            let taps = self.max_taps::<T>(scale);
+            tabs[ax] = Some(AxisSource::new(i, o, taps, move |r| {
+                self.axis_table::<T>(i, o, scale, roi, r)
+            }));
         }
         Ok((d.output, tabs))
     }
@@ -491,11 +498,12 @@ impl Resize {
         out: usize,
         scale: f64,
         roi: (f64, f64),
+        outs: Range<usize>,
     ) -> AxisTable<T> {
         let tf_crop = self.coordinate_transformation_mode == CoordinateTransform::TfCropAndResize;
-        let coords: Vec<T> = self.coordinates(inp, out, scale, roi);
+        let coords: Vec<T> = self.coordinates(inp, out, scale, roi, outs.clone());
         let mut table = if self.antialias {
-            self.antialias_table(inp, out, scale, &coords)
+            self.antialias_table(inp, scale, outs, &coords)
         } else {
             match self.mode {
                 ResizeMode::Nearest => {
@@ -515,29 +523,44 @@ impl Resize {
         table
     }
 
-    /// The input coordinate of every output of an axis (`inp -> out`).
+    /// Most taps of one output of an axis with this scale.
+    fn max_taps<T: Element>(&self, scale: f64) -> usize {
+        match (self.antialias, self.mode) {
+            (false, ResizeMode::Nearest) => 1,
+            (false, ResizeMode::Linear) => 2,
+            (false, ResizeMode::Cubic) => 4,
+            (true, _) => {
+                // the window `floor(c + s + 0.5) - floor(c - s + 0.5)` of `antialias_table`
+                let (support, _) = self.antialias_support::<T>(scale);
+                (support.to_f64_lossless() * 2.0).ceil() as usize + 2
+            }
+        }
+    }
+
+    /// The input coordinate of outputs `outs` of an axis (`inp -> out`).
     fn coordinates<T: Element>(
         &self,
         inp: usize,
         out: usize,
         scale: f64,
         roi: (f64, f64),
+        outs: Range<usize>,
     ) -> Vec<T> {
-        (0..out)
-            .map(|y| self.coordinate::<T>(y, scale, out, inp, roi))
+        outs.map(|y| self.coordinate::<T>(y, scale, out, inp, roi))
             .collect()
     }
 
-    /// tf_crop_and_resize: which outputs of an axis (`inp -> out`) fall outside the input and
-    /// take the extrapolation value (empty when none does).
+    /// tf_crop_and_resize: which of outputs `outs` of an axis (`inp -> out`) fall outside the
+    /// input and take the extrapolation value (empty when none does).
     fn outside_flags<T: Element>(
         &self,
         inp: usize,
         out: usize,
         scale: f64,
         roi: (f64, f64),
+        outs: Range<usize>,
     ) -> Vec<bool> {
-        self.outside_of(inp, &self.coordinates::<T>(inp, out, scale, roi))
+        self.outside_of(inp, &self.coordinates::<T>(inp, out, scale, roi, outs))
     }
 
     /// [`Self::outside_flags`] for the coordinates `coords`: `x < 0 || x > in - 1`. ORT's
@@ -616,31 +639,37 @@ impl Resize {
         AxisTable::fixed(inp, 4, idx, w)
     }
 
+    /// The filter's half-width in input samples and the scale of its argument for an
+    /// antialiased axis of this scale (ORT: `scale = 1 / rscale`).
+    fn antialias_support<T: Element>(&self, scale: f64) -> (T, T) {
+        let one = T::one();
+        let ss = one / T::from_f64_lossy(scale);
+        let half_support = if self.mode == ResizeMode::Cubic {
+            T::from_f64_lossy(2.0)
+        } else {
+            one
+        };
+        if ss >= one {
+            (half_support * ss, one / ss)
+        } else {
+            (half_support, one)
+        }
+    }
+
     /// ORT `SetupUpsampleFilterAA`: window `trunc(c ± support + 0.5)` around the centre
     /// `c = x + 0.5`, weights `F((j - c + 0.5) / max(1/scale, 1))`; outside taps fold onto the
     /// edge pixels (or are dropped with `exclude_outside`); normalised by the total.
     fn antialias_table<T: Element>(
         &self,
         inp: usize,
-        out: usize,
         scale: f64,
+        outs: Range<usize>,
         coords: &[T],
     ) -> AxisTable<T> {
         let f = |v: f64| T::from_f64_lossy(v);
         let one = T::one();
         let half = f(0.5);
-        let ss = one / f(scale); // ORT: scale = 1 / rscale
-        let half_support = if self.mode == ResizeMode::Cubic {
-            f(2.0)
-        } else {
-            one
-        };
-        let support = if ss >= one {
-            half_support * ss
-        } else {
-            half_support
-        };
-        let inv = if ss >= one { one / ss } else { one };
+        let (support, inv) = self.antialias_support::<T>(scale);
         let a = f(self.cubic_coeff_a);
         let filter = |x: T| -> T {
             let x = x.abs();
@@ -663,7 +692,8 @@ impl Resize {
         let mut idx = Vec::new();
         let mut w = Vec::new();
         let mut taps: Vec<(usize, T)> = Vec::new();
-        for (y, &x) in coords.iter().enumerate().take(out) {
+        let band = outs.len();
+        for (y, &x) in outs.zip(coords) {
             let center = if scale == 1.0 {
                 T::from_usize_lossy(y) + half
             } else {
@@ -704,7 +734,7 @@ impl Resize {
         }
         AxisTable {
             in_len: inp,
-            out_len: out,
+            out_len: band,
             offs,
             idx,
             w,

@@ -9,10 +9,88 @@
 //! Coordinate arithmetic is done in the element type `T` (f32 for f32 tensors), mirroring
 //! PyTorch's `opmath` and ONNX Runtime's `float`, so index choices match bit for bit.
 
+use std::ops::Range;
+
 use crate::element::Element;
 
-/// Output shape plus one optional table per tensor axis (`None`: axis unchanged).
-pub(crate) type Plan<T> = (Vec<usize>, Vec<Option<AxisTable<T>>>);
+/// Output shape plus one optional table source per tensor axis (`None`: axis unchanged).
+pub(crate) type Plan<'a, T> = (Vec<usize>, Vec<Option<AxisSource<'a, T>>>);
+
+/// One resized axis whose table is built on demand for any run of its outputs: the whole
+/// axis at once, or a band at a time where the whole table would be large (a long signal
+/// with few rows across it, see `super::bands`). Every builder below computes output `o`'s
+/// taps from `o` alone, so a band's table is the matching part of the whole one.
+pub(crate) struct AxisSource<'a, T> {
+    /// Input length along the axis.
+    pub in_len: usize,
+    /// Output length along the axis.
+    pub out_len: usize,
+    /// No output has more taps than this (sizes a table before it is built).
+    pub max_taps: usize,
+    build: Box<dyn Fn(Range<usize>) -> AxisTable<T> + Sync + 'a>,
+}
+
+impl<'a, T: Element> AxisSource<'a, T> {
+    /// A source whose `build(outs)` gives the table of outputs `outs` (with `outs.len()`
+    /// outputs, indices into the whole input).
+    pub(crate) fn new(
+        in_len: usize,
+        out_len: usize,
+        max_taps: usize,
+        build: impl Fn(Range<usize>) -> AxisTable<T> + Sync + 'a,
+    ) -> Self {
+        Self {
+            in_len,
+            out_len,
+            max_taps,
+            build: Box::new(build),
+        }
+    }
+
+    /// The table of outputs `outs` (indices into the whole input, see [`AxisTable::rebase`]).
+    pub(crate) fn table(&self, outs: Range<usize>) -> AxisTable<T> {
+        debug_assert!(outs.start <= outs.end && outs.end <= self.out_len);
+        (self.build)(outs)
+    }
+
+    /// The table of every output.
+    pub(crate) fn whole(&self) -> AxisTable<T> {
+        self.table(0..self.out_len)
+    }
+
+    /// At most the bytes the whole table takes: per output an offset and an outside flag,
+    /// per tap an index and a weight.
+    pub(crate) fn table_bytes(&self) -> usize {
+        let tap = std::mem::size_of::<usize>() + std::mem::size_of::<T>();
+        let per_output =
+            (std::mem::size_of::<usize>() + 1).saturating_add(self.max_taps.saturating_mul(tap));
+        self.out_len.saturating_mul(per_output)
+    }
+
+    /// PyTorch's antialias quirk for an output width of 1 (see `tables` in `config.rs`):
+    /// every output takes the taps of output 0.
+    pub(crate) fn first_output_everywhere(self) -> Self {
+        let Self {
+            in_len,
+            out_len,
+            max_taps,
+            build,
+        } = self;
+        Self::new(in_len, out_len, max_taps, move |outs: Range<usize>| {
+            build(0..1).repeat_first_output(outs.len())
+        })
+    }
+}
+
+/// The whole table of every axis (the reference and the cost estimate take them so).
+pub(crate) fn whole_tables<T: Element>(
+    sources: &[Option<AxisSource<'_, T>>],
+) -> Vec<Option<AxisTable<T>>> {
+    sources
+        .iter()
+        .map(|s| s.as_ref().map(AxisSource::whole))
+        .collect()
+}
 
 /// Shortest input row [`AxisTable::periodic`] looks at: on rows of 14 inputs its kernel's
 /// setup cost more than it saved (a 14x14 map x4, 1.1x the time).
@@ -76,23 +154,49 @@ impl<T: Element> AxisTable<T> {
         }
     }
 
-    /// Gives every output the taps of output 0 (PyTorch's antialias quirk for an output
-    /// width of 1, see `tables` in `config.rs`).
-    pub(crate) fn repeat_first_output(&mut self) {
+    /// A table of `n` outputs, each with the taps of this table's output 0.
+    pub(crate) fn repeat_first_output(&self, n: usize) -> Self {
         let (first, taps) = (self.offs[0], self.offs.get(1).copied().unwrap_or(0));
         let k = taps - first;
-        let idx: Vec<usize> = self.idx[first..taps].to_vec();
         let w: Vec<T> = self
             .w
             .get(first..taps)
             .map(<[T]>::to_vec)
             .unwrap_or_default();
-        self.offs = (0..=self.out_len).map(|o| o * k).collect();
-        self.idx = idx.repeat(self.out_len);
-        self.w = w.repeat(self.out_len);
-        if let Some(&first_outside) = self.outside.first() {
-            self.outside = vec![first_outside; self.out_len];
+        Self {
+            in_len: self.in_len,
+            out_len: n,
+            offs: (0..=n).map(|o| o * k).collect(),
+            idx: self.idx[first..taps].repeat(n),
+            w: w.repeat(n),
+            outside: match self.outside.first() {
+                Some(&first_outside) => vec![first_outside; n],
+                None => Vec::new(),
+            },
         }
+    }
+
+    /// Narrows the input to the window of indices the taps use, `lo..=hi`: indices become
+    /// `i - lo` and `in_len` the window's length. Returns `lo`. (A band of a long axis reads
+    /// only its window of the input.)
+    pub(crate) fn rebase(&mut self) -> usize {
+        let (mut lo, mut hi) = (usize::MAX, 0);
+        for o in 0..self.out_len {
+            // every builder lists an output's taps in increasing order
+            let (first, last) = (self.idx[self.offs[o]], self.idx[self.offs[o + 1] - 1]);
+            debug_assert!(first <= last);
+            lo = lo.min(first);
+            hi = hi.max(last);
+        }
+        let lo = lo.min(hi);
+        for i in &mut self.idx {
+            *i -= lo;
+        }
+        self.in_len = hi - lo + 1;
+        if !self.outside.iter().any(|&b| b) {
+            self.outside.clear();
+        }
+        lo
     }
 
     /// Whether every output copies one input (no weights).
@@ -195,13 +299,9 @@ impl<T: Element> AxisTable<T> {
     /// Widest index span `max - min + 1` used by one output (the ring size the fused kernels
     /// need to keep every tap of one output resident).
     pub(crate) fn max_span(&self) -> usize {
+        // every builder lists an output's taps in increasing order
         (0..self.out_len)
-            .map(|o| {
-                let taps = &self.idx[self.offs[o]..self.offs[o + 1]];
-                let lo = taps.iter().min().copied().unwrap_or(0);
-                let hi = taps.iter().max().copied().unwrap_or(0);
-                hi - lo + 1
-            })
+            .map(|o| self.idx[self.offs[o + 1] - 1] - self.idx[self.offs[o]] + 1)
             .max()
             .unwrap_or(1)
     }
@@ -218,7 +318,20 @@ impl<T: Element> AxisTable<T> {
 /// for f64 tensors, `floorf` takes a `float`), then floored. NaN gives 0, huge values saturate.
 #[inline]
 pub(crate) fn floorf<T: Element>(v: T) -> i64 {
-    (v.to_f64_lossless() as f32).floor() as i64
+    let v = v.to_f64_lossless() as f32;
+    // the truncation, one lower for negative fractions (`f32::floor` is a library call on
+    // the baseline x86-64 target, and tables of long axes floor once per output); exact
+    // where `v` fits in `i64`, since the truncation of an `f32` is an `f32`
+    if v.abs() < 9.0e18 {
+        let t = v as i64;
+        if (t as f32) > v {
+            t - 1
+        } else {
+            t
+        }
+    } else {
+        v.floor() as i64
+    }
 }
 
 /// Clamps `i` into `[0, len - 1]`.
@@ -281,21 +394,23 @@ fn torch_source_index<T: Element>(scale: T, o: usize, align_corners: bool, cubic
 
 /// PyTorch `mode="nearest"`: `src = min(floorf(scale * o), in - 1)` with `scale = 1/sf` or
 /// `in/out`. With `shortcuts` (2-D `upsample_nearest2d`), `out == in` copies and
-/// `out == 2 in` uses `o >> 1`, whatever the scale factor.
+/// `out == 2 in` uses `o >> 1`, whatever the scale factor. (This and every builder below:
+/// the table of outputs `outs`.)
 pub(crate) fn torch_nearest<T: Element>(
     in_len: usize,
     out_len: usize,
     sf: Option<f64>,
     shortcuts: bool,
+    outs: Range<usize>,
 ) -> AxisTable<T> {
     if shortcuts && out_len == in_len {
-        return AxisTable::nearest(in_len, (0..out_len).collect());
+        return AxisTable::nearest(in_len, outs.collect());
     }
     if shortcuts && Some(out_len) == in_len.checked_mul(2) {
-        return AxisTable::nearest(in_len, (0..out_len).map(|o| o >> 1).collect());
+        return AxisTable::nearest(in_len, outs.map(|o| o >> 1).collect());
     }
     let scale: T = torch_scale(in_len, out_len, sf);
-    let idx = (0..out_len)
+    let idx = outs
         .map(|o| clamp_index(floorf(scale * t_usize::<T>(o)), in_len))
         .collect();
     AxisTable::nearest(in_len, idx)
@@ -312,10 +427,11 @@ pub(crate) fn torch_nearest_exact<T: Element>(
     out_len: usize,
     sf: Option<f64>,
     fused: bool,
+    outs: Range<usize>,
 ) -> AxisTable<T> {
     let scale: T = torch_scale(in_len, out_len, sf);
     let half = t_of::<T>(0.5);
-    let idx = (0..out_len)
+    let idx = outs
         .map(|o| {
             let r = if fused {
                 scale.mul_add(t_usize::<T>(o) + half, -half).max(T::zero())
@@ -335,11 +451,12 @@ pub(crate) fn torch_linear<T: Element>(
     out_len: usize,
     align_corners: bool,
     sf: Option<f64>,
+    outs: Range<usize>,
 ) -> AxisTable<T> {
-    let mut idx = Vec::with_capacity(2 * out_len);
-    let mut w = Vec::with_capacity(2 * out_len);
+    let mut idx = Vec::with_capacity(2 * outs.len());
+    let mut w = Vec::with_capacity(2 * outs.len());
     let scale: T = torch_area_scale(in_len, out_len, align_corners, sf);
-    for o in 0..out_len {
+    for o in outs {
         if out_len == in_len {
             idx.extend([o, o]);
             w.extend([T::one(), T::zero()]);
@@ -396,11 +513,12 @@ pub(crate) fn torch_cubic<T: Element>(
     align_corners: bool,
     sf: Option<f64>,
     a: T,
+    outs: Range<usize>,
 ) -> AxisTable<T> {
     let scale: T = torch_area_scale(in_len, out_len, align_corners, sf);
-    let mut idx = Vec::with_capacity(4 * out_len);
-    let mut w = Vec::with_capacity(4 * out_len);
-    for o in 0..out_len {
+    let mut idx = Vec::with_capacity(4 * outs.len());
+    let mut w = Vec::with_capacity(4 * outs.len());
+    for o in outs {
         let r = torch_source_index(scale, o, align_corners, true);
         let i = floorf(r).min(in_len as i64 - 1);
         let t = (r - T::from_i64(i).unwrap_or_else(T::zero))
@@ -473,20 +591,17 @@ pub(crate) fn torch_antialias<T: Element>(
     align_corners: bool,
     sf: Option<f64>,
     filter: AaFilter<T>,
+    outs: Range<usize>,
 ) -> AxisTable<T> {
     let scale: T = torch_area_scale(in_len, out_len, align_corners, sf);
     let half = t_of::<T>(0.5);
-    let hs = filter.half_support();
-    let (support, invscale) = if scale >= T::one() {
-        (hs * scale, T::one() / scale)
-    } else {
-        (hs, T::one())
-    };
-    let max_taps = (support.ceil().to_f64_lossless() as usize).saturating_mul(2) + 1;
+    let (support, invscale) = antialias_support(scale, filter);
+    let max_taps = antialias_max_taps(support);
     let mut offs = vec![0];
     let mut idx = Vec::new();
     let mut w = Vec::new();
-    for o in 0..out_len {
+    let band = outs.len();
+    for o in outs {
         let center = scale * (t_usize::<T>(o) + half);
         let xmin = ((center - support + half).to_f64_lossless() as i64).max(0);
         let xmax = ((center + support + half).to_f64_lossless() as i64).min(in_len as i64);
@@ -514,7 +629,7 @@ pub(crate) fn torch_antialias<T: Element>(
     }
     AxisTable {
         in_len,
-        out_len,
+        out_len: band,
         offs,
         idx,
         w,
@@ -522,17 +637,61 @@ pub(crate) fn torch_antialias<T: Element>(
     }
 }
 
+/// The stretched support and inverse scale of [`torch_antialias`]'s filter.
+fn antialias_support<T: Element>(scale: T, filter: AaFilter<T>) -> (T, T) {
+    let hs = filter.half_support();
+    if scale >= T::one() {
+        (hs * scale, T::one() / scale)
+    } else {
+        (hs, T::one())
+    }
+}
+
+/// Most taps of one output of [`torch_antialias`] with half-width `support`.
+fn antialias_max_taps<T: Element>(support: T) -> usize {
+    (support.ceil().to_f64_lossless() as usize)
+        .saturating_mul(2)
+        .saturating_add(1)
+}
+
+/// An upper bound of [`torch_antialias`]'s taps per output.
+pub(crate) fn torch_antialias_max_taps<T: Element>(
+    in_len: usize,
+    out_len: usize,
+    align_corners: bool,
+    sf: Option<f64>,
+    filter: AaFilter<T>,
+) -> usize {
+    let scale: T = torch_area_scale(in_len, out_len, align_corners, sf);
+    antialias_max_taps(antialias_support(scale, filter).0)
+}
+
 /// PyTorch `mode="area"` (adaptive average pooling): output `o` averages
 /// `x[floor(o*in/out) .. ceil((o+1)*in/out))` with weights `1/count`.
-pub(crate) fn area<T: Element>(in_len: usize, out_len: usize) -> AxisTable<T> {
+pub(crate) fn area<T: Element>(in_len: usize, out_len: usize, outs: Range<usize>) -> AxisTable<T> {
     let mut offs = vec![0];
     let mut idx = Vec::new();
     let mut w = Vec::new();
-    for o in 0..out_len {
-        // in u128 so that o * in cannot overflow
-        let (o128, i128_, n128) = (o as u128, in_len as u128, out_len as u128);
-        let start = ((o128 * i128_) / n128) as usize;
-        let end = (((o128 + 1) * i128_).div_ceil(n128) as usize).min(in_len);
+    let band = outs.len();
+    for o in outs {
+        // in u128 where o * in could overflow u64 (a u128 division is a library call)
+        let (start, end) = match (o as u64 + 1).checked_mul(in_len as u64) {
+            Some(next) => {
+                let (n, o64) = (out_len as u64, o as u64);
+                (
+                    (o64 * in_len as u64 / n) as usize,
+                    next.div_ceil(n) as usize,
+                )
+            }
+            None => {
+                let (o128, i128_, n128) = (o as u128, in_len as u128, out_len as u128);
+                (
+                    ((o128 * i128_) / n128) as usize,
+                    ((o128 + 1) * i128_).div_ceil(n128) as usize,
+                )
+            }
+        };
+        let end = end.min(in_len);
         let inv = T::one() / t_usize::<T>(end - start);
         for i in start..end {
             idx.push(i);
@@ -542,12 +701,17 @@ pub(crate) fn area<T: Element>(in_len: usize, out_len: usize) -> AxisTable<T> {
     }
     AxisTable {
         in_len,
-        out_len,
+        out_len: band,
         offs,
         idx,
         w,
         outside: Vec::new(),
     }
+}
+
+/// An upper bound of [`area`]'s taps per output.
+pub(crate) fn area_max_taps(in_len: usize, out_len: usize) -> usize {
+    in_len.div_ceil(out_len.max(1)).saturating_add(1)
 }
 
 #[cfg(test)]
@@ -557,37 +721,76 @@ mod tests {
     #[test]
     fn nearest_uses_f32_scale() {
         // 41 * f32(2/82) = 0.99999994 -> 0 (PyTorch), exact maths gives 1
-        let t = torch_nearest::<f32>(2, 82, None, false);
+        let t = torch_nearest::<f32>(2, 82, None, false, 0..82);
         assert_eq!(t.idx[41], 0);
-        let t = torch_nearest::<f64>(2, 98, None, false);
+        let t = torch_nearest::<f64>(2, 98, None, false, 0..98);
         // f64 tensors still floor through floorf (f32): 49 * (2/98) rounds to 1.0f
         assert_eq!(t.idx[49], 1);
     }
 
     #[test]
+    fn floorf_equals_the_library_floor() {
+        let mut values = vec![
+            0.0f32,
+            -0.0,
+            0.5,
+            -0.5,
+            1.0,
+            -1.0,
+            2.999_999_8,
+            -2.999_999_8,
+            8_388_607.5,
+            -8_388_607.5,
+            16_777_217.0,
+            1e18,
+            -1e18,
+            9.5e18,
+            -9.5e18,
+            1e30,
+            -1e30,
+            f32::MAX,
+            f32::MIN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            f32::MIN_POSITIVE,
+            -f32::MIN_POSITIVE,
+        ];
+        let mut s = 1u32;
+        for _ in 0..10_000 {
+            s = s.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+            values.push(f32::from_bits(s));
+        }
+        for v in values {
+            assert_eq!(floorf(v), v.floor() as i64, "{v:e}");
+            assert_eq!(floorf(f64::from(v)), v.floor() as i64, "{v:e} (f64)");
+        }
+    }
+
+    #[test]
     fn nearest_2d_shortcuts() {
-        let t = torch_nearest::<f32>(4, 8, Some(2.2), true);
+        let t = torch_nearest::<f32>(4, 8, Some(2.2), true, 0..8);
         assert_eq!(t.idx, vec![0, 0, 1, 1, 2, 2, 3, 3]);
-        let t = torch_nearest::<f32>(4, 8, Some(2.2), false);
+        let t = torch_nearest::<f32>(4, 8, Some(2.2), false, 0..8);
         assert_eq!(t.idx, vec![0, 0, 0, 1, 1, 2, 2, 3]);
         assert_eq!(
-            torch_nearest::<f32>(4, 8, None, false).integer_repeat(),
+            torch_nearest::<f32>(4, 8, None, false, 0..8).integer_repeat(),
             Some(2)
         );
     }
 
     #[test]
     fn linear_copy_and_edges() {
-        let t = torch_linear::<f64>(4, 4, false, Some(1.2));
+        let t = torch_linear::<f64>(4, 4, false, Some(1.2), 0..4);
         assert!(t.is_identity());
-        let t = torch_linear::<f64>(2, 4, false, None);
+        let t = torch_linear::<f64>(2, 4, false, None, 0..4);
         assert_eq!(t.idx, vec![0, 1, 0, 1, 0, 1, 1, 1]);
         assert_eq!(t.w, vec![1.0, 0.0, 0.75, 0.25, 0.25, 0.75, 0.75, 0.25]);
     }
 
     #[test]
     fn cubic_weights_sum_to_one() {
-        let t = torch_cubic::<f64>(5, 9, false, None, -0.75);
+        let t = torch_cubic::<f64>(5, 9, false, None, -0.75, 0..9);
         for o in 0..9 {
             let s: f64 = t.taps(o).map(|(_, w)| w).sum();
             assert!((s - 1.0).abs() < 1e-12);
@@ -596,8 +799,15 @@ mod tests {
 
     #[test]
     fn area_bins() {
-        let t = area::<f64>(5, 3);
+        let t = area::<f64>(5, 3, 0..3);
         assert_eq!(t.offs, vec![0, 2, 5, 7]);
         assert_eq!(t.idx, vec![0, 1, 1, 2, 3, 3, 4]);
+        // o * in past u64: output 2^30 - 1 of 2^40 -> 2^30 averages inputs 1024 o .. 1024 (o + 1)
+        let o = (1usize << 30) - 1;
+        let t = area::<f64>(1 << 40, 1 << 30, o..o + 1);
+        assert_eq!(t.idx, ((o << 10)..((o + 1) << 10)).collect::<Vec<_>>());
+        // a band of 3 -> 7: output 2 spans floor(6/7)..ceil(9/7), output 3 floor(9/7)..ceil(12/7)
+        let t = area::<f64>(3, 7, 2..4);
+        assert_eq!((t.offs, t.idx), (vec![0, 2, 3], vec![0, 1, 1]));
     }
 }
