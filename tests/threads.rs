@@ -6,9 +6,9 @@ mod common;
 use common::{in_pool, ramp, same_bits};
 use ndarray::{Array4, Array5};
 use upconv::{
-    conv1d, conv2d, conv_transpose2d, conv_transpose3d, resize, upsample1d, upsample2d,
-    upsample3d, Conv1d, Conv2d, ConvTranspose2d, ConvTranspose3d, CoordinateTransform, Mode,
-    Resize, ResizeMode, Upsample1d, Upsample2d, Upsample3d,
+    conv1d, conv2d, conv_transpose2d, conv_transpose3d, resize, upsample1d, upsample2d, upsample3d,
+    Conv1d, Conv2d, ConvTranspose2d, ConvTranspose3d, CoordinateTransform, Mode, Resize,
+    ResizeMode, Upsample1d, Upsample2d, Upsample3d,
 };
 
 #[test]

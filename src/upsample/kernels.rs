@@ -26,7 +26,7 @@
 //! The operation order is exactly the nested sum of [`super::reference`] (inner axis first,
 //! taps left to right), so results are bit-identical to it and independent of threading.
 
-use super::tables::{AxisTable, Periodic};
+use super::tables::{AxisTable, NearestRule, Periodic};
 use crate::element::Element;
 use crate::kernels::simd::{vectorized, Kernel};
 
@@ -570,6 +570,74 @@ fn row<T: Element>(tab: &AxisTable<T>, info: &LevelInfo<'_, T>, inp: &[T], out: 
             if o {
                 *d = ext;
             }
+        }
+    }
+}
+
+/// The input index of every output `o` in `outs` under `rule`, clamped into `0..in_len`, in
+/// `f32` (the nearest tables' indices, see `tables::torch_nearest`), eight outputs at a
+/// time. `None` where outputs or inputs reach 2^31 (the loop converts through `i32`).
+pub(super) fn nearest_indices(
+    scale: f32,
+    rule: NearestRule,
+    outs: std::ops::Range<usize>,
+    in_len: usize,
+) -> Option<Vec<usize>> {
+    fn go<const RULE: u8>(scale: f32, first: usize, last: usize, idx: &mut [usize]) {
+        let (first, last) = (first as i32, last as i32);
+        vectorized(NearestIndices::<RULE> {
+            scale,
+            first,
+            last,
+            idx,
+        });
+    }
+    if outs.end > i32::MAX as usize || in_len == 0 || in_len > i32::MAX as usize {
+        return None;
+    }
+    let mut idx = vec![0; outs.len()];
+    let (first, last) = (outs.start, in_len - 1);
+    match rule {
+        NearestRule::Floor => go::<0>(scale, first, last, &mut idx),
+        NearestRule::HalfPixel { fused: false } => go::<1>(scale, first, last, &mut idx),
+        NearestRule::HalfPixel { fused: true } => go::<2>(scale, first, last, &mut idx),
+    }
+    Some(idx)
+}
+
+/// See [`nearest_indices`]; `RULE` 0 is [`NearestRule::Floor`], 1 and 2 the half-pixel rule
+/// unfused and fused.
+struct NearestIndices<'a, const RULE: u8> {
+    scale: f32,
+    first: i32,
+    last: i32,
+    idx: &'a mut [usize],
+}
+
+impl<const RULE: u8> Kernel for NearestIndices<'_, RULE> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let Self {
+            scale,
+            first,
+            last,
+            idx,
+        } = self;
+        for (k, d) in (0..).zip(idx.iter_mut()) {
+            // `o as f32` rounds as the scalar `usize -> f32` does; `floor() as i32` saturates
+            // (NaN to 0) where the scalar's `i64` is clamped into the same range anyway
+            let o = (first + k) as f32;
+            let r = match RULE {
+                0 => scale * o,
+                1 => {
+                    let src = scale * (o + 0.5) - 0.5;
+                    (if src < 0.0 { 0.0 } else { src }) + 0.5
+                }
+                _ => scale.mul_add(o + 0.5, -0.5).max(0.0) + 0.5,
+            };
+            *d = (r.floor() as i32).clamp(0, last) as usize;
         }
     }
 }

@@ -206,6 +206,10 @@ impl<T: Element> AxisTable<T> {
 
     /// `Some(k)` when every output has exactly `k` taps.
     pub(crate) fn fixed_taps(&self) -> Option<usize> {
+        if self.is_nearest() {
+            // one tap each, by construction
+            return (self.out_len > 0).then_some(1);
+        }
         let k = self.offs.get(1).copied()?;
         self.offs.windows(2).all(|p| p[1] - p[0] == k).then_some(k)
     }
@@ -253,13 +257,11 @@ impl<T: Element> AxisTable<T> {
     /// from one period to the next is periodic only where they agree). `None` when no such
     /// run covers at least half of the input.
     pub(crate) fn periodic(&self) -> Option<Periodic<T>> {
+        if self.is_nearest() || self.in_len < MIN_PERIODIC_INPUT {
+            return None;
+        }
         let k = self.fixed_taps()?;
-        if self.is_nearest()
-            || !self.outside.is_empty()
-            || !(k == 2 || k == 4)
-            || self.in_len < MIN_PERIODIC_INPUT
-            || self.out_len % self.in_len != 0
-        {
+        if !self.outside.is_empty() || !(k == 2 || k == 4) || self.out_len % self.in_len != 0 {
             return None;
         }
         let s = self.out_len / self.in_len;
@@ -392,6 +394,17 @@ fn torch_source_index<T: Element>(scale: T, o: usize, align_corners: bool, cubic
     }
 }
 
+/// How a PyTorch nearest mode maps output `o` to its input (see [`torch_nearest`] and
+/// [`torch_nearest_exact`]), for the vectorised index loop.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NearestRule {
+    /// `floor(scale * o)`.
+    Floor,
+    /// `floor(max(scale * (o + 0.5) - 0.5, 0) + 0.5)`, the first part one fused
+    /// multiply-add when `fused`.
+    HalfPixel { fused: bool },
+}
+
 /// PyTorch `mode="nearest"`: `src = min(floorf(scale * o), in - 1)` with `scale = 1/sf` or
 /// `in/out`. With `shortcuts` (2-D `upsample_nearest2d`), `out == in` copies and
 /// `out == 2 in` uses `o >> 1`, whatever the scale factor. (This and every builder below:
@@ -410,6 +423,13 @@ pub(crate) fn torch_nearest<T: Element>(
         return AxisTable::nearest(in_len, outs.map(|o| o >> 1).collect());
     }
     let scale: T = torch_scale(in_len, out_len, sf);
+    if let Some(&[scale]) = T::as_f32(std::slice::from_ref(&scale)) {
+        // the same f32 arithmetic, eight outputs at a time (long axes build large tables)
+        let rule = NearestRule::Floor;
+        if let Some(idx) = super::kernels::nearest_indices(scale, rule, outs.clone(), in_len) {
+            return AxisTable::nearest(in_len, idx);
+        }
+    }
     let idx = outs
         .map(|o| clamp_index(floorf(scale * t_usize::<T>(o)), in_len))
         .collect();
@@ -430,6 +450,12 @@ pub(crate) fn torch_nearest_exact<T: Element>(
     outs: Range<usize>,
 ) -> AxisTable<T> {
     let scale: T = torch_scale(in_len, out_len, sf);
+    if let Some(&[scale]) = T::as_f32(std::slice::from_ref(&scale)) {
+        let rule = NearestRule::HalfPixel { fused };
+        if let Some(idx) = super::kernels::nearest_indices(scale, rule, outs.clone(), in_len) {
+            return AxisTable::nearest(in_len, idx);
+        }
+    }
     let half = t_of::<T>(0.5);
     let idx = outs
         .map(|o| {
@@ -764,6 +790,70 @@ mod tests {
         for v in values {
             assert_eq!(floorf(v), v.floor() as i64, "{v:e}");
             assert_eq!(floorf(f64::from(v)), v.floor() as i64, "{v:e} (f64)");
+        }
+    }
+
+    /// The vectorised f32 index loop of `torch_nearest` and `torch_nearest_exact` picks the
+    /// scalar definition's indices, past 2^24 (where outputs round to f32) too.
+    #[test]
+    fn vectorised_nearest_indices_equal_scalar() {
+        let scalar = |in_len: usize, out_len: usize, sf: Option<f64>, outs: Range<usize>| {
+            let scale: f32 = torch_scale(in_len, out_len, sf);
+            outs.map(|o| clamp_index(floorf(scale * t_usize::<f32>(o)), in_len))
+                .collect::<Vec<_>>()
+        };
+        // the scalar loop of the definition (the f64 tables take it), in f32 arithmetic
+        let exact = |in_len: usize, out_len: usize, sf: Option<f64>, fused, outs: Range<usize>| {
+            let scale: f32 = torch_scale(in_len, out_len, sf);
+            outs.map(|o| {
+                let r = if fused {
+                    scale.mul_add(o as f32 + 0.5, -0.5).max(0.0)
+                } else {
+                    torch_source_index(scale, o, false, false)
+                };
+                clamp_index(floorf(r + 0.5), in_len)
+            })
+            .collect::<Vec<_>>()
+        };
+        let cases = [
+            (2, 82, None, 0..82),
+            (7, 3, None, 0..3),
+            (5, 13, Some(2.7), 0..13),
+            (100, 9_999, Some(99.99), 17..9_999),
+            (200_000, 300_000, Some(1.5), 0..300_000),
+            (1 << 20, 1 << 25, None, (1 << 24) - 40..(1 << 24) + 4_000),
+            (
+                3 << 22,
+                (1 << 25) + 7,
+                Some(2.5),
+                (1 << 25) - 900..(1 << 25) + 7,
+            ),
+            (10, 1_000, Some(1e-3), 0..1_000),
+            (2, 41, None, 0..41),
+            (480_000, 240_000, Some(0.5), 0..240_000),
+        ];
+        for (in_len, out_len, sf, outs) in cases {
+            let scale = torch_scale(in_len, out_len, sf);
+            let fast = |rule| {
+                crate::upsample::kernels::nearest_indices(scale, rule, outs.clone(), in_len)
+                    .expect("in range")
+            };
+            let what = format!("{in_len} -> {out_len} {sf:?}");
+            // the first output whose index differs, if any
+            let differ = |a: Vec<usize>, b: Vec<usize>| {
+                assert_eq!(a.len(), b.len());
+                a.iter()
+                    .zip(&b)
+                    .position(|(x, y)| x != y)
+                    .map(|k| (outs.start + k, a[k], b[k]))
+            };
+            let want = scalar(in_len, out_len, sf, outs.clone());
+            assert_eq!(differ(fast(NearestRule::Floor), want), None, "{what}");
+            for fused in [false, true] {
+                let rule = NearestRule::HalfPixel { fused };
+                let want = exact(in_len, out_len, sf, fused, outs.clone());
+                assert_eq!(differ(fast(rule), want), None, "{what} fused {fused}");
+            }
         }
     }
 
