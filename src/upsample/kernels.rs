@@ -642,6 +642,94 @@ impl<const RULE: u8> Kernel for NearestIndices<'_, RULE> {
     }
 }
 
+/// The two taps of outputs `first..first + idx.len() / 2` of a linear table
+/// (`tables::torch_linear` with `out != in`) into `idx` and `w`, in `f32`, eight outputs at a
+/// time. `false`, having written nothing, where outputs or inputs reach 2^31.
+pub(super) fn linear_taps(
+    scale: f32,
+    align_corners: bool,
+    first: usize,
+    in_len: usize,
+    idx: &mut [usize],
+    w: &mut [f32],
+) -> bool {
+    let end = first + idx.len() / 2;
+    if end > i32::MAX as usize || in_len == 0 || in_len > i32::MAX as usize {
+        return false;
+    }
+    let (first, last) = (first as i32, in_len as i32 - 1);
+    if align_corners {
+        vectorized(LinearTaps::<true> {
+            scale,
+            first,
+            last,
+            idx,
+            w,
+        });
+    } else {
+        vectorized(LinearTaps::<false> {
+            scale,
+            first,
+            last,
+            idx,
+            w,
+        });
+    }
+    true
+}
+
+/// See [`linear_taps`].
+struct LinearTaps<'a, const ALIGN: bool> {
+    scale: f32,
+    first: i32,
+    last: i32,
+    idx: &'a mut [usize],
+    w: &'a mut [f32],
+}
+
+impl<const ALIGN: bool> Kernel for LinearTaps<'_, ALIGN> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let Self {
+            scale,
+            first,
+            last,
+            idx,
+            w,
+        } = self;
+        for ((k, i), w) in (0..)
+            .zip(idx.chunks_exact_mut(2))
+            .zip(w.chunks_exact_mut(2))
+        {
+            let o = (first + k) as f32;
+            // the source coordinate (half-pixel: clamped at 0), then
+            // i0 = min(floor(r), in - 1), λ = clamp(r - i0, 0, 1), i1 = min(i0 + 1, in - 1)
+            let r = if ALIGN {
+                scale * o
+            } else {
+                let src = scale * (o + 0.5) - 0.5;
+                if src < 0.0 {
+                    0.0
+                } else {
+                    src
+                }
+            };
+            let i0 = (r.floor() as i32).min(last);
+            // (not `clamp`: a NaN coordinate gives λ = 0, as in the definition)
+            #[allow(clippy::manual_clamp)]
+            let lambda = (r - i0 as f32).max(0.0).min(1.0);
+            let i0 = i0.max(0);
+            let i1 = if i0 < last { i0 + 1 } else { i0 };
+            i[0] = i0 as usize;
+            i[1] = i1 as usize;
+            w[0] = 1.0 - lambda;
+            w[1] = lambda;
+        }
+    }
+}
+
 /// Input rows [`rows_together`] resizes at once.
 const ROW_BATCH: usize = 8;
 

@@ -422,16 +422,51 @@ pub(crate) fn torch_nearest<T: Element>(
     if shortcuts && Some(out_len) == in_len.checked_mul(2) {
         return AxisTable::nearest(in_len, outs.map(|o| o >> 1).collect());
     }
-    let scale: T = torch_scale(in_len, out_len, sf);
+    nearest_table(
+        torch_scale(in_len, out_len, sf),
+        NearestRule::Floor,
+        outs,
+        in_len,
+    )
+}
+
+/// The nearest table of outputs `outs` under `rule`: in `f32` eight outputs at a time (long
+/// axes build large tables), else (and as the definition) [`nearest_definition`].
+fn nearest_table<T: Element>(
+    scale: T,
+    rule: NearestRule,
+    outs: Range<usize>,
+    in_len: usize,
+) -> AxisTable<T> {
     if let Some(&[scale]) = T::as_f32(std::slice::from_ref(&scale)) {
-        // the same f32 arithmetic, eight outputs at a time (long axes build large tables)
-        let rule = NearestRule::Floor;
         if let Some(idx) = super::kernels::nearest_indices(scale, rule, outs.clone(), in_len) {
             return AxisTable::nearest(in_len, idx);
         }
     }
+    nearest_definition(scale, rule, outs, in_len)
+}
+
+/// The input index of each output of `outs` under `rule`, one by one.
+fn nearest_definition<T: Element>(
+    scale: T,
+    rule: NearestRule,
+    outs: Range<usize>,
+    in_len: usize,
+) -> AxisTable<T> {
+    let half = t_of::<T>(0.5);
     let idx = outs
-        .map(|o| clamp_index(floorf(scale * t_usize::<T>(o)), in_len))
+        .map(|o| {
+            let r = match rule {
+                NearestRule::Floor => scale * t_usize::<T>(o),
+                NearestRule::HalfPixel { fused: true } => {
+                    scale.mul_add(t_usize::<T>(o) + half, -half).max(T::zero()) + half
+                }
+                NearestRule::HalfPixel { fused: false } => {
+                    torch_source_index(scale, o, false, false) + half
+                }
+            };
+            clamp_index(floorf(r), in_len)
+        })
         .collect();
     AxisTable::nearest(in_len, idx)
 }
@@ -450,24 +485,7 @@ pub(crate) fn torch_nearest_exact<T: Element>(
     outs: Range<usize>,
 ) -> AxisTable<T> {
     let scale: T = torch_scale(in_len, out_len, sf);
-    if let Some(&[scale]) = T::as_f32(std::slice::from_ref(&scale)) {
-        let rule = NearestRule::HalfPixel { fused };
-        if let Some(idx) = super::kernels::nearest_indices(scale, rule, outs.clone(), in_len) {
-            return AxisTable::nearest(in_len, idx);
-        }
-    }
-    let half = t_of::<T>(0.5);
-    let idx = outs
-        .map(|o| {
-            let r = if fused {
-                scale.mul_add(t_usize::<T>(o) + half, -half).max(T::zero())
-            } else {
-                torch_source_index(scale, o, false, false)
-            };
-            clamp_index(floorf(r + half), in_len)
-        })
-        .collect();
-    AxisTable::nearest(in_len, idx)
+    nearest_table(scale, NearestRule::HalfPixel { fused }, outs, in_len)
 }
 
 /// PyTorch `linear` / `bilinear` / `trilinear` (`compute_source_index_and_lambda`): two taps
@@ -479,9 +497,32 @@ pub(crate) fn torch_linear<T: Element>(
     sf: Option<f64>,
     outs: Range<usize>,
 ) -> AxisTable<T> {
+    let scale: T = torch_area_scale(in_len, out_len, align_corners, sf);
+    if out_len != in_len {
+        if let Some(&[scale]) = T::as_f32(std::slice::from_ref(&scale)) {
+            // the same f32 arithmetic, eight outputs at a time (long axes build large tables)
+            let (mut idx, mut w) = (vec![0; 2 * outs.len()], vec![T::zero(); 2 * outs.len()]);
+            if let Some(w32) = T::as_f32_mut(&mut w) {
+                let (first, align) = (outs.start, align_corners);
+                if super::kernels::linear_taps(scale, align, first, in_len, &mut idx, w32) {
+                    return AxisTable::fixed(in_len, 2, idx, w);
+                }
+            }
+        }
+    }
+    linear_definition(scale, in_len, out_len, align_corners, outs)
+}
+
+/// The taps of each output of `outs` of [`torch_linear`], one by one.
+fn linear_definition<T: Element>(
+    scale: T,
+    in_len: usize,
+    out_len: usize,
+    align_corners: bool,
+    outs: Range<usize>,
+) -> AxisTable<T> {
     let mut idx = Vec::with_capacity(2 * outs.len());
     let mut w = Vec::with_capacity(2 * outs.len());
-    let scale: T = torch_area_scale(in_len, out_len, align_corners, sf);
     for o in outs {
         if out_len == in_len {
             idx.extend([o, o]);
@@ -793,28 +834,11 @@ mod tests {
         }
     }
 
-    /// The vectorised f32 index loop of `torch_nearest` and `torch_nearest_exact` picks the
-    /// scalar definition's indices, past 2^24 (where outputs round to f32) too.
+    /// The vectorised f32 loops of `torch_nearest`, `torch_nearest_exact` and `torch_linear`
+    /// give the definition's indices and weights bit for bit (in f32 arithmetic, as the
+    /// tables of f32 tensors have them), past 2^24 (where outputs round to f32) too.
     #[test]
-    fn vectorised_nearest_indices_equal_scalar() {
-        let scalar = |in_len: usize, out_len: usize, sf: Option<f64>, outs: Range<usize>| {
-            let scale: f32 = torch_scale(in_len, out_len, sf);
-            outs.map(|o| clamp_index(floorf(scale * t_usize::<f32>(o)), in_len))
-                .collect::<Vec<_>>()
-        };
-        // the scalar loop of the definition (the f64 tables take it), in f32 arithmetic
-        let exact = |in_len: usize, out_len: usize, sf: Option<f64>, fused, outs: Range<usize>| {
-            let scale: f32 = torch_scale(in_len, out_len, sf);
-            outs.map(|o| {
-                let r = if fused {
-                    scale.mul_add(o as f32 + 0.5, -0.5).max(0.0)
-                } else {
-                    torch_source_index(scale, o, false, false)
-                };
-                clamp_index(floorf(r + 0.5), in_len)
-            })
-            .collect::<Vec<_>>()
-        };
+    fn vectorised_tables_equal_definition() {
         let cases = [
             (2, 82, None, 0..82),
             (7, 3, None, 0..3),
@@ -831,28 +855,33 @@ mod tests {
             (10, 1_000, Some(1e-3), 0..1_000),
             (2, 41, None, 0..41),
             (480_000, 240_000, Some(0.5), 0..240_000),
+            (1_000, 10, Some(0.01), 0..10),
+            (1, 5, None, 0..5),
         ];
+        // the first tap whose index or weight bits differ, if any
+        let differ = |a: AxisTable<f32>, b: AxisTable<f32>| {
+            assert_eq!((a.idx.len(), a.w.len()), (b.idx.len(), b.w.len()));
+            let bits = |t: &AxisTable<f32>, k: usize| t.w.get(k).map(|v| v.to_bits());
+            (0..a.idx.len()).find(|&k| a.idx[k] != b.idx[k] || bits(&a, k) != bits(&b, k))
+        };
         for (in_len, out_len, sf, outs) in cases {
-            let scale = torch_scale(in_len, out_len, sf);
-            let fast = |rule| {
-                crate::upsample::kernels::nearest_indices(scale, rule, outs.clone(), in_len)
-                    .expect("in range")
-            };
-            let what = format!("{in_len} -> {out_len} {sf:?}");
-            // the first output whose index differs, if any
-            let differ = |a: Vec<usize>, b: Vec<usize>| {
-                assert_eq!(a.len(), b.len());
-                a.iter()
-                    .zip(&b)
-                    .position(|(x, y)| x != y)
-                    .map(|k| (outs.start + k, a[k], b[k]))
-            };
-            let want = scalar(in_len, out_len, sf, outs.clone());
-            assert_eq!(differ(fast(NearestRule::Floor), want), None, "{what}");
-            for fused in [false, true] {
-                let rule = NearestRule::HalfPixel { fused };
-                let want = exact(in_len, out_len, sf, fused, outs.clone());
-                assert_eq!(differ(fast(rule), want), None, "{what} fused {fused}");
+            let what = format!("{in_len} -> {out_len} {sf:?} {outs:?}");
+            let scale: f32 = torch_scale(in_len, out_len, sf);
+            let rules = [
+                NearestRule::Floor,
+                NearestRule::HalfPixel { fused: false },
+                NearestRule::HalfPixel { fused: true },
+            ];
+            for rule in rules {
+                let fast = nearest_table(scale, rule, outs.clone(), in_len);
+                let slow = nearest_definition(scale, rule, outs.clone(), in_len);
+                assert_eq!(differ(fast, slow), None, "{what} {rule:?}");
+            }
+            for align in [false, true] {
+                let fast = torch_linear::<f32>(in_len, out_len, align, sf, outs.clone());
+                let scale = torch_area_scale(in_len, out_len, align, sf);
+                let slow = linear_definition(scale, in_len, out_len, align, outs.clone());
+                assert_eq!(differ(fast, slow), None, "{what} align {align}");
             }
         }
     }
