@@ -257,11 +257,16 @@ impl<T: Element> AxisTable<T> {
     /// from one period to the next is periodic only where they agree). `None` when no such
     /// run covers at least half of the input.
     pub(crate) fn periodic(&self) -> Option<Periodic<T>> {
-        if self.is_nearest() || self.in_len < MIN_PERIODIC_INPUT {
+        // (the cheap tests first: a band of a long axis fails them, and its table is long)
+        if self.is_nearest()
+            || self.in_len < MIN_PERIODIC_INPUT
+            || self.out_len % self.in_len != 0
+            || !self.outside.is_empty()
+        {
             return None;
         }
         let k = self.fixed_taps()?;
-        if !self.outside.is_empty() || !(k == 2 || k == 4) || self.out_len % self.in_len != 0 {
+        if !(k == 2 || k == 4) {
             return None;
         }
         let s = self.out_len / self.in_len;
@@ -439,7 +444,8 @@ fn nearest_table<T: Element>(
     in_len: usize,
 ) -> AxisTable<T> {
     if let Some(&[scale]) = T::as_f32(std::slice::from_ref(&scale)) {
-        if let Some(idx) = super::kernels::nearest_indices(scale, rule, outs.clone(), in_len) {
+        if let Some(idx) = super::table_kernels::nearest_indices(scale, rule, outs.clone(), in_len)
+        {
             return AxisTable::nearest(in_len, idx);
         }
     }
@@ -504,7 +510,7 @@ pub(crate) fn torch_linear<T: Element>(
             let (mut idx, mut w) = (vec![0; 2 * outs.len()], vec![T::zero(); 2 * outs.len()]);
             if let Some(w32) = T::as_f32_mut(&mut w) {
                 let (first, align) = (outs.start, align_corners);
-                if super::kernels::linear_taps(scale, align, first, in_len, &mut idx, w32) {
+                if super::table_kernels::linear_taps(scale, align, first, in_len, &mut idx, w32) {
                     return AxisTable::fixed(in_len, 2, idx, w);
                 }
             }
