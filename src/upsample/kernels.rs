@@ -101,7 +101,7 @@ pub(crate) fn resize_contiguous<T: Element>(
         let table = effective[k];
         let row_batch = if k + 2 == rank && table.is_some_and(|t| !t.is_nearest()) {
             effective[k + 1]
-                .filter(|t| batches_rows(t))
+                .filter(|t| batches_rows(t, t.fixed_taps()))
                 .map_or(1, |_| ROW_BATCH)
         } else {
             1
@@ -237,10 +237,12 @@ fn run_planes<T: Element>(
 ) {
     let mut scratch = level_scratch(ctx);
     if let [LevelInfo {
-        table: Some(tab), ..
+        table: Some(tab),
+        fixed_taps,
+        ..
     }] = ctx.levels[..]
     {
-        if batches_rows(tab) {
+        if batches_rows(tab, fixed_taps) {
             // one resized axis: a plane is a row, and eight go together (1-D area and
             // antialiased downsampling of 1024 rows: 0.43x and 0.55x the time)
             let groups = input.len() / (plane_in * ROW_BATCH);
@@ -580,8 +582,9 @@ const ROW_BATCH: usize = 8;
 /// Whether the innermost axis's `tab` goes through [`rows_together`]: an interpolating table
 /// with nothing outside whose outputs do not all have 2 or 4 taps (those have loops of their
 /// own in [`row`]; batched, bilinear and bicubic resizes ran 1.1-1.5x the time).
-fn batches_rows<T: Element>(tab: &AxisTable<T>) -> bool {
-    !tab.is_nearest() && tab.outside.is_empty() && !matches!(tab.fixed_taps(), Some(2 | 4))
+/// `fixed_taps` is `tab.fixed_taps()`, which scans the table.
+fn batches_rows<T: Element>(tab: &AxisTable<T>, fixed_taps: Option<usize>) -> bool {
+    !tab.is_nearest() && tab.outside.is_empty() && !matches!(fixed_taps, Some(2 | 4))
 }
 
 /// The innermost axis for `inp.len() / row_len` consecutive rows (at most [`ROW_BATCH`]) into
