@@ -742,35 +742,38 @@ pub(crate) fn torch_antialias_max_taps<T: Element>(
 /// PyTorch `mode="area"` (adaptive average pooling): output `o` averages
 /// `x[floor(o*in/out) .. ceil((o+1)*in/out))` with weights `1/count`.
 pub(crate) fn area<T: Element>(in_len: usize, out_len: usize, outs: Range<usize>) -> AxisTable<T> {
-    let mut offs = vec![0];
-    let mut idx = Vec::new();
-    let mut w = Vec::new();
     let band = outs.len();
-    for o in outs {
-        // in u128 where o * in could overflow u64 (a u128 division is a library call)
-        let (start, end) = match (o as u64 + 1).checked_mul(in_len as u64) {
-            Some(next) => {
-                let (n, o64) = (out_len as u64, o as u64);
-                (
-                    (o64 * in_len as u64 / n) as usize,
-                    next.div_ceil(n) as usize,
-                )
-            }
-            None => {
-                let (o128, i128_, n128) = (o as u128, in_len as u128, out_len as u128);
-                (
-                    ((o128 * i128_) / n128) as usize,
-                    ((o128 + 1) * i128_).div_ceil(n128) as usize,
-                )
-            }
-        };
-        let end = end.min(in_len);
-        let inv = T::one() / t_usize::<T>(end - start);
-        for i in start..end {
-            idx.push(i);
-            w.push(inv);
+    let mut offs = Vec::with_capacity(band + 1);
+    offs.push(0);
+    // (the bins tile the input, overlapping by at most one sample each)
+    let taps = in_len
+        .saturating_mul(band)
+        .div_ceil(out_len.max(1))
+        .saturating_add(2 * band);
+    let (mut idx, mut w) = (Vec::with_capacity(taps), Vec::with_capacity(taps));
+    // floor(o * in / out) as quotient and remainder, divided once (in u128, so o * in cannot
+    // overflow) and then stepped by in / out per output: no division per output
+    let num = outs.start as u128 * in_len as u128;
+    let mut start = (num / out_len as u128) as usize;
+    let mut rem = (num % out_len as u128) as usize;
+    let (q_step, r_step) = (in_len / out_len, in_len % out_len);
+    let mut inv = (0, T::zero());
+    for _ in outs {
+        let (mut next, mut next_rem) = (start + q_step, rem + r_step);
+        if next_rem >= out_len {
+            next_rem -= out_len;
+            next += 1;
         }
+        // ceil((o + 1) * in / out)
+        let end = (next + usize::from(next_rem > 0)).min(in_len);
+        let count = end - start;
+        if inv.0 != count {
+            inv = (count, T::one() / t_usize::<T>(count));
+        }
+        idx.extend(start..end);
+        w.resize(w.len() + count, inv.1);
         offs.push(w.len());
+        (start, rem) = (next, next_rem);
     }
     AxisTable {
         in_len,
