@@ -222,6 +222,34 @@ mod avx2 {
         0
     }
 
+    /// Outputs `first .. first + 8` as `f32` (rounded as `o as f32` rounds).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn outputs(simd: pulp::x86::V3, first: i32) -> std::arch::x86_64::__m256 {
+        let (avx, avx2) = (simd.avx, simd.avx2);
+        let step = avx._mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        avx._mm256_cvtepi32_ps(avx2._mm256_add_epi32(avx._mm256_set1_epi32(first), step))
+    }
+
+    /// `clamp(floor(r), 0, last)` per lane, NaN to 0: the coordinate is clamped in `f32`
+    /// before the conversion, which then cannot overflow.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn floor_index(
+        simd: pulp::x86::V3,
+        r: std::arch::x86_64::__m256,
+        last: std::arch::x86_64::__m256i,
+    ) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::{_MM_FROUND_NO_EXC, _MM_FROUND_TO_NEG_INF};
+        const FLOOR: i32 = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
+        let (avx, avx2) = (simd.avx, simd.avx2);
+        let fl = avx._mm256_round_ps::<FLOOR>(r);
+        // (`max` returns its second operand for a NaN)
+        let fl = avx._mm256_max_ps(fl, avx._mm256_setzero_ps());
+        let fl = avx._mm256_min_ps(fl, avx._mm256_set1_ps(BELOW_I32_MAX));
+        avx2._mm256_min_epi32(avx._mm256_cvttps_epi32(fl), last)
+    }
+
     #[cfg(target_arch = "x86_64")]
     struct Nearest<'a> {
         simd: pulp::x86::V3,
@@ -238,8 +266,6 @@ mod avx2 {
 
         #[inline(always)]
         fn call(self) {
-            use std::arch::x86_64::{_MM_FROUND_NO_EXC, _MM_FROUND_TO_NEG_INF};
-            const FLOOR: i32 = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
             let Nearest {
                 simd,
                 scale,
@@ -248,14 +274,12 @@ mod avx2 {
                 last,
                 idx,
             } = self;
-            let (avx, avx2, fma) = (simd.avx, simd.avx2, simd.fma);
+            let (avx, fma) = (simd.avx, simd.fma);
             let f = |v: f32| avx._mm256_set1_ps(v);
-            let (scale_v, half, zero, top) = (f(scale), f(0.5), f(0.0), f(BELOW_I32_MAX));
+            let (scale_v, half, zero) = (f(scale), f(0.5), f(0.0));
             let last_v = avx._mm256_set1_epi32(last);
-            let step = avx._mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
             for (b, block) in idx.chunks_exact_mut(8).enumerate() {
-                let o = avx2._mm256_add_epi32(avx._mm256_set1_epi32(first + 8 * b as i32), step);
-                let o = avx._mm256_cvtepi32_ps(o);
+                let o = outputs(simd, first + 8 * b as i32);
                 let r = match rule {
                     0 => avx._mm256_mul_ps(scale_v, o),
                     1 => {
@@ -271,10 +295,7 @@ mod avx2 {
                         avx._mm256_add_ps(avx._mm256_max_ps(src, zero), half)
                     }
                 };
-                let r = avx._mm256_round_ps::<FLOOR>(r);
-                let r = avx._mm256_min_ps(avx._mm256_max_ps(r, zero), top);
-                let i = avx2._mm256_min_epi32(avx._mm256_cvttps_epi32(r), last_v);
-                let i: [i32; 8] = pulp::cast(i);
+                let i: [i32; 8] = pulp::cast(floor_index(simd, r, last_v));
                 for (d, &v) in block.iter_mut().zip(&i) {
                     *d = v as usize;
                 }
@@ -299,8 +320,6 @@ mod avx2 {
 
         #[inline(always)]
         fn call(self) {
-            use std::arch::x86_64::{_MM_FROUND_NO_EXC, _MM_FROUND_TO_NEG_INF};
-            const FLOOR: i32 = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
             let Linear {
                 simd,
                 scale,
@@ -312,18 +331,15 @@ mod avx2 {
             } = self;
             let (avx, avx2) = (simd.avx, simd.avx2);
             let f = |v: f32| avx._mm256_set1_ps(v);
-            let (scale_v, half, zero, one, top) =
-                (f(scale), f(0.5), f(0.0), f(1.0), f(BELOW_I32_MAX));
+            let (scale_v, half, zero, one) = (f(scale), f(0.5), f(0.0), f(1.0));
             let last_v = avx._mm256_set1_epi32(last);
             let one_i = avx._mm256_set1_epi32(1);
-            let step = avx._mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
             for (b, (ix, wt)) in idx
                 .chunks_exact_mut(16)
                 .zip(w.chunks_exact_mut(16))
                 .enumerate()
             {
-                let o = avx2._mm256_add_epi32(avx._mm256_set1_epi32(first + 8 * b as i32), step);
-                let o = avx._mm256_cvtepi32_ps(o);
+                let o = outputs(simd, first + 8 * b as i32);
                 let r = if align_corners {
                     avx._mm256_mul_ps(scale_v, o)
                 } else {
@@ -332,9 +348,7 @@ mod avx2 {
                     // λ = 0 there, as 0 does here
                     avx._mm256_max_ps(avx._mm256_sub_ps(src, half), zero)
                 };
-                let fl = avx._mm256_round_ps::<FLOOR>(r);
-                let fl = avx._mm256_min_ps(avx._mm256_max_ps(fl, zero), top);
-                let i0 = avx2._mm256_min_epi32(avx._mm256_cvttps_epi32(fl), last_v);
+                let i0 = floor_index(simd, r, last_v);
                 let lambda = avx._mm256_sub_ps(r, avx._mm256_cvtepi32_ps(i0));
                 let lambda = avx._mm256_min_ps(avx._mm256_max_ps(lambda, zero), one);
                 let i1 = avx2._mm256_min_epi32(avx2._mm256_add_epi32(i0, one_i), last_v);
