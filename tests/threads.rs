@@ -224,6 +224,20 @@ fn resizes_of_few_long_rows_are_thread_count_independent() {
     }
 }
 
+/// A resize that changes nothing (ONNX Runtime returns the input when the shapes agree) of
+/// one long row is a copy, with any number of threads (with two, such a row once took the
+/// banded path with no table and wrote nothing).
+#[test]
+fn unchanged_long_rows_are_copied() {
+    let x = ramp(ndarray::Ix1(100_000)).into_dyn();
+    for threads in [1, 2] {
+        let y = in_pool(threads, || {
+            resize(&x, &Resize::new().scales(vec![1.0])).unwrap()
+        });
+        assert!(same_bits(&x, &y), "{threads} threads");
+    }
+}
+
 /// ONNX `tf_crop_and_resize` with an extrapolation value: outputs outside the crop are that
 /// value exactly, also when the resize runs in parallel tasks.
 #[test]

@@ -56,10 +56,21 @@ pub(crate) fn resize<T: Element>(
         .collect();
     let total = bytes.iter().fold(0usize, |a, &b| a.saturating_add(b));
     let bound = MIN_BOUND_BYTES.max(std::mem::size_of_val(out));
-    let widest = (0..bytes.len()).max_by_key(|&k| bytes[k]);
+    // (only a resized axis can run in bands: with none, the engine copies)
+    let widest = (0..bytes.len())
+        .filter(|&k| sources[k].is_some())
+        .max_by_key(|&k| bytes[k]);
     match widest {
         Some(axis) if total > bound / 2 => {
             let band = band_len(in_shape, sources, axis);
+            if copies(sources[axis].as_ref(), band) {
+                // an axis kept as it is (`out == in` with a copying table) is copied, as
+                // with its whole table (a band is never taken for the identity)
+                let mut tables: Vec<Option<AxisTable<T>>> = super::tables::whole_tables(sources);
+                tables[axis] = None;
+                kernels::resize_contiguous(input, in_shape, &tables, extrapolation, out);
+                return;
+            }
             in_bands(input, in_shape, sources, axis, band, extrapolation, out);
         }
         Some(axis) if few_long_rows(in_shape, sources, axis, out.len()) => {
@@ -73,8 +84,21 @@ pub(crate) fn resize<T: Element>(
     }
 }
 
-/// Whether only the last axis is resized, on too few rows for the engine's row tasks to
-/// keep the threads busy, with outputs enough to share out.
+/// Whether `src`'s whole table copies its input (see [`AxisTable::is_identity`]), checked a
+/// band of `band` outputs at a time.
+fn copies<T: Element>(src: Option<&AxisSource<'_, T>>, band: usize) -> bool {
+    let Some(src) = src.filter(|s| s.in_len == s.out_len) else {
+        return false;
+    };
+    let band = band.max(1);
+    (0..src.out_len)
+        .step_by(band)
+        .all(|o0| src.table(o0..(o0 + band).min(src.out_len)).copies_from(o0))
+}
+
+/// Whether only the last axis is resized (to another length: a kept one is a copy), on too
+/// few rows for the engine's row tasks to keep the threads busy, with outputs enough to
+/// share out.
 fn few_long_rows<T: Element>(
     in_shape: &[usize],
     sources: &[Option<AxisSource<'_, T>>],
@@ -86,6 +110,9 @@ fn few_long_rows<T: Element>(
         let threads = rayon::current_num_threads();
         let rows: usize = in_shape[..axis].iter().product();
         axis + 1 == in_shape.len()
+            && sources[axis]
+                .as_ref()
+                .is_some_and(|s| s.in_len != s.out_len)
             && sources[..axis].iter().all(Option::is_none)
             && rows < ROWS_PER_THREAD * threads
             && outputs >= MIN_PARALLEL_OUTPUTS
@@ -202,7 +229,10 @@ pub(super) fn in_bands<T: Element>(
             let o0 = b * band;
             let o1 = (o0 + band).min(len_out);
             let mut tables = others[axis..].to_vec();
-            tables[0] = Some(src.table(o0..o1));
+            tables[0] = Some(AxisTable {
+                band: true,
+                ..src.table(o0..o1)
+            });
             for (row, piece) in input.chunks_exact(row_in).zip(pieces) {
                 kernels::resize_contiguous(row, row_shape, &tables, extrapolation, piece);
             }
@@ -225,7 +255,10 @@ pub(super) fn in_bands<T: Element>(
     let (mut gathered, mut banded) = (Vec::new(), Vec::new());
     for o0 in (0..len_out).step_by(band) {
         let o1 = (o0 + band).min(len_out);
-        let mut table = src.table(o0..o1);
+        let mut table = AxisTable {
+            band: true,
+            ..src.table(o0..o1)
+        };
         let i0 = table.rebase();
         let w = table.in_len;
         window_shape[axis] = w;
@@ -344,6 +377,44 @@ mod tests {
             let same = want.iter().zip(&y).all(|(a, b)| a.to_bits() == b.to_bits());
             proptest::prop_assert!(same, "{:?} axis {} bands of {}", cfg, axis, band);
         }
+    }
+
+    /// A band is never taken for a copy: the last output of an align-corners linear x5/3
+    /// reads input 2 twice, with weights 1 and 0, which alone looks like the identity; with
+    /// an infinite input the definition gives NaN (inf * 0), and so must every band. An axis
+    /// whose whole table copies is copied, in bands or not (infinities stay).
+    #[test]
+    fn bands_keep_the_identity_whole() {
+        // (the rows' axis has a table too, a copy, so the bands of the last axis are narrowed
+        // to their windows: the band of the last output reads one input)
+        let cfg = Upsample::<2>::size([1, 5])
+            .mode(Mode::Linear)
+            .coordinates(CoordinateMode::AlignCorners);
+        let shape = [1, 1, 1, 3];
+        let (_, sources) = cfg.tables::<f64>(&shape).unwrap();
+        let x = [1.0, 2.0, f64::INFINITY];
+        let mut whole = [0.0; 5];
+        kernels::resize_contiguous(&x, &shape, &whole_tables(&sources), 0.0, &mut whole);
+        assert!(whole[4].is_nan());
+        for band in [1, 2] {
+            let mut y = [0.0; 5];
+            in_bands(&x, &shape, &sources, 3, band, 0.0, &mut y);
+            let same = y
+                .iter()
+                .zip(&whole)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "bands of {band}: {y:?} against {whole:?}");
+        }
+        // a same-length axis long enough to run in bands for memory: copied
+        let n = 1 << 20;
+        let cfg = Upsample::<1>::size([n]).mode(Mode::Linear);
+        let (_, sources) = cfg.tables::<f64>(&[1, 1, n]).unwrap();
+        let mut x = ramp(n, 3);
+        x[7] = f64::INFINITY;
+        x[n - 1] = f64::NEG_INFINITY;
+        let mut y = vec![0.0; n];
+        resize(&x, &[1, 1, n], &sources, 0.0, &mut y);
+        assert!(x.iter().zip(&y).all(|(a, b)| a.to_bits() == b.to_bits()));
     }
 
     #[test]

@@ -739,6 +739,7 @@ impl Resize {
             idx,
             w,
             outside: Vec::new(),
+            band: false,
         }
     }
 }

@@ -124,6 +124,9 @@ pub(crate) struct AxisTable<T> {
     /// Outputs whose coordinate falls outside the input (`tf_crop_and_resize` only): they
     /// take the extrapolation value. Empty when no output is outside.
     pub outside: Vec<bool>,
+    /// A band of a longer axis's outputs (see `super::bands`): never taken for the identity,
+    /// which is a property of a whole table (a band of one output can look like a copy).
+    pub band: bool,
 }
 
 impl<T: Element> AxisTable<T> {
@@ -137,6 +140,7 @@ impl<T: Element> AxisTable<T> {
             idx,
             w: Vec::new(),
             outside: Vec::new(),
+            band: false,
         }
     }
 
@@ -151,6 +155,7 @@ impl<T: Element> AxisTable<T> {
             idx,
             w,
             outside: Vec::new(),
+            band: false,
         }
     }
 
@@ -173,6 +178,7 @@ impl<T: Element> AxisTable<T> {
                 Some(&first_outside) => vec![first_outside; n],
                 None => Vec::new(),
             },
+            band: self.band,
         }
     }
 
@@ -217,17 +223,24 @@ impl<T: Element> AxisTable<T> {
     /// Whether the table is the identity (copy): same length, tap `o` of weight exactly 1 at
     /// `o` (other taps of weight exactly 0), nothing outside.
     pub(crate) fn is_identity(&self) -> bool {
-        if self.in_len != self.out_len || !self.outside.is_empty() {
+        !self.band && self.in_len == self.out_len && self.copies_from(0)
+    }
+
+    /// Whether output `o` of this table (the outputs from `first` of its axis) copies input
+    /// `first + o`, every output with nothing outside: the identity test, for a band of a
+    /// same-length axis too.
+    pub(crate) fn copies_from(&self, first: usize) -> bool {
+        if !self.outside.is_empty() {
             return false;
         }
         (0..self.out_len).all(|o| {
             let r = self.offs[o]..self.offs[o + 1];
             if self.w.is_empty() {
-                return self.idx[r.start] == o;
+                return self.idx[r.start] == first + o;
             }
             let mut one = false;
             for t in r {
-                if self.w[t] == T::one() && self.idx[t] == o && !one {
+                if self.w[t] == T::one() && self.idx[t] == first + o && !one {
                     one = true;
                 } else if self.w[t] != T::zero() {
                     return false;
@@ -707,6 +720,7 @@ pub(crate) fn torch_antialias<T: Element>(
         idx,
         w,
         outside: Vec::new(),
+        band: false,
     }
 }
 
@@ -782,6 +796,7 @@ pub(crate) fn area<T: Element>(in_len: usize, out_len: usize, outs: Range<usize>
         idx,
         w,
         outside: Vec::new(),
+        band: false,
     }
 }
 
