@@ -96,12 +96,17 @@ pub(crate) fn resize_contiguous<T: Element>(
         return;
     };
     let rank = in_shape.len();
+    // (each a scan of its table: once per call)
+    let fixed_taps: Vec<Option<usize>> = effective
+        .iter()
+        .map(|t| t.and_then(AxisTable::fixed_taps))
+        .collect();
     let mut levels = Vec::with_capacity(rank - first);
     for k in first..rank {
         let table = effective[k];
         let row_batch = if k + 2 == rank && table.is_some_and(|t| !t.is_nearest()) {
             effective[k + 1]
-                .filter(|t| batches_rows(t, t.fixed_taps()))
+                .filter(|t| batches_rows(t, fixed_taps[k + 1]))
                 .map_or(1, |_| ROW_BATCH)
         } else {
             1
@@ -115,7 +120,7 @@ pub(crate) fn resize_contiguous<T: Element>(
             sub_out: out_shape[k + 1..].iter().product(),
             deeper_identity,
             repeat: table.and_then(AxisTable::integer_repeat),
-            fixed_taps: table.and_then(AxisTable::fixed_taps),
+            fixed_taps: fixed_taps[k],
             periodic: table
                 .filter(|_| k + 1 == rank)
                 .and_then(AxisTable::periodic),
