@@ -85,6 +85,12 @@ fn conv_transpose_is_thread_count_independent() {
             ramp(ndarray::Ix4(96, 6, 1, 1)),
             ConvTranspose2d::new(),
         ),
+        // a 1x1 layer with more outputs on one image (GEMMs in four channel blocks)
+        (
+            ramp(ndarray::Ix4(1, 64, 64, 64)),
+            ramp(ndarray::Ix4(64, 256, 1, 1)),
+            ConvTranspose2d::new(),
+        ),
         // one small image at stride 1 (a lone band split into two channel halves) and a
         // 3-channel 8x8 head on it (one-channel blocks)
         (
@@ -161,6 +167,12 @@ fn conv_and_upsample_are_thread_count_independent() {
     let cfg = Conv2d::new();
     let one = in_pool(1, || conv2d(&x, &w1, None, &cfg).unwrap());
     let two = in_pool(2, || conv2d(&x, &w1, None, &cfg).unwrap());
+    assert!(same_bits(&one, &two));
+    // a 1x1 convolution with more outputs on one image (GEMMs in two channel blocks)
+    let w2 = ramp(ndarray::Ix4(48, 24, 1, 1));
+    let lone = x.slice(ndarray::s![..1, .., .., ..]).to_owned();
+    let one = in_pool(1, || conv2d(&lone, &w2, None, &cfg).unwrap());
+    let two = in_pool(2, || conv2d(&lone, &w2, None, &cfg).unwrap());
     assert!(same_bits(&one, &two));
     // one long signal (windows of the row as tasks)
     let signal = ramp(ndarray::Ix3(1, 24, 40000));

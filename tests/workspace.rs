@@ -148,7 +148,7 @@ fn conv<T: Element>(name: &str, (x, cout, k, s, pad, g): Case) {
 }
 
 fn all_for<T: Element>() {
-    let deconvs: [(&str, Case); 38] = [
+    let deconvs: [(&str, Case); 39] = [
         ("dcgan", ([8, 256, 16, 16], 128, 4, 2, 1, 1)),
         ("unet", ([1, 512, 32, 32], 256, 2, 2, 0, 1)),
         ("fcn", ([1, 21, 32, 32], 21, 16, 8, 4, 1)),
@@ -248,6 +248,11 @@ fn all_for<T: Element>() {
             "1x1 on an aliased plane",
             ([1, 512, 256, 256], 48, 1, 1, 0, 1),
         ),
+        // more outputs: GEMMs reading the weight in place, a lone image in channel blocks
+        (
+            "1x1 lone image, large weight",
+            ([1, 2048, 7, 7], 1024, 1, 1, 0, 1),
+        ),
         (
             "col2im, aliased input copied",
             ([1, 64, 256, 256], 3, 3, 2, 1, 1),
@@ -256,7 +261,7 @@ fn all_for<T: Element>() {
     for (name, case) in deconvs {
         deconv2d::<T>(&format!("conv_transpose2d {name} {}", T::NAME), case);
     }
-    let convs: [(&str, Case); 9] = [
+    let convs: [(&str, Case); 10] = [
         // Winograd in blocks of output channels (per group)
         ("3x3, 512 channels", ([1, 512, 48, 48], 512, 3, 1, 1, 1)),
         (
@@ -267,6 +272,10 @@ fn all_for<T: Element>() {
         (
             "1x1 on an aliased plane",
             ([1, 512, 256, 256], 48, 1, 1, 0, 1),
+        ),
+        (
+            "1x1 lone image, large weight",
+            ([1, 2048, 7, 7], 1024, 1, 1, 0, 1),
         ),
         ("strided 4x4", ([2, 128, 64, 64], 256, 4, 2, 1, 1)),
         ("large weight", ([1, 1024, 6, 6], 1024, 3, 1, 1, 1)),

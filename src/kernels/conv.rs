@@ -28,7 +28,9 @@ use crate::Element;
 /// How a band's GEMM operands are formed from the input (the "lowering" of the convolution).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Lowering {
-    /// 1x1 kernel, stride 1, no padding: the input itself is the right operand.
+    /// 1x1 kernel, stride 1, no padding: the input itself is the right operand. (Only on
+    /// planes that alias, see [`aliased_input`]; elsewhere such layers run as
+    /// [`super::pointwise`] or [`super::pointwise_gemm`] products, without bands.)
     Pointwise,
     /// Full im2col: `C_in/g * taps` rows, one GEMM per band.
     Im2col,
@@ -160,6 +162,23 @@ fn halo_rows(p: &Problem, band_rows: usize) -> usize {
     band_rows + (p.axes[1].kernel - 1) * p.axes[1].dilation
 }
 
+/// `p` (a 1x1 stride-1 layer) as one product per image and group: the output channels are
+/// the rows, the input channels the depth.
+fn pointwise_shape(p: &Problem) -> Pointwise {
+    Pointwise {
+        batch: p.batch,
+        groups: p.groups,
+        rows: p.strided_channels,
+        depth: p.dense_channels,
+        plane: p.strided_plane(),
+    }
+}
+
+/// Whether `p` runs as [`super::pointwise_gemm`] products (no operand copy, no weight copy).
+fn takes_pointwise_gemm(p: &Problem) -> bool {
+    pointwise::is_pointwise(p) && super::pointwise_gemm::takes(&pointwise_shape(p))
+}
+
 /// Whether `p` runs as [`pointwise`] products (no scratch, no weight copy).
 fn takes_pointwise(p: &Problem) -> bool {
     pointwise::is_pointwise(p)
@@ -204,6 +223,9 @@ fn window_lowering_if(lowering: Lowering, windowed: bool) -> Lowering {
 pub(crate) fn workspace(p: &Problem) -> usize {
     if takes_pointwise(p) {
         return 0;
+    }
+    if takes_pointwise_gemm(p) {
+        return super::pointwise_gemm::workspace(&pointwise_shape(p));
     }
     if super::winograd::applies(p) || super::winograd::applies_in_blocks(p) {
         return super::winograd::call_workspace(p);
@@ -749,15 +771,13 @@ pub(super) fn run_with_row_shift<T: Element>(
     held: usize,
 ) {
     if takes_pointwise(p) {
-        let shape = Pointwise {
-            batch: p.batch,
-            groups: p.groups,
-            rows: p.strided_channels,
-            depth: p.dense_channels,
-            plane: p.strided_plane(),
-        };
         let layout = WeightLayout::output_major(p.dense_channels);
-        return pointwise::run(shape, layout, x, w, b, y);
+        return pointwise::run(pointwise_shape(p), layout, x, w, b, y);
+    }
+    if takes_pointwise_gemm(p) {
+        let layout = WeightLayout::output_major(p.dense_channels);
+        let at_once = super::max_concurrent(workspace(p), held, y.len(), std::mem::size_of::<T>());
+        return super::pointwise_gemm::run(pointwise_shape(p), layout, x, w, b, y, at_once);
     }
     if super::winograd::applies(p) {
         return super::winograd::run(p, x, w, b, y, held);
@@ -927,6 +947,22 @@ mod tests {
                 plain_axis(w, 1, 1, 0),
             ],
         }
+    }
+
+    /// 1x1 layers with more than 8 output channels run as [`super::pointwise_gemm`] products
+    /// (a lone image in channel blocks, batches, groups, a long 1-D signal) and equal the
+    /// definition; an aliasing plane does not.
+    #[test]
+    fn one_by_one_layers_with_more_outputs_run_in_place() {
+        for p in [
+            one_by_one(1, 1, 64, 512, (4, 5)),
+            one_by_one(3, 2, 12, 20, (6, 7)),
+            one_by_one(1, 1, 40, 9, (1, 3000)),
+        ] {
+            assert!(takes_pointwise_gemm(&p), "{p:?}");
+            assert_equals_definition(&p);
+        }
+        assert!(!takes_pointwise_gemm(&one_by_one(1, 1, 16, 32, (128, 128))));
     }
 
     /// Products of 8-16 rows, 128+ deep, run column-major and are transposed into the tile:

@@ -57,6 +57,9 @@ enum Path {
     /// (see [`super::phase_stack`]).
     PhaseStack,
     Subpixel,
+    /// 1x1 kernel at stride 1 with more output channels: GEMMs reading the weight in place
+    /// (see [`super::pointwise_gemm`]).
+    PointwiseGemm,
     Col2im,
 }
 
@@ -84,6 +87,8 @@ fn gemm_path(p: &Problem) -> Path {
             || super::tiled::applies(p))
     {
         Path::Pointwise
+    } else if pointwise::is_pointwise(p) && super::pointwise_gemm::takes(&pointwise_shape(p)) {
+        Path::PointwiseGemm
     } else if super::tiled::applies(p) {
         Path::Tiled
     } else if stacks_phases(p) {
@@ -177,6 +182,7 @@ fn run_path<T: Element>(
             y,
         ),
         Path::Projection => projection(p, x, w, b, y),
+        Path::PointwiseGemm => pointwise_gemm(p, x, w, prepared, b, y),
         Path::Tiled => super::tiled::run(p, x, w, b, y),
         Path::Flipped => as_forward_conv(p, x, w, prepared, b, y),
         Path::Subpixel => super::subpixel::run(p, x, w, prepared, b, y),
@@ -187,6 +193,28 @@ fn run_path<T: Element>(
         Path::PhaseStack => run_path(unstacked_path(p), p, x, w, prepared, b, y),
         Path::Col2im => gemm_col2im(p, x, w, prepared, b, y),
     }
+}
+
+/// [`Path::PointwiseGemm`]: the weight read in place, or a prepared layer's flipped kernel
+/// (for a 1x1 kernel, the weight transposed to `[C_out][C_in/g]`: the GEMM library runs the
+/// output-major form up to 1.3x faster, and a layer pays for it once).
+fn pointwise_gemm<T: Element>(
+    p: &Problem,
+    x: &[T],
+    w: &[T],
+    prepared: Option<&Prepared<T>>,
+    b: Option<&[T]>,
+    y: &mut [T],
+) {
+    let at_once = max_tasks_at_once::<T>(p, y.len());
+    let (w, layout) = match prepared {
+        Some(prepared) => (
+            prepared.flipped(|| flipped_weight(p, w)),
+            WeightLayout::output_major(p.strided_channels),
+        ),
+        _ => (w, WeightLayout::input_major(p.dense_channels)),
+    };
+    super::pointwise_gemm::run(pointwise_shape(p), layout, x, w, b, y, at_once);
 }
 
 /// A 1x1 stride-1 layer as [`pointwise`] products: the input channels (strided side) are the
@@ -306,7 +334,8 @@ const MOVE_COST: f64 = 16.0;
 /// taps around small inputs goes through col2im, one with few input channels (a 16-deep
 /// col2im product) flips. Under 16 input channels per group it always flips (a col2im
 /// product that shallow ran 1.2-2x slower in every layer measured), and a 1x1 kernel always
-/// flips (one GEMM; with few output channels [`pointwise`] takes it first). (Over 45 random stride-1 layers: 1.04x the time of the
+/// flips (one GEMM; [`pointwise`] and [`super::pointwise_gemm`] take it first, but on
+/// planes that alias). (Over 45 random stride-1 layers: 1.04x the time of the
 /// better path on average, against 1.47x for always flipping.)
 fn prefers_col2im_at_stride_one(p: &Problem) -> bool {
     let (kvol, cin, cout) = (p.kernel_volume(), p.strided_channels, p.dense_channels);
@@ -436,6 +465,7 @@ fn path_workspace(path: Path, p: &Problem) -> usize {
         Path::Direct => super::direct::workspace(p).max(path_workspace(gemm_path(p), p)),
         Path::Depthwise => super::depthwise::workspace(p),
         Path::Pointwise => 0,
+        Path::PointwiseGemm => super::pointwise_gemm::workspace(&pointwise_shape(p)),
         Path::Tiled => super::tiled::workspace(p),
         Path::Projection => packing(
             images_per_projection(p),
@@ -501,7 +531,11 @@ fn path_copies(path: Path, p: &Problem) -> usize {
     let weight = p.strided_channels_total() * p.dense_channels * p.kernel_volume();
     match path {
         Path::Direct => super::direct::copies(p).max(path_copies(gemm_path(p), p)),
-        Path::Depthwise | Path::Pointwise | Path::Projection | Path::Tiled => 0,
+        Path::Depthwise
+        | Path::Pointwise
+        | Path::PointwiseGemm
+        | Path::Projection
+        | Path::Tiled => 0,
         Path::Flipped => {
             // (Winograd's kernel is made from the weight as it is, without a flipped copy)
             let flipped = flipped_problem(p);
@@ -1805,6 +1839,25 @@ fn flipped_problem(p: &Problem) -> Problem {
     }
 }
 
+/// The forward convolution's kernel of the stride-1 layer `p`: `w'[g*cg + co, ci, k'] =
+/// w[g*cin_g + ci, co, kvol-1-k']` (reversing the flat tap index flips every spatial axis
+/// at once).
+fn flipped_weight<T: Element>(p: &Problem, w: &[T]) -> Vec<T> {
+    let (cin_g, cg, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
+    // appended in order, not zero-filled first (perf, a 8 -> 512 5x5 layer on an 8x8 map:
+    // the zero fill was 3% of its time)
+    let mut flipped = Vec::with_capacity(p.groups * cg * cin_g * kvol);
+    for g in 0..p.groups {
+        for co in 0..cg {
+            for ci in 0..cin_g {
+                let src = &w[((g * cin_g + ci) * cg + co) * kvol..][..kvol];
+                flipped.extend(src.iter().rev());
+            }
+        }
+    }
+    flipped
+}
+
 /// Stride 1: flip the kernel, swap the channel roles, run the forward convolution.
 /// (A prepared layer keeps the flipped kernel across calls.)
 fn as_forward_conv<T: Element>(
@@ -1816,22 +1869,7 @@ fn as_forward_conv<T: Element>(
     y: &mut [T],
 ) {
     let conv = flipped_problem(p);
-    let (cin_g, cg, kvol) = (p.strided_channels, p.dense_channels, p.kernel_volume());
-    let flip = || {
-        // w'[g*cg + co, ci, k'] = w[g*cin_g + ci, co, kvol-1-k']: reversing the flat tap
-        // index flips every spatial axis at once. Appended in order, not zero-filled first
-        // (perf, a 8 -> 512 5x5 layer on an 8x8 map: the zero fill was 3% of its time).
-        let mut flipped = Vec::with_capacity(p.groups * cg * cin_g * kvol);
-        for g in 0..p.groups {
-            for co in 0..cg {
-                for ci in 0..cin_g {
-                    let src = &w[((g * cin_g + ci) * cg + co) * kvol..][..kvol];
-                    flipped.extend(src.iter().rev());
-                }
-            }
-        }
-        flipped
-    };
+    let flip = || flipped_weight(p, w);
     if super::winograd::applies_in_blocks(&conv) {
         // a transformed kernel over the copy budget: a block of it at a time, every call
         let per_block = super::winograd::block_channels(&conv);
@@ -2342,9 +2380,10 @@ mod tests {
 
     /// Stride 1 goes through GEMM + col2im when the flipped product would have few rows (an
     /// image-to-RGB layer, a 16-channel layer on 8x8 inputs) and flips otherwise (few input
-    /// channels; a 1x1 kernel; Winograd on a large plane), except a 1x1 kernel with at most 8
-    /// output channels, or 16 from 64 inputs on a 128x128 plane ([`pointwise`]); all equal the
-    /// definition.
+    /// channels; Winograd on a large plane); a 1x1 kernel goes through [`pointwise`] with at
+    /// most 8 output channels, or 16 from 64 inputs on a 128x128 plane, through
+    /// [`super::pointwise_gemm`] with more, and flips on a plane that aliases; all equal
+    /// the definition.
     #[test]
     fn stride_one_layers_pick_a_path_by_product_shape() {
         let square = |strided: usize, kernel: usize, pad: usize| {
@@ -2362,9 +2401,10 @@ mod tests {
             (2, 192, 3, square(12, 4, 0), Path::Col2im),
             (2, 128, 16, square(8, 5, 0), Path::Col2im),
             (1, 8, 64, square(12, 3, 1), Path::Flipped),
-            (1, 64, 32, square(9, 1, 0), Path::Flipped),
+            (1, 64, 32, square(9, 1, 0), Path::PointwiseGemm),
             (2, 64, 8, square(9, 1, 0), Path::Pointwise),
-            (2, 64, 16, square(9, 1, 0), Path::Flipped),
+            (2, 64, 16, square(9, 1, 0), Path::PointwiseGemm),
+            (1, 1024, 512, square(7, 1, 0), Path::PointwiseGemm),
             (1, 64, 16, square(128, 1, 0), Path::Pointwise),
             (1, 32, 16, square(128, 1, 0), Path::Flipped),
             (1, 300, 2, square(20, 1, 0), Path::Pointwise),
@@ -2444,6 +2484,55 @@ mod tests {
             }
             assert_runs_the_definition(&p, 9);
         }
+    }
+
+    /// 1x1 stride-1 layers with more than 8 output channels per group go through
+    /// [`super::pointwise_gemm`] (lone images split into channel blocks, groups, 1-D to 3-D,
+    /// a long signal), through the functions (weight read in place) and through a prepared
+    /// layer (its flipped kernel), with bias in `f64` and `f32` (exact data, so a tolerance of
+    /// 0) and without in `f64`; all equal the definition. A plane that aliases keeps the
+    /// flipped path.
+    #[test]
+    fn pointwise_gemm_takes_one_by_one_layers_with_more_outputs() {
+        let unit = |n: usize| plain_axis(n, 1, 1, 0);
+        let problem = |batch, groups, cin, cout, axes| Problem {
+            batch,
+            groups,
+            strided_channels: cin,
+            dense_channels: cout,
+            axes,
+        };
+        for p in [
+            problem(1, 1, 70, 40, [AxisMap::UNIT, unit(9), unit(11)]),
+            problem(1, 1, 512, 64, [AxisMap::UNIT, unit(4), unit(5)]),
+            problem(2, 3, 20, 13, [AxisMap::UNIT, unit(6), unit(7)]),
+            problem(1, 2, 24, 33, [unit(3), unit(4), unit(5)]),
+            problem(1, 1, 9, 20, [AxisMap::UNIT, AxisMap::UNIT, unit(3000)]),
+        ] {
+            assert_eq!(path(&p), Path::PointwiseGemm, "{p:?}");
+            for with_bias in [true, false] {
+                for layer in [false, true] {
+                    // a layer's second call reads the kept form the first one made
+                    let calls = if layer { 2 } else { 1 };
+                    let bad = mismatch(&p, 3, with_bias, 1e-12, |x, w, b, y| {
+                        let prepared = Prepared::new();
+                        for _ in 0..calls {
+                            run(&p, x, w, layer.then_some(&prepared), b, y);
+                        }
+                    });
+                    assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+                    let bad = mismatch_f32(&p, 5, 0.0, |x, w, b, y| {
+                        let prepared = Prepared::new();
+                        for _ in 0..calls {
+                            run(&p, x, w, layer.then_some(&prepared), b, y);
+                        }
+                    });
+                    assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+                }
+            }
+        }
+        let aliased = problem(1, 1, 32, 16, [AxisMap::UNIT, unit(128), unit(128)]);
+        assert_eq!(path(&aliased), Path::Flipped);
     }
 
     /// GEMM + col2im with few rows on an input whose planes alias (256x256; a 1-D signal of

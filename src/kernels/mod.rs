@@ -13,6 +13,7 @@ mod panels;
 mod parallel;
 mod phase_stack;
 mod pointwise;
+mod pointwise_gemm;
 mod prepared;
 pub(crate) use prepared::Prepared;
 mod scratch;
