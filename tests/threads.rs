@@ -181,11 +181,15 @@ fn conv_and_upsample_are_thread_count_independent() {
     let one = in_pool(1, || conv1d(&signal, &w3, None, &cfg).unwrap());
     let two = in_pool(2, || conv1d(&signal, &w3, None, &cfg).unwrap());
     assert!(same_bits(&one, &two));
+    // (and small planes, each in two passes: see `upsample::small_planes`)
+    let small = ramp(ndarray::Ix4(2, 40, 8, 9));
     for mode in [Mode::Nearest, Mode::Linear, Mode::Cubic, Mode::Area] {
         let up = Upsample2d::scale([2.0, 2.0]).mode(mode);
-        let one = in_pool(1, || upsample2d(&x, &up).unwrap());
-        let two = in_pool(2, || upsample2d(&x, &up).unwrap());
-        assert!(same_bits(&one, &two), "{mode:?}");
+        for x in [&x, &small] {
+            let one = in_pool(1, || upsample2d(x, &up).unwrap());
+            let two = in_pool(2, || upsample2d(x, &up).unwrap());
+            assert!(same_bits(&one, &two), "{mode:?}");
+        }
     }
 }
 

@@ -46,12 +46,37 @@ struct LevelInfo<'a, T> {
     fixed_taps: Option<usize>,
     /// The table's periodic run (innermost axis only, see [`AxisTable::periodic`]).
     periodic: Option<Periodic<T>>,
-    /// Ring size for cached inner results.
+    /// Ring size for cached inner results (see [`ring_size`]).
     ring: usize,
     /// Input slices this level resizes together through the next level when one is missing
     /// from the ring: [`ROW_BATCH`] where the next level is the innermost axis with a table
     /// [`batches_rows`] takes, otherwise 1.
     row_batch: usize,
+}
+
+/// Most slots of a ring rounded up to a power of two (see [`ring_size`]).
+const MAX_POW2_RING: usize = 64;
+
+/// Slots of a ring that must hold `needed` inner results: a power of two up to
+/// [`MAX_POW2_RING`] (a wider ring's extra rows are its cost), so that the slot of input `i`
+/// is `i & (ring - 1)` instead of a division (on small planes the divisions were a third of
+/// the level's time: 512 planes of 8x8, bilinear x2); `needed` itself above.
+fn ring_size(needed: usize) -> usize {
+    if needed <= MAX_POW2_RING {
+        needed.next_power_of_two()
+    } else {
+        needed
+    }
+}
+
+/// The slot of input `i` in a ring of `ring` slots (see [`ring_size`]).
+#[inline(always)]
+fn ring_slot(i: usize, ring: usize) -> usize {
+    if ring.is_power_of_two() {
+        i & (ring - 1)
+    } else {
+        i % ring
+    }
 }
 
 /// Scratch of one level: a ring of inner results keyed by input index.
@@ -125,7 +150,9 @@ pub(crate) fn resize_contiguous<T: Element>(
                 .filter(|_| k + 1 == rank)
                 .and_then(AxisTable::periodic),
             // (a batch of rows ahead of the current output's window must not evict it)
-            ring: table.filter(|_| cached).map_or(1, AxisTable::max_span) + row_batch - 1,
+            ring: ring_size(
+                table.filter(|_| cached).map_or(1, AxisTable::max_span) + row_batch - 1,
+            ),
             row_batch,
         });
     }
@@ -240,6 +267,15 @@ fn run_planes<T: Element>(
     plane_in: usize,
     plane_out: usize,
 ) {
+    if let [LevelInfo { table: Some(h), .. }, ref width @ LevelInfo { table: Some(w), .. }] =
+        ctx.levels[..]
+    {
+        let batched = batches_rows(w, width.fixed_taps);
+        if super::small_planes::applies(h, w) && !batched {
+            let along = |src: &[T], dst: &mut [T]| row(w, width, src, dst, ctx.extrapolation);
+            return super::small_planes::run(h, w, along, input, out);
+        }
+    }
     let mut scratch = level_scratch(ctx);
     if let [LevelInfo {
         table: Some(tab),
@@ -390,7 +426,7 @@ fn level<T: Element>(
             combine(dst, w, |t| &inp[idx[t] * si..(idx[t] + 1) * si]);
         } else {
             for &i in idx {
-                let slot = i % ring;
+                let slot = ring_slot(i, ring);
                 if lv.keys[slot] != i && info.row_batch > 1 {
                     // this row and the next ones (the later outputs want them) in one pass
                     let next = ctx.levels[k + 1].table.expect("batched rows have a table");
@@ -398,7 +434,7 @@ fn level<T: Element>(
                     let batch = &mut lv.batch[..b * so];
                     rows_together(next, &inp[i * si..(i + b) * si], si, &mut lv.lanes, batch);
                     for (j, r) in batch.chunks_exact(so).enumerate() {
-                        let slot = (i + j) % ring;
+                        let slot = ring_slot(i + j, ring);
                         lv.keys[slot] = i + j;
                         lv.cache[slot * so..(slot + 1) * so].copy_from_slice(r);
                     }
@@ -410,7 +446,7 @@ fn level<T: Element>(
             }
             let cache = &lv.cache;
             combine(dst, w, |t| {
-                let slot = idx[t] % ring;
+                let slot = ring_slot(idx[t], ring);
                 &cache[slot * so..(slot + 1) * so]
             });
         }

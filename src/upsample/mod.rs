@@ -45,6 +45,7 @@ mod onnx;
 mod pixel_shuffle;
 #[cfg(test)]
 pub(crate) mod reference;
+mod small_planes;
 mod table_kernels;
 pub(crate) mod tables;
 
