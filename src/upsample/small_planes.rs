@@ -37,11 +37,12 @@ pub(super) fn applies<T: Element>(h: &AxisTable<T>, w: &AxisTable<T>) -> bool {
 
 /// Resizes the consecutive planes of `input` (`h.in_len x w.in_len` each) into `out`
 /// (`h.out_len x w.out_len` each) through `h` and `w` (see [`applies`]); `along(src, dst)`
-/// resizes one input row through `w` (the engine's own row kernel).
+/// resizes one input row, or a block of [`BLOCK`] consecutive rows, through `w` (the
+/// engine's own row kernels).
 pub(super) fn run<T: Element>(
     h: &AxisTable<T>,
     w: &AxisTable<T>,
-    along: impl Fn(&[T], &mut [T]),
+    along: impl FnMut(&[T], &mut [T]),
     input: &[T],
     out: &mut [T],
 ) {
@@ -62,6 +63,9 @@ pub(super) fn run<T: Element>(
     });
 }
 
+/// Input rows resized along the width together (see [`run`]).
+pub(super) const BLOCK: usize = 8;
+
 /// See [`run`].
 struct Planes<'a, T, F> {
     h: &'a AxisTable<T>,
@@ -74,7 +78,7 @@ struct Planes<'a, T, F> {
     rows: &'a mut [T],
 }
 
-impl<T: Element, F: Fn(&[T], &mut [T])> Kernel for Planes<'_, T, F> {
+impl<T: Element, F: FnMut(&[T], &mut [T])> Kernel for Planes<'_, T, F> {
     type Output = ();
 
     #[inline(always)]
@@ -82,7 +86,7 @@ impl<T: Element, F: Fn(&[T], &mut [T])> Kernel for Planes<'_, T, F> {
         let Planes {
             h,
             w,
-            along,
+            mut along,
             needed,
             input,
             out,
@@ -94,13 +98,24 @@ impl<T: Element, F: Fn(&[T], &mut [T])> Kernel for Planes<'_, T, F> {
             .chunks_exact(plane_in)
             .zip(out.chunks_exact_mut(plane_out))
         {
-            for ((src, dst), _) in x
-                .chunks_exact(w_in)
-                .zip(rows.chunks_exact_mut(w_out))
-                .zip(needed)
-                .filter(|(_, &n)| n)
+            // blocks of BLOCK rows all needed at once, otherwise the needed rows one by one
+            for ((src, dst), need) in x
+                .chunks(BLOCK * w_in)
+                .zip(rows.chunks_mut(BLOCK * w_out))
+                .zip(needed.chunks(BLOCK))
             {
-                along(src, dst);
+                if need.len() == BLOCK && need.iter().all(|&n| n) {
+                    along(src, dst);
+                    continue;
+                }
+                for ((src, dst), _) in src
+                    .chunks_exact(w_in)
+                    .zip(dst.chunks_exact_mut(w_out))
+                    .zip(need)
+                    .filter(|(_, &n)| n)
+                {
+                    along(src, dst);
+                }
             }
             for (oh, dst) in y.chunks_exact_mut(w_out).enumerate() {
                 let taps = h.offs[oh]..h.offs[oh + 1];
