@@ -7,7 +7,10 @@
 //! [`MAX_ROWS_BYTES`], each plane is done in two plain passes: every input row the
 //! height taps read, resized along the width into a buffer (by the engine's row kernel),
 //! then each output row combined from the buffer's rows. A run of planes goes through one
-//! kernel compiled for the best instruction set.
+//! kernel compiled for the best instruction set; where every input row is read, a group of
+//! planes (as many as the buffer holds) goes through the width pass as one run of rows, so
+//! that blocks of eight rows fill across small planes' boundaries (7x7 to 14x14 maps,
+//! bilinear x2: 0.82-0.84x the time of a plane at a time; x0.5 of 28x31 0.91x).
 //!
 //! The arithmetic is the engine's, bit for bit: along the width `r[i][ow] = w_0 x[i][j_0] +
 //! w_1 x[i][j_1] + ...`, then `y[oh][ow] = v_0 r[i_0][ow] + v_1 r[i_1][ow] + ...`, each sum a
@@ -51,7 +54,14 @@ pub(super) fn run<T: Element>(
     for &i in &h.idx {
         needed[i] = true;
     }
-    let mut rows = vec![T::zero(); h.in_len * w.out_len];
+    // a group of planes' rows when every row is needed (see `Planes`), one plane's otherwise
+    let per_plane = h.in_len * w.out_len;
+    let group = if needed.iter().all(|&n| n) {
+        (MAX_ROWS_BYTES / std::mem::size_of::<T>() / per_plane.max(1)).max(1)
+    } else {
+        1
+    };
+    let mut rows = vec![T::zero(); group * per_plane];
     vectorized(Planes {
         h,
         w,
@@ -94,6 +104,33 @@ impl<T: Element, F: FnMut(&[T], &mut [T])> Kernel for Planes<'_, T, F> {
         } = self;
         let (w_in, w_out) = (w.in_len, w.out_len);
         let (plane_in, plane_out) = (h.in_len * w_in, h.out_len * w_out);
+        let per_plane = h.in_len * w_out;
+        let group = rows.len() / per_plane.max(1);
+        if group > 1 {
+            // every row needed: the rows of a group of planes are one run of rows, resized
+            // BLOCK at a time across the planes' boundaries (a 7x7 plane alone never fills
+            // a block), then each plane's output rows combined from its share
+            for (xs, ys) in input
+                .chunks(group * plane_in)
+                .zip(out.chunks_mut(group * plane_out))
+            {
+                let planes = xs.len() / plane_in.max(1);
+                let buffer = &mut rows[..planes * per_plane];
+                for (src, dst) in xs
+                    .chunks(BLOCK * w_in)
+                    .zip(buffer.chunks_mut(BLOCK * w_out))
+                {
+                    along(src, dst);
+                }
+                for (y, plane_rows) in ys
+                    .chunks_exact_mut(plane_out)
+                    .zip(buffer.chunks_exact(per_plane))
+                {
+                    combine_plane(h, w_out, plane_rows, y);
+                }
+            }
+            return;
+        }
         for (x, y) in input
             .chunks_exact(plane_in)
             .zip(out.chunks_exact_mut(plane_out))
@@ -117,12 +154,19 @@ impl<T: Element, F: FnMut(&[T], &mut [T])> Kernel for Planes<'_, T, F> {
                     along(src, dst);
                 }
             }
-            for (oh, dst) in y.chunks_exact_mut(w_out).enumerate() {
-                let taps = h.offs[oh]..h.offs[oh + 1];
-                let row = |i: usize| &rows[i * w_out..(i + 1) * w_out];
-                combine_rows(dst, &h.w[taps.clone()], &h.idx[taps], row);
-            }
+            combine_plane(h, w_out, rows, y);
         }
+    }
+}
+
+/// Every output row of a plane, `y[oh] = sum_t v_t rows[i_t]` through the height table `h`
+/// (`rows` holds the plane's input rows resized to `w_out`).
+#[inline(always)]
+fn combine_plane<T: Element>(h: &AxisTable<T>, w_out: usize, rows: &[T], y: &mut [T]) {
+    for (oh, dst) in y.chunks_exact_mut(w_out).enumerate() {
+        let taps = h.offs[oh]..h.offs[oh + 1];
+        let row = |i: usize| &rows[i * w_out..(i + 1) * w_out];
+        combine_rows(dst, &h.w[taps.clone()], &h.idx[taps], row);
     }
 }
 
