@@ -2423,19 +2423,34 @@ mod tests {
         }
     }
 
-    /// The pointwise path takes plain 1x1 stride-1 layers only (groups, 1-D/2-D/3-D, with and
-    /// without bias, all equal to the definition), not dilated ones with output padding,
-    /// shifted ones (ONNX `output_shape`), or one-position maps (a batched projection).
-    #[test]
-    fn pointwise_takes_plain_one_by_one_layers() {
-        let unit = |n: usize| plain_axis(n, 1, 1, 0);
-        let problem = |batch, groups, cin, cout, axes| Problem {
+    /// A 1x1 stride-1 axis of `n` positions.
+    fn unit_axis(n: usize) -> AxisMap {
+        plain_axis(n, 1, 1, 0)
+    }
+
+    /// A problem of `batch` images, `groups`, `cin` and `cout` channels per group over `axes`.
+    fn one_by_one(
+        batch: usize,
+        groups: usize,
+        cin: usize,
+        cout: usize,
+        axes: [AxisMap; 3],
+    ) -> Problem {
+        Problem {
             batch,
             groups,
             strided_channels: cin,
             dense_channels: cout,
             axes,
-        };
+        }
+    }
+
+    /// The pointwise path takes plain 1x1 stride-1 layers only (groups, 1-D/2-D/3-D, with and
+    /// without bias, all equal to the definition), not dilated ones with output padding,
+    /// shifted ones (ONNX `output_shape`), or one-position maps (a batched projection).
+    #[test]
+    fn pointwise_takes_plain_one_by_one_layers() {
+        let (unit, problem) = (unit_axis, one_by_one);
         for p in [
             problem(2, 3, 5, 3, [AxisMap::UNIT, unit(6), unit(7)]),
             problem(1, 1, 40, 8, [unit(3), unit(4), unit(5)]),
@@ -2494,14 +2509,7 @@ mod tests {
     /// flipped path.
     #[test]
     fn pointwise_gemm_takes_one_by_one_layers_with_more_outputs() {
-        let unit = |n: usize| plain_axis(n, 1, 1, 0);
-        let problem = |batch, groups, cin, cout, axes| Problem {
-            batch,
-            groups,
-            strided_channels: cin,
-            dense_channels: cout,
-            axes,
-        };
+        let (unit, problem) = (unit_axis, one_by_one);
         for p in [
             problem(1, 1, 70, 40, [AxisMap::UNIT, unit(9), unit(11)]),
             problem(1, 1, 512, 64, [AxisMap::UNIT, unit(4), unit(5)]),
