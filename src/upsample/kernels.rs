@@ -54,16 +54,19 @@ struct LevelInfo<'a, T> {
     row_batch: usize,
 }
 
-/// Most slots of a ring rounded up to a power of two (see [`ring_size`]).
-const MAX_POW2_RING: usize = 64;
+/// Most elements a ring rounded up to a power of two of slots may hold (see [`ring_size`]):
+/// 256 KiB of `f32`.
+const MAX_POW2_RING: usize = 1 << 16;
 
-/// Slots of a ring that must hold `needed` inner results: a power of two up to
-/// [`MAX_POW2_RING`] (a wider ring's extra rows are its cost), so that the slot of input `i`
-/// is `i & (ring - 1)` instead of a division (on small planes the divisions were a third of
-/// the level's time: 512 planes of 8x8, bilinear x2); `needed` itself above.
-fn ring_size(needed: usize) -> usize {
-    if needed <= MAX_POW2_RING {
-        needed.next_power_of_two()
+/// Slots of a ring that must hold `needed` inner results of `slot_len` elements each: a
+/// power of two where that ring stays within [`MAX_POW2_RING`] elements, so that the slot of
+/// input `i` is `i & (ring - 1)` instead of a division (on small planes the divisions were a
+/// third of the level's time: 512 planes of 8x8, bilinear x2); `needed` itself otherwise (a
+/// ring of whole planes, whose extra slots would cost memory for nothing).
+fn ring_size(needed: usize, slot_len: usize) -> usize {
+    let pow2 = needed.next_power_of_two();
+    if pow2.saturating_mul(slot_len) <= MAX_POW2_RING {
+        pow2
     } else {
         needed
     }
@@ -152,6 +155,7 @@ pub(crate) fn resize_contiguous<T: Element>(
             // (a batch of rows ahead of the current output's window must not evict it)
             ring: ring_size(
                 table.filter(|_| cached).map_or(1, AxisTable::max_span) + row_batch - 1,
+                out_shape[k + 1..].iter().product(),
             ),
             row_batch,
         });
