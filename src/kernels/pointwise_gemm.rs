@@ -12,8 +12,8 @@
 //!
 //! Tasks are blocks of output channels of one image and group: a block's output rows are
 //! contiguous, so a task writes its part of `Y` in place. A lone image (or a few) splits into
-//! up to [`MIN_TASKS`] blocks, so both threads have work; each block packs the input again
-//! (a sixteenth of its work at 16 rows). The split is fixed by the problem, never by the
+//! blocks so that there are [`MIN_TASKS`] tasks, or [`MANY_TASKS`] on large layers (see
+//! [`block_rows`]); each block packs the input again (a sixteenth of its work at 16 rows). The split is fixed by the problem, never by the
 //! thread count, and each output is one dot product in the library's order for its block's
 //! shape: results do not depend on threads.
 
