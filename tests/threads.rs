@@ -6,9 +6,9 @@ mod common;
 use common::{in_pool, ramp, same_bits};
 use ndarray::{Array4, Array5};
 use upconv::{
-    conv1d, conv2d, conv_transpose2d, conv_transpose3d, resize, upsample1d, upsample2d, upsample3d,
-    Conv1d, Conv2d, ConvTranspose2d, ConvTranspose3d, CoordinateTransform, Mode, Resize,
-    ResizeMode, Upsample1d, Upsample2d, Upsample3d,
+    conv1d, conv2d, conv_transpose1d, conv_transpose2d, conv_transpose3d, resize, upsample1d,
+    upsample2d, upsample3d, Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
+    CoordinateTransform, Mode, Resize, ResizeMode, Upsample1d, Upsample2d, Upsample3d,
 };
 
 #[test]
@@ -146,6 +146,13 @@ fn conv_transpose_is_thread_count_independent() {
         let two: Array4<f32> = in_pool(2, || conv_transpose2d(x, w, None, cfg).unwrap());
         assert!(same_bits(&one, &two), "{cfg:?}");
     }
+    // a deep signal to one channel at 4x (phase rows, windows of the signal as tasks)
+    let signal = ramp(ndarray::Ix3(1, 64, 5000));
+    let w1 = ramp(ndarray::Ix3(64, 1, 4));
+    let cfg1 = ConvTranspose1d::new().stride(4);
+    let one = in_pool(1, || conv_transpose1d(&signal, &w1, None, &cfg1).unwrap());
+    let two = in_pool(2, || conv_transpose1d(&signal, &w1, None, &cfg1).unwrap());
+    assert!(same_bits(&one, &two));
     let x = ramp(ndarray::Ix5(1, 8, 6, 10, 10));
     let w = ramp(ndarray::Ix5(8, 8, 3, 3, 3));
     let cfg = ConvTranspose3d::new().stride(2);

@@ -57,6 +57,9 @@ enum Path {
     /// (see [`super::phase_stack`]).
     PhaseStack,
     Subpixel,
+    /// 1-D kernel == stride with few outputs per input position from deep inputs (see
+    /// [`super::phase_rows`]).
+    PhaseRows,
     /// 1x1 kernel at stride 1 with more output channels: GEMMs reading the weight in place
     /// (see [`super::pointwise_gemm`]).
     PointwiseGemm,
@@ -91,6 +94,8 @@ fn gemm_path(p: &Problem) -> Path {
         Path::PointwiseGemm
     } else if super::tiled::applies(p) {
         Path::Tiled
+    } else if super::phase_rows::applies(p) {
+        Path::PhaseRows
     } else if stacks_phases(p) {
         Path::PhaseStack
     } else {
@@ -184,6 +189,7 @@ fn run_path<T: Element>(
         Path::Projection => projection(p, x, w, b, y),
         Path::PointwiseGemm => pointwise_gemm(p, x, w, prepared, b, y),
         Path::Tiled => super::tiled::run(p, x, w, b, y),
+        Path::PhaseRows => super::phase_rows::run(p, x, w, b, y),
         Path::Flipped => as_forward_conv(p, x, w, prepared, b, y),
         Path::Subpixel => super::subpixel::run(p, x, w, prepared, b, y),
         // `f32` only: the transformed weight of `f64` would take the whole call's budget
@@ -467,6 +473,7 @@ fn path_workspace(path: Path, p: &Problem) -> usize {
         Path::Pointwise => 0,
         Path::PointwiseGemm => super::pointwise_gemm::workspace(&pointwise_shape(p)),
         Path::Tiled => super::tiled::workspace(p),
+        Path::PhaseRows => super::phase_rows::workspace(p),
         Path::Projection => packing(
             images_per_projection(p),
             p.strided_channels,
@@ -535,7 +542,8 @@ fn path_copies(path: Path, p: &Problem) -> usize {
         | Path::Pointwise
         | Path::PointwiseGemm
         | Path::Projection
-        | Path::Tiled => 0,
+        | Path::Tiled
+        | Path::PhaseRows => 0,
         Path::Flipped => {
             // (Winograd's kernel is made from the weight as it is, without a flipped copy)
             let flipped = flipped_problem(p);
@@ -2541,6 +2549,29 @@ mod tests {
         }
         let aliased = problem(1, 1, 32, 16, [AxisMap::UNIT, unit(128), unit(128)]);
         assert_eq!(path(&aliased), Path::Flipped);
+    }
+
+    /// A lone 1-D signal with kernel == stride and few outputs per input position from a deep
+    /// input goes through [`super::phase_rows`] (the tiled path keeps shallow ones), through
+    /// the functions and a layer, and equals the definition.
+    #[test]
+    fn deep_signals_to_few_phases_take_phase_rows() {
+        let signal = |cin: usize| Problem {
+            batch: 1,
+            groups: 1,
+            strided_channels: cin,
+            dense_channels: 1,
+            axes: [AxisMap::UNIT, AxisMap::UNIT, plain_axis(3000, 4, 4, 0)],
+        };
+        assert_eq!(path(&signal(512)), Path::PhaseRows);
+        assert_eq!(path(&signal(8)), Path::Tiled);
+        let p = signal(40);
+        assert_eq!(path(&p), Path::PhaseRows);
+        let prepared = Prepared::new();
+        for layer in [None, Some(&prepared)] {
+            let bad = mismatch(&p, 5, true, 1e-12, |x, w, b, y| run(&p, x, w, layer, b, y));
+            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+        }
     }
 
     /// GEMM + col2im with few rows on an input whose planes alias (256x256; a 1-D signal of

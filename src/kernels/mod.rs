@@ -11,6 +11,7 @@ pub(crate) mod io;
 mod panel_tiles;
 mod panels;
 mod parallel;
+mod phase_rows;
 mod phase_stack;
 mod pointwise;
 mod pointwise_gemm;

@@ -29,7 +29,7 @@ use crate::Element;
 
 /// Positions per chunk: `rows` runs of sums (16 KiB of `f32` at 16 rows) plus four input
 /// runs stay in the L1 cache.
-const CHUNK_COLS: usize = 256;
+pub(super) const CHUNK_COLS: usize = 256;
 
 /// Positions per task, at most: several tasks per image on large planes.
 const TASK_COLS: usize = 4096;
@@ -201,15 +201,16 @@ pub(super) fn run<T: Element>(
 }
 
 /// One task: positions `p0..p0 + out[r].len()` of every output channel `r` of one image and
-/// group; `x` is that image and group's input (`depth` rows of `plane`).
-struct Block<'a, 'b, T> {
-    x: &'a [T],
-    plane: usize,
-    p0: usize,
-    w: &'a [T],
-    layout: WeightLayout,
-    bias: Option<&'a [T]>,
-    out: &'a mut [&'b mut [T]],
+/// group; `x` is that image and group's input (`depth` rows of `plane`). (Also the product of
+/// [`super::phase_rows`], whose rows are output phases.)
+pub(super) struct Block<'a, 'b, T> {
+    pub(super) x: &'a [T],
+    pub(super) plane: usize,
+    pub(super) p0: usize,
+    pub(super) w: &'a [T],
+    pub(super) layout: WeightLayout,
+    pub(super) bias: Option<&'a [T]>,
+    pub(super) out: &'a mut [&'b mut [T]],
 }
 
 impl<T: Element> Kernel for Block<'_, '_, T> {

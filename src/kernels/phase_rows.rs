@@ -1,0 +1,241 @@
+//! 1-D transposed convolutions with kernel == stride, no padding, whose few outputs per input
+//! position (`C_out/g * s <= MAX_ROWS`) come from deep inputs: the last layer of an audio
+//! decoder that turns `[N, 512, L]` into one waveform channel at 4x the rate.
+//!
+//! Output `i*s + k` of channel `co` is input position `i` through tap `k` alone, so the layer
+//! is a product with one row per output phase, `Y[(co, k), i] = bias[co] + sum_ci W[ci, co, k]
+//! x[ci, i]`, interleaved into the output row: `y[co][i*s + k] = Y[(co, k), i]`. The weight
+//! `[C_in, C_out/g, s]` is that product's left operand input-major, as it lies. The product
+//! runs [`super::pointwise`]'s loop nest (sums of a chunk of positions in the L1 cache while
+//! four input rows stream by), a window of positions per task, into a buffer the window's
+//! phases are interleaved from. GEMM + col2im ran such a layer as one task (a lone image is
+//! one task there: its output has a single row) through a product of four rows, which the
+//! GEMM library runs far below its peak.
+//!
+//! Every output is `bias` followed by one fused multiply-add per input channel in channel
+//! order, whatever the windows: results do not depend on tasks or threads.
+
+use super::parallel::for_each_task;
+use super::pointwise::{Block, WeightLayout, CHUNK_COLS};
+use super::scratch::{sized, with_scratch};
+use super::simd::vectorized;
+use crate::problem::{AxisMap, Problem};
+use crate::Element;
+
+/// Most outputs per input position and group (`C_out/g * s`): sixteen runs of
+/// [`CHUNK_COLS`] sums, 16 KiB of `f32`, stay in the L1 cache.
+const MAX_ROWS: usize = 16;
+
+/// Input positions per task at most: several tasks on a signal of a few thousand samples.
+const WINDOW: usize = 2048;
+
+/// Tasks a layer is cut into at least (windows of [`CHUNK_COLS`] positions or more), so that
+/// a short lone signal runs on two threads.
+const MIN_TASKS: usize = 2;
+
+/// Input positions per window of a signal of `w_in` positions in `blocks` images and groups:
+/// [`WINDOW`] at most, fewer where that leaves under [`MIN_TASKS`] tasks (but no fewer than
+/// [`CHUNK_COLS`]), the windows of a signal equal but for the last. Fixed by the problem.
+fn window(w_in: usize, blocks: usize) -> usize {
+    let by_tasks = MIN_TASKS.div_ceil(blocks.max(1));
+    let windows = w_in
+        .div_ceil(WINDOW)
+        .max(by_tasks.min(w_in.div_ceil(CHUNK_COLS)))
+        .max(1);
+    w_in.div_ceil(windows)
+}
+
+/// Whether `p` runs here: 1-D (the outer axes unit), kernel == stride >= 2 along the signal,
+/// undilated, unpadded, uncropped, at most [`MAX_ROWS`] outputs per input position, and
+/// either fewer than four images and groups or signals longer than a [`WINDOW`]. Alternating
+/// runs, 5 rounds, eleven such layers against GEMM + col2im: 0.22-0.82x the time on nine (one
+/// 512-channel signal of 16000 samples to one channel at 4x: 6.0 against 1.7 ms), level on
+/// four 2000-sample signals; eight 1000-sample signals to two phases ran 1.15x the time here
+/// (0.11 ms: GEMM + col2im had a task per image already), so such batches keep that path.
+pub(super) fn applies(p: &Problem) -> bool {
+    let [d, h, w] = &p.axes;
+    let unit = |a: &AxisMap| a.strided == 1 && a.dense == 1 && a.kernel == 1 && a.pad_begin == 0;
+    unit(d)
+        && unit(h)
+        && w.kernel == w.stride
+        && w.stride >= 2
+        && w.dilation == 1
+        && w.pad_begin == 0
+        && w.dense == w.strided * w.stride
+        && p.dense_channels * w.stride <= MAX_ROWS
+        && (p.batch * p.groups < 4 || w.strided > WINDOW)
+}
+
+/// Scratch elements per task: the phase rows of a chunk of positions, and the bias per row.
+pub(super) fn workspace(p: &Problem) -> usize {
+    let rows = p.dense_channels * p.axes[2].stride;
+    rows * CHUNK_COLS + rows
+}
+
+/// Runs `p` (see [`applies`]): `x` is the strided side, `y` the dense side.
+pub(super) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
+    let (cin, cout, s) = (p.strided_channels, p.dense_channels, p.axes[2].stride);
+    let (w_in, w_out) = (p.axes[2].strided, p.axes[2].dense);
+    let rows = cout * s;
+    let blocks = p.batch * p.groups;
+    if w_in == 0 || rows == 0 || blocks == 0 {
+        return;
+    }
+    // tasks: (image x group, first input position, that window's run of each channel's row)
+    let win = window(w_in, blocks);
+    let windows = w_in.div_ceil(win);
+    let mut tasks: Vec<(usize, usize, Vec<&mut [T]>)> = Vec::with_capacity(blocks * windows);
+    for (ng, image) in y[..blocks * cout * w_out]
+        .chunks_mut(cout * w_out)
+        .enumerate()
+    {
+        let first = tasks.len();
+        for k in 0..windows {
+            tasks.push((ng, k * win, Vec::with_capacity(cout)));
+        }
+        for channel in image.chunks_mut(w_out) {
+            for (task, run) in tasks[first..].iter_mut().zip(channel.chunks_mut(win * s)) {
+                task.2.push(run);
+            }
+        }
+    }
+    let work = (win * cin * rows) as u64;
+    for_each_task(tasks, work, usize::MAX, |(ng, p0, mut runs)| {
+        let g = ng % p.groups;
+        let xg = &x[ng * cin * w_in..][..cin * w_in];
+        let wg = &w[g * cin * rows..][..cin * rows];
+        let n = runs.first().map_or(0, |r| r.len() / s);
+        with_scratch(|phases: &mut Vec<T>, bias: &mut Vec<T>| {
+            // the bias of each phase row: its channel's
+            let bias = sized(bias, rows);
+            for (r, v) in bias.iter_mut().enumerate() {
+                *v = b.map_or(T::zero(), |b| b[g * cout + r / s]);
+            }
+            let phases = sized(phases, rows * CHUNK_COLS);
+            for j0 in (0..n).step_by(CHUNK_COLS) {
+                let m = CHUNK_COLS.min(n - j0);
+                let mut out: Vec<&mut [T]> =
+                    phases.chunks_mut(CHUNK_COLS).map(|r| &mut r[..m]).collect();
+                vectorized(Block {
+                    x: xg,
+                    plane: w_in,
+                    p0: p0 + j0,
+                    w: wg,
+                    layout: WeightLayout::input_major(rows),
+                    bias: Some(bias),
+                    out: &mut out,
+                });
+                // y[co][(j0 + i)*s + k] = phase (co, k) at i
+                for (co, run) in runs.iter_mut().enumerate() {
+                    let dst = &mut run[j0 * s..(j0 + m) * s];
+                    for (i, outs) in dst.chunks_exact_mut(s).enumerate() {
+                        for (k, o) in outs.iter_mut().enumerate() {
+                            *o = phases[(co * s + k) * CHUNK_COLS + i];
+                        }
+                    }
+                }
+            }
+        });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::testing::{mismatch, mismatch_f32, plain_axis};
+    use proptest::prelude::*;
+
+    /// A 1-D layer of `batch` signals of `len` samples, `groups`, `cin` and `cout` channels per
+    /// group, kernel == stride == `s`.
+    fn signal(
+        batch: usize,
+        groups: usize,
+        cin: usize,
+        cout: usize,
+        s: usize,
+        len: usize,
+    ) -> Problem {
+        Problem {
+            batch,
+            groups,
+            strided_channels: cin,
+            dense_channels: cout,
+            axes: [AxisMap::UNIT, AxisMap::UNIT, plain_axis(len, s, s, 0)],
+        }
+    }
+
+    /// `p` through [`run`] against the definition: `f64` with and without bias, `f32`
+    /// exactly (see `mismatch_f32`).
+    fn assert_runs_the_definition(p: &Problem, seed: usize) {
+        for with_bias in [true, false] {
+            let bad = mismatch(p, seed, with_bias, 1e-12, |x, w, b, y| run(p, x, w, b, y));
+            assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+        }
+        let bad = mismatch_f32(p, seed + 1, 0.0, |x, w, b, y| run(p, x, w, b, y));
+        assert!(bad.is_none(), "{}", bad.unwrap_or_default());
+    }
+
+    /// Lone signals in windows (a ragged last window and chunk), two windows of a short
+    /// signal, batches, groups, sixteen phase rows; and what the path leaves to the others
+    /// (a batch of eight short signals, padding, a kernel longer than the stride, 2-D, more
+    /// than sixteen rows).
+    #[test]
+    fn signals_equal_the_definition() {
+        assert_eq!(window(500, 1), 250);
+        assert_eq!(window(5000, 1), 1667);
+        assert_eq!(window(100, 1), 100);
+        assert_eq!(window(1000, 8), 1000);
+        for p in [
+            signal(1, 1, 70, 1, 4, 5000),
+            signal(1, 1, 33, 3, 5, 500),
+            signal(1, 3, 9, 2, 2, 300),
+            signal(1, 2, 20, 2, 8, 2100),
+            signal(3, 1, 5, 1, 3, 7),
+        ] {
+            assert!(applies(&p), "{p:?}");
+            assert_runs_the_definition(&p, 3);
+        }
+        let padded = Problem {
+            axes: [AxisMap::UNIT, AxisMap::UNIT, plain_axis(50, 4, 4, 1)],
+            ..signal(1, 1, 40, 1, 4, 50)
+        };
+        let longer_kernel = Problem {
+            axes: [AxisMap::UNIT, AxisMap::UNIT, plain_axis(50, 6, 4, 1)],
+            ..signal(1, 1, 40, 1, 4, 50)
+        };
+        let planar = Problem {
+            axes: [
+                AxisMap::UNIT,
+                plain_axis(3, 2, 2, 0),
+                plain_axis(50, 2, 2, 0),
+            ],
+            ..signal(1, 1, 40, 1, 2, 50)
+        };
+        for p in [
+            signal(8, 1, 256, 1, 2, 1000),
+            padded,
+            longer_kernel,
+            planar,
+            signal(1, 1, 64, 3, 6, 1000),
+        ] {
+            assert!(!applies(&p), "{p:?}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Any such layer: batches and groups, channels, strides and lengths around the
+        /// chunks and windows, against the definition.
+        #[test]
+        fn layers_equal_the_definition(
+            (batch, groups) in (1usize..4, 1usize..3),
+            (cin, cout, s) in (1usize..70, 1usize..5, 2usize..5),
+            len in 1usize..5000,
+            seed in 0usize..50,
+        ) {
+            let p = signal(batch, groups, cin, cout, s, len);
+            prop_assume!(applies(&p));
+            assert_runs_the_definition(&p, seed);
+        }
+    }
+}
