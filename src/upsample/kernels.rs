@@ -26,7 +26,7 @@
 //! The operation order is exactly the nested sum of [`super::reference`] (inner axis first,
 //! taps left to right), so results are bit-identical to it and independent of threading.
 
-use super::tables::{AxisTable, Periodic};
+use super::tables::{AxisTable, Decimate, Periodic};
 use crate::element::Element;
 use crate::kernels::simd::{vectorized, Kernel};
 
@@ -46,6 +46,8 @@ struct LevelInfo<'a, T> {
     fixed_taps: Option<usize>,
     /// The table's periodic run (innermost axis only, see [`AxisTable::periodic`]).
     periodic: Option<Periodic<T>>,
+    /// The table's decimating run (innermost axis only, see [`AxisTable::decimating`]).
+    decimate: Option<Decimate<T>>,
     /// Ring size for cached inner results (see [`ring_size`]).
     ring: usize,
     /// Input slices this level resizes together through the next level when one is missing
@@ -152,6 +154,9 @@ pub(crate) fn resize_contiguous<T: Element>(
             periodic: table
                 .filter(|_| k + 1 == rank)
                 .and_then(AxisTable::periodic),
+            decimate: table
+                .filter(|_| k + 1 == rank)
+                .and_then(AxisTable::decimating),
             // (a batch of rows ahead of the current output's window must not evict it)
             ring: ring_size(
                 table.filter(|_| cached).map_or(1, AxisTable::max_span) + row_batch - 1,
@@ -287,7 +292,9 @@ fn run_planes<T: Element>(
             // 0.71-0.88x the time of a row at a time on 8x8 to 32x32 maps, paired A/B, 11
             // rounds; level to 1.13x in `f64`, which keeps a row at a time)
             let mut lanes = Vec::new();
-            let together = T::as_f32(&[]).is_some();
+            // (but for a decimating width, whose own row kernel was 0.6-0.8x the time: 28x31
+            // and 64x64 maps x0.5, paired A/B, 11 rounds)
+            let together = T::as_f32(&[]).is_some() && width.decimate.is_none();
             let along = |src: &[T], dst: &mut [T]| {
                 if together && src.len() == super::small_planes::BLOCK * w.in_len {
                     return rows_together(w, src, w.in_len, &mut lanes, dst);
@@ -608,6 +615,21 @@ fn row<T: Element>(tab: &AxisTable<T>, info: &LevelInfo<'_, T>, inp: &[T], out: 
             }
             out[o] = acc;
         }
+    } else if let Some(dec) = info
+        .decimate
+        .as_ref()
+        .filter(|dec| decimate_row(dec, inp, &mut *out))
+    {
+        // outputs before and after the decimating run, one by one
+        let k = dec.taps;
+        for o in (0..dec.lo).chain(dec.hi..tab.out_len) {
+            let (ix, w) = (&tab.idx[o * k..][..k], &tab.w[o * k..][..k]);
+            let mut acc = w[0] * inp[ix[0]];
+            for t in 1..k {
+                acc = acc + w[t] * inp[ix[t]];
+            }
+            out[o] = acc;
+        }
     } else {
         match info.fixed_taps {
             Some(2) => {
@@ -921,6 +943,60 @@ fn many_taps<T: Element>(tab: &AxisTable<T>, inp: &[T], out: &mut [T]) {
             acc = if n == 0 { w * inp[i] } else { acc + w * inp[i] };
         }
         *d = acc;
+    }
+}
+
+/// Runs the decimating run of `dec` (outputs `lo..hi` of the row) through [`DecimateRow`]
+/// compiled for the best instruction set, and returns `true`; `false`, having written
+/// nothing, for a step and tap count it has no kernel for.
+fn decimate_row<T: Element>(dec: &Decimate<T>, inp: &[T], out: &mut [T]) -> bool {
+    fn go<T: Element, const S: usize, const K: usize>(
+        dec: &Decimate<T>,
+        inp: &[T],
+        out: &mut [T],
+    ) -> bool {
+        let n = dec.hi - dec.lo;
+        vectorized(DecimateRow::<T, S, K> {
+            src: &inp[dec.start..dec.start + S * n],
+            w: std::array::from_fn(|t| dec.w[t]),
+            out: &mut out[dec.lo..dec.hi],
+        });
+        true
+    }
+    match (dec.step, dec.taps) {
+        (2, 2) => go::<T, 2, 2>(dec, inp, out),
+        (3, 2) => go::<T, 3, 2>(dec, inp, out),
+        (3, 3) => go::<T, 3, 3>(dec, inp, out),
+        (4, 2) => go::<T, 4, 2>(dec, inp, out),
+        (4, 3) => go::<T, 4, 3>(dec, inp, out),
+        (4, 4) => go::<T, 4, 4>(dec, inp, out),
+        _ => false,
+    }
+}
+
+/// `out[j] = sum_t w[t] * src[S*j + t]`, taps left to right (the table's order: the same bits
+/// as [`row`]'s general loop): whole steps of the row read in order instead of a gather per
+/// tap.
+struct DecimateRow<'a, T, const S: usize, const K: usize> {
+    src: &'a [T],
+    w: [T; K],
+    out: &'a mut [T],
+}
+
+impl<T: Element, const S: usize, const K: usize> Kernel for DecimateRow<'_, T, S, K> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let DecimateRow { src, w, out } = self;
+        for (o, step) in out.iter_mut().zip(src.chunks_exact(S)) {
+            let step: &[T; S] = step.try_into().expect("S inputs");
+            let mut acc = w[0] * step[0];
+            for t in 1..K {
+                acc = acc + w[t] * step[t];
+            }
+            *o = acc;
+        }
     }
 }
 

@@ -473,6 +473,60 @@ mod tests {
         }
     }
 
+    /// Integer downscales whose width taps step through the input (bilinear x0.5, x0.25 and
+    /// x1/3 of even and odd lengths, area x0.5 and x0.25 of rows they divide; 1-D to 3-D, `f32`
+    /// and `f64`) take the
+    /// decimating row kernel over most of each row: the same bits as the reference. Bicubic
+    /// x0.5 (taps wider than a step) and upscales do not take it.
+    #[test]
+    fn decimating_rows_equal_reference() {
+        fn check<T: Element, const D: usize>(x: &Array<T, ndarray::IxDyn>, cfg: Upsample<D>) {
+            let (shape, sources) = cfg.tables::<T>(x.shape()).unwrap();
+            let tabs = tables::whole_tables(&sources);
+            let inner = tabs.last().and_then(Option::as_ref).expect("resized");
+            let dec = inner.decimating().expect("a decimating run");
+            assert!(2 * (dec.hi - dec.lo) >= inner.out_len, "{dec:?}");
+            let mut fast = Array::<T, _>::zeros(ndarray::IxDyn(&shape));
+            execute(x, &sources, &shape, T::zero(), &mut fast).unwrap();
+            let slow = reference::resize_reference(&x.view(), &tabs, T::zero());
+            assert_eq!(fast, slow, "{cfg:?} {:?}", x.shape());
+        }
+        for (seed, dims) in [(11, vec![2, 3, 41, 64]), (12, vec![1, 2, 30, 301])] {
+            let x = ramp(ndarray::IxDyn(&dims), seed);
+            let x32 = x.mapv(|v| v as f32);
+            for (scale, mode) in [
+                (0.5, Mode::Linear),
+                (0.25, Mode::Linear),
+                (1.0 / 3.0, Mode::Linear),
+                (0.5, Mode::Area),
+                (0.25, Mode::Area),
+            ] {
+                if mode == Mode::Area && dims[3] % 4 != 0 {
+                    // (area bins of an odd row overlap: three taps a step of two)
+                    continue;
+                }
+                check(&x, Upsample2d::scale([scale, scale]).mode(mode));
+                check(&x32, Upsample2d::scale([scale, scale]).mode(mode));
+            }
+        }
+        let signals = ramp(ndarray::IxDyn(&[2, 3, 999]), 13);
+        check(&signals, Upsample1d::scale([0.5]).mode(Mode::Linear));
+        let even = ramp(ndarray::IxDyn(&[2, 3, 1000]), 15).mapv(|v| v as f32);
+        check(&even, Upsample1d::scale([0.25]).mode(Mode::Area));
+        let volume = ramp(ndarray::IxDyn(&[1, 2, 6, 10, 64]), 14);
+        check(&volume, Upsample3d::scale([0.5; 3]).mode(Mode::Linear));
+        for cfg in [
+            Upsample1d::scale([0.5]).mode(Mode::Cubic),
+            Upsample1d::scale([2.0]).mode(Mode::Linear),
+            Upsample1d::scale([0.5]).mode(Mode::Nearest),
+        ] {
+            let (_, sources) = cfg.tables::<f64>(&[1, 1, 64]).unwrap();
+            let tabs = tables::whole_tables(&sources);
+            let inner = tabs[2].as_ref().expect("resized");
+            assert!(inner.decimating().is_none(), "{cfg:?}");
+        }
+    }
+
     #[test]
     fn non_contiguous_in_and_out() {
         let x = ramp(ndarray::Ix4(3, 2, 4, 5), 2);

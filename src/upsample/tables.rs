@@ -108,6 +108,18 @@ pub(crate) struct Periodic<T> {
     pub hi: usize,
 }
 
+/// See [`AxisTable::decimating`]: outputs `o` in `lo..hi` are
+/// `sum_t w[t] * x[start + step*(o - lo) + t]`.
+#[derive(Clone, Debug)]
+pub(crate) struct Decimate<T> {
+    pub step: usize,
+    pub taps: usize,
+    pub start: usize,
+    pub w: Vec<T>,
+    pub lo: usize,
+    pub hi: usize,
+}
+
 /// Taps of every output position along one axis.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct AxisTable<T> {
@@ -310,6 +322,62 @@ impl<T: Element> AxisTable<T> {
             period: s,
             taps: k,
             off,
+            w,
+            lo,
+            hi,
+        })
+    }
+
+    /// The run of outputs where the table steps through the input by a whole stride (an
+    /// integer downscale by 2-4 with 2-4 consecutive taps per output, within one step):
+    /// output `o` in `lo..hi` reads inputs `start + step*(o - lo) + t` with weights `w[t]`,
+    /// the very indices and weights of the table (compared exactly), and the run's last step
+    /// lies inside the input. `None` when no such run covers half of the outputs.
+    pub(crate) fn decimating(&self) -> Option<Decimate<T>> {
+        if self.is_nearest() || !self.outside.is_empty() || self.out_len < 2 {
+            return None;
+        }
+        let k = self.fixed_taps()?;
+        // the pattern of the middle output and the one before, then as far as it holds
+        let mid = self.out_len / 2;
+        let at = |o: usize| self.idx[o * k];
+        let (a, b) = (at(mid - 1), at(mid));
+        if b <= a || !(2..=4).contains(&(b - a)) || !(2..=b - a).contains(&k) {
+            return None;
+        }
+        let step = b - a;
+        let w = self.w[mid * k..][..k].to_vec();
+        // output `o`'s first tap is where the step puts it (`at(o) + step*(mid - o) ==
+        // at(mid)`, never below 0), its taps consecutive, its weights the middle one's
+        let holds = |o: usize| {
+            let placed = if o <= mid {
+                at(o) + step * (mid - o) == b
+            } else {
+                at(o) == b + step * (o - mid)
+            };
+            placed
+                && (1..k).all(|t| self.idx[o * k + t] == at(o) + t)
+                && self.w[o * k..][..k] == w[..]
+        };
+        if !holds(mid) {
+            return None;
+        }
+        let mut lo = mid;
+        while lo > 0 && holds(lo - 1) {
+            lo -= 1;
+        }
+        let mut hi = mid + 1;
+        while hi < self.out_len && holds(hi) {
+            hi += 1;
+        }
+        let start = at(lo);
+        while hi > lo && start + step * (hi - lo) > self.in_len {
+            hi -= 1;
+        }
+        (2 * (hi - lo) >= self.out_len).then_some(Decimate {
+            step,
+            taps: k,
+            start,
             w,
             lo,
             hi,
