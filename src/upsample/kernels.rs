@@ -606,30 +606,15 @@ fn row<T: Element>(tab: &AxisTable<T>, info: &LevelInfo<'_, T>, inp: &[T], out: 
     {
         // outputs before and after the periodic run, one by one
         let (a, b) = (per.period * per.lo, per.period * per.hi);
-        let k = per.taps;
-        for o in (0..a).chain(b..tab.out_len) {
-            let (ix, w) = (&tab.idx[o * k..][..k], &tab.w[o * k..][..k]);
-            let mut acc = w[0] * inp[ix[0]];
-            for t in 1..k {
-                acc = acc + w[t] * inp[ix[t]];
-            }
-            out[o] = acc;
-        }
+        fixed_taps_at(tab, per.taps, (0..a).chain(b..tab.out_len), inp, out);
     } else if let Some(dec) = info
         .decimate
         .as_ref()
         .filter(|dec| decimate_row(dec, inp, &mut *out))
     {
         // outputs before and after the decimating run, one by one
-        let k = dec.taps;
-        for o in (0..dec.lo).chain(dec.hi..tab.out_len) {
-            let (ix, w) = (&tab.idx[o * k..][..k], &tab.w[o * k..][..k]);
-            let mut acc = w[0] * inp[ix[0]];
-            for t in 1..k {
-                acc = acc + w[t] * inp[ix[t]];
-            }
-            out[o] = acc;
-        }
+        let edges = (0..dec.lo).chain(dec.hi..tab.out_len);
+        fixed_taps_at(tab, dec.taps, edges, inp, out);
     } else {
         match info.fixed_taps {
             Some(2) => {
@@ -662,6 +647,25 @@ fn row<T: Element>(tab: &AxisTable<T>, info: &LevelInfo<'_, T>, inp: &[T], out: 
                 *d = ext;
             }
         }
+    }
+}
+
+/// Outputs `outputs` of a row through `tab`, whose outputs have `k` taps each: a multiply,
+/// then an add per further tap, left to right.
+fn fixed_taps_at<T: Element>(
+    tab: &AxisTable<T>,
+    k: usize,
+    outputs: impl Iterator<Item = usize>,
+    inp: &[T],
+    out: &mut [T],
+) {
+    for o in outputs {
+        let (ix, w) = (&tab.idx[o * k..][..k], &tab.w[o * k..][..k]);
+        let mut acc = w[0] * inp[ix[0]];
+        for t in 1..k {
+            acc = acc + w[t] * inp[ix[t]];
+        }
+        out[o] = acc;
     }
 }
 
