@@ -153,6 +153,12 @@ fn conv_transpose_is_thread_count_independent() {
     let one = in_pool(1, || conv_transpose1d(&signal, &w1, None, &cfg1).unwrap());
     let two = in_pool(2, || conv_transpose1d(&signal, &w1, None, &cfg1).unwrap());
     assert!(same_bits(&one, &two));
+    // and through 7 taps at stride 5 (tap rows, windows with halos)
+    let w7 = ramp(ndarray::Ix3(64, 1, 7));
+    let cfg7 = ConvTranspose1d::new().stride(5).padding(1);
+    let one = in_pool(1, || conv_transpose1d(&signal, &w7, None, &cfg7).unwrap());
+    let two = in_pool(2, || conv_transpose1d(&signal, &w7, None, &cfg7).unwrap());
+    assert!(same_bits(&one, &two));
     let x = ramp(ndarray::Ix5(1, 8, 6, 10, 10));
     let w = ramp(ndarray::Ix5(8, 8, 3, 3, 3));
     let cfg = ConvTranspose3d::new().stride(2);

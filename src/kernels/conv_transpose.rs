@@ -60,6 +60,9 @@ enum Path {
     /// 1-D kernel == stride with few outputs per input position from deep inputs (see
     /// [`super::phase_rows`]).
     PhaseRows,
+    /// 1-D, stride 2+, few outputs per input position and tap from deep inputs, kernel and
+    /// stride otherwise free (see [`super::phase_rows::run_taps`]).
+    TapRows,
     /// 1x1 kernel at stride 1 with more output channels: GEMMs reading the weight in place
     /// (see [`super::pointwise_gemm`]).
     PointwiseGemm,
@@ -96,6 +99,8 @@ fn gemm_path(p: &Problem) -> Path {
         Path::Tiled
     } else if super::phase_rows::applies(p) {
         Path::PhaseRows
+    } else if super::phase_rows::applies_taps(p) {
+        Path::TapRows
     } else if stacks_phases(p) {
         Path::PhaseStack
     } else {
@@ -190,6 +195,7 @@ fn run_path<T: Element>(
         Path::PointwiseGemm => pointwise_gemm(p, x, w, prepared, b, y),
         Path::Tiled => super::tiled::run(p, x, w, b, y),
         Path::PhaseRows => super::phase_rows::run(p, x, w, b, y),
+        Path::TapRows => super::phase_rows::run_taps(p, x, w, b, y),
         Path::Flipped => as_forward_conv(p, x, w, prepared, b, y),
         Path::Subpixel => super::subpixel::run(p, x, w, prepared, b, y),
         // `f32` only: the transformed weight of `f64` would take the whole call's budget
@@ -474,6 +480,7 @@ fn path_workspace(path: Path, p: &Problem) -> usize {
         Path::PointwiseGemm => super::pointwise_gemm::workspace(&pointwise_shape(p)),
         Path::Tiled => super::tiled::workspace(p),
         Path::PhaseRows => super::phase_rows::workspace(p),
+        Path::TapRows => super::phase_rows::taps_workspace(p),
         Path::Projection => packing(
             images_per_projection(p),
             p.strided_channels,
@@ -543,7 +550,8 @@ fn path_copies(path: Path, p: &Problem) -> usize {
         | Path::PointwiseGemm
         | Path::Projection
         | Path::Tiled
-        | Path::PhaseRows => 0,
+        | Path::PhaseRows
+        | Path::TapRows => 0,
         Path::Flipped => {
             // (Winograd's kernel is made from the weight as it is, without a flipped copy)
             let flipped = flipped_problem(p);
@@ -1176,7 +1184,7 @@ fn band_rows(p: &Problem, bands: usize) -> usize {
 
 /// The strided rows that reach output rows `o0..o1` of a 1-D or 2-D layer (empty when none
 /// do): `ih*s + kh*d - pad_begin` in `o0..o1` for some tap `kh`.
-fn rows_reaching(a: &AxisMap, (o0, o1): (usize, usize)) -> (usize, usize) {
+pub(super) fn rows_reaching(a: &AxisMap, (o0, o1): (usize, usize)) -> (usize, usize) {
     let (s, pb) = (a.stride as i64, a.pad_begin);
     let span = (a.kernel.saturating_sub(1) * a.dilation) as i64;
     let lo = (o0 as i64 + pb - span).max(0);
@@ -2553,7 +2561,8 @@ mod tests {
 
     /// A lone 1-D signal with kernel == stride and few outputs per input position from a deep
     /// input goes through [`super::phase_rows`] (the tiled path keeps shallow ones), through
-    /// the functions and a layer, and equals the definition.
+    /// the functions and a layer, and equals the definition; with a kernel longer than the
+    /// stride, through its tap rows.
     #[test]
     fn deep_signals_to_few_phases_take_phase_rows() {
         let signal = |cin: usize| Problem {
@@ -2565,6 +2574,15 @@ mod tests {
         };
         assert_eq!(path(&signal(512)), Path::PhaseRows);
         assert_eq!(path(&signal(8)), Path::Tiled);
+        let overlapping = Problem {
+            axes: [AxisMap::UNIT, AxisMap::UNIT, plain_axis(3000, 7, 5, 1)],
+            ..signal(64)
+        };
+        assert_eq!(path(&overlapping), Path::TapRows);
+        let bad = mismatch(&overlapping, 6, true, 1e-12, |x, w, b, y| {
+            run(&overlapping, x, w, None, b, y)
+        });
+        assert!(bad.is_none(), "{}", bad.unwrap_or_default());
         let p = signal(40);
         assert_eq!(path(&p), Path::PhaseRows);
         let prepared = Prepared::new();
@@ -2598,9 +2616,10 @@ mod tests {
                 ],
                 false,
             ),
+            // (five outputs: with four, the 16 tap rows of `phase_rows` take it)
             (
                 8,
-                4,
+                5,
                 [AxisMap::UNIT, AxisMap::UNIT, plain_axis(2 << 16, 4, 2, 1)],
                 true,
             ),
