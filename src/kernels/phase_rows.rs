@@ -78,6 +78,36 @@ pub(super) fn workspace(p: &Problem) -> usize {
     rows * CHUNK_COLS + rows
 }
 
+/// A task of [`run`] or [`run_taps`]: image x group, first output of its window, and that
+/// window's run of each output channel's row.
+type Window<'a, T> = (usize, usize, Vec<&'a mut [T]>);
+
+/// `y` (`blocks` images and groups of `cout` rows of `w_out` outputs) cut into tasks of
+/// `span` outputs of every channel, in output order.
+fn output_windows<T>(
+    y: &mut [T],
+    (blocks, cout, w_out): (usize, usize, usize),
+    span: usize,
+) -> Vec<Window<'_, T>> {
+    let windows = w_out.div_ceil(span.max(1));
+    let mut tasks: Vec<Window<'_, T>> = Vec::with_capacity(blocks * windows);
+    for (ng, image) in y[..blocks * cout * w_out]
+        .chunks_mut(cout * w_out)
+        .enumerate()
+    {
+        let first = tasks.len();
+        for k in 0..windows {
+            tasks.push((ng, k * span, Vec::with_capacity(cout)));
+        }
+        for channel in image.chunks_mut(w_out) {
+            for (task, run) in tasks[first..].iter_mut().zip(channel.chunks_mut(span)) {
+                task.2.push(run);
+            }
+        }
+    }
+    tasks
+}
+
 /// Runs `p` (see [`applies`]): `x` is the strided side, `y` the dense side.
 pub(super) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
     let (cin, cout, s) = (p.strided_channels, p.dense_channels, p.axes[2].stride);
@@ -87,27 +117,12 @@ pub(super) fn run<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]>, y:
     if w_in == 0 || rows == 0 || blocks == 0 {
         return;
     }
-    // tasks: (image x group, first input position, that window's run of each channel's row)
+    // a window of `win` inputs per task: `win * s` outputs of each channel
     let win = window(w_in, blocks);
-    let windows = w_in.div_ceil(win);
-    let mut tasks: Vec<(usize, usize, Vec<&mut [T]>)> = Vec::with_capacity(blocks * windows);
-    for (ng, image) in y[..blocks * cout * w_out]
-        .chunks_mut(cout * w_out)
-        .enumerate()
-    {
-        let first = tasks.len();
-        for k in 0..windows {
-            tasks.push((ng, k * win, Vec::with_capacity(cout)));
-        }
-        for channel in image.chunks_mut(w_out) {
-            for (task, run) in tasks[first..].iter_mut().zip(channel.chunks_mut(win * s)) {
-                task.2.push(run);
-            }
-        }
-    }
+    let tasks = output_windows(y, (blocks, cout, w_out), win * s);
     let work = (win * cin * rows) as u64;
-    for_each_task(tasks, work, usize::MAX, |(ng, p0, mut runs)| {
-        let g = ng % p.groups;
+    for_each_task(tasks, work, usize::MAX, |(ng, o0, mut runs)| {
+        let (g, p0) = (ng % p.groups, o0 / s);
         let xg = &x[ng * cin * w_in..][..cin * w_in];
         let wg = &w[g * cin * rows..][..cin * rows];
         let n = runs.first().map_or(0, |r| r.len() / s);
@@ -184,25 +199,9 @@ pub(super) fn run_taps<T: Element>(p: &Problem, x: &[T], w: &[T], b: Option<&[T]
     if w_in == 0 || w_out == 0 || rows == 0 || blocks == 0 {
         return;
     }
-    // tasks: (image x group, first output, that window of each channel's row), windows of the
-    // outputs that `window` inputs cover
+    // windows of the outputs that `window` inputs cover
     let span = window(w_in, blocks) * a.stride;
-    let windows = w_out.div_ceil(span);
-    let mut tasks: Vec<(usize, usize, Vec<&mut [T]>)> = Vec::with_capacity(blocks * windows);
-    for (ng, image) in y[..blocks * cout * w_out]
-        .chunks_mut(cout * w_out)
-        .enumerate()
-    {
-        let first = tasks.len();
-        for k in 0..windows {
-            tasks.push((ng, k * span, Vec::with_capacity(cout)));
-        }
-        for channel in image.chunks_mut(w_out) {
-            for (task, run) in tasks[first..].iter_mut().zip(channel.chunks_mut(span)) {
-                task.2.push(run);
-            }
-        }
-    }
+    let tasks = output_windows(y, (blocks, cout, w_out), span);
     let work = (span / a.stride * cin * rows) as u64;
     for_each_task(tasks, work, usize::MAX, |(ng, o0, mut runs)| {
         let g = ng % p.groups;
