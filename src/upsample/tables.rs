@@ -310,14 +310,7 @@ impl<T: Element> AxisTable<T> {
             (0..s * k)
                 .all(|t| self.idx[at + t] as isize == j as isize + off[t] && self.w[at + t] == w[t])
         };
-        let mut lo = mid;
-        while lo > 0 && holds(lo - 1) {
-            lo -= 1;
-        }
-        let mut hi = mid + 1;
-        while hi < self.in_len && holds(hi) {
-            hi += 1;
-        }
+        let (lo, hi) = run_around(mid, self.in_len, holds);
         (2 * (hi - lo) >= self.in_len).then_some(Periodic {
             period: s,
             taps: k,
@@ -362,14 +355,7 @@ impl<T: Element> AxisTable<T> {
         if !holds(mid) {
             return None;
         }
-        let mut lo = mid;
-        while lo > 0 && holds(lo - 1) {
-            lo -= 1;
-        }
-        let mut hi = mid + 1;
-        while hi < self.out_len && holds(hi) {
-            hi += 1;
-        }
+        let (lo, mut hi) = run_around(mid, self.out_len, holds);
         let start = at(lo);
         while hi > lo && start + step * (hi - lo) > self.in_len {
             hi -= 1;
@@ -400,6 +386,20 @@ impl<T: Element> AxisTable<T> {
         let r = self.offs[o]..self.offs[o + 1];
         r.map(move |t| (self.idx[t], self.w.get(t).copied().unwrap_or_else(T::one)))
     }
+}
+
+/// The run `lo..hi` of `0..len` around `mid` (included) over which `holds` holds, grown from
+/// `mid` both ways as far as it does.
+fn run_around(mid: usize, len: usize, holds: impl Fn(usize) -> bool) -> (usize, usize) {
+    let mut lo = mid;
+    while lo > 0 && holds(lo - 1) {
+        lo -= 1;
+    }
+    let mut hi = mid + 1;
+    while hi < len && holds(hi) {
+        hi += 1;
+    }
+    (lo, hi)
 }
 
 /// `floorf(v)` as PyTorch's CPU kernels compute it: the value is rounded to `f32` first (even
